@@ -1,0 +1,79 @@
+# streamproc — every target a user or CI runs. `make help` lists them.
+# Tools are pinned: Go modules in go.mod, the CDK CLI and emulators in
+# package-lock.json, staticcheck and aws-lambda-rie below.
+
+SHELL        := /bin/bash
+.SHELLFLAGS  := -eu -o pipefail -c
+STAGE        ?= dev
+STACK        ?= StreamProc-$(STAGE)
+CDK          := npx --no-install cdk
+BIN          := $(CURDIR)/.bin
+BUILD        := $(CURDIR)/.build
+STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@2026.1
+RIE_VERSION  := v0.0.0-20261030222936-bef5c4ba774d
+# jsii warns loudly on Node 20; the CDK works on it.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help setup build test synth diff deploy destroy lint bench dashboard local e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+setup: node_modules/.installed $(BIN)/aws-lambda-rie ## install pinned tools (npm ci, go mod download, aws-lambda-rie)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	go mod download
+	@touch $@
+
+$(BIN)/aws-lambda-rie:
+	GOBIN=$(BIN) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+build: setup ## build every functions/* bootstrap (linux/arm64) into .build/
+	@for d in functions/*/; do \
+	  if [ -f "$$d/main.go" ]; then \
+	    n=$$(basename $$d); echo "build $$n"; \
+	    GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -buildvcs=false \
+	      -ldflags "-s -w -buildid=" -o $(BUILD)/$$n/bootstrap ./$$d; \
+	    ls -l $(BUILD)/$$n/bootstrap; \
+	  fi; \
+	done
+
+synth: setup ## synthesize the example stack with cdk-nag (fails on any finding)
+	$(CDK) synth --quiet -c stage=$(STAGE)
+	@echo "template: cdk.out/$(STACK).template.json"
+
+test: setup ## run all Go tests (unit, CDK assertions, emulator integration) and a cdk-nag synth
+	go test -count=1 ./...
+	$(MAKE) --no-print-directory synth
+
+diff: setup ## cdk diff against the deployed stack (needs AWS credentials)
+	$(CDK) diff -c stage=$(STAGE)
+
+deploy: setup ## cdk deploy the example stack (needs AWS credentials and cdk bootstrap)
+	$(CDK) deploy -c stage=$(STAGE) --require-approval broadening
+
+destroy: setup ## cdk destroy the example stack
+	$(CDK) destroy -c stage=$(STAGE)
+
+lint: setup ## gofmt, go vet, staticcheck (pinned)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go run $(STATICCHECK) ./...
+
+bench: setup ## processor benchmarks against Python/Node/Powertools baselines, with ratios
+	go run ./internal/tools/bench
+
+dashboard: synth ## render the synthesized dashboard to cdk.out/dashboard.png (+ .html)
+	go run ./internal/tools/dashpreview -template cdk.out/$(STACK).template.json -out cdk.out/dashboard.png
+
+local: setup ## run the whole pipeline on this machine (emulators + real bootstrap under aws-lambda-rie)
+	go run ./cmd/streamctl local $(ARGS)
+
+e2e: setup ## end-to-end fault suite against the local pipeline
+	go test -count=1 -tags e2e -timeout 15m -v ./internal/e2e/...
+
+clean: ## remove build output (keeps node_modules and .bin)
+	rm -rf $(BUILD) cdk.out

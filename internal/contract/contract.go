@@ -1,0 +1,122 @@
+// Package contract holds the names and message shapes that the CDK construct,
+// the Lambda functions and streamctl must agree on. It is plain Go with no
+// AWS SDK or CDK imports so that every side can depend on it cheaply.
+//
+// Changing a value here is a breaking change for deployed pipelines: the
+// construct writes these environment variables and metric names into
+// CloudFormation, functions read and emit them, and streamctl parses the DLQ
+// messages.
+package contract
+
+import "time"
+
+// Environment variables the StreamProcessor construct sets on every function it
+// deploys. Functions built on functions/kinesisbatch read them.
+const (
+	// EnvQuarantineQueueURL is the URL of the queue that receives records a
+	// function rejects as permanently bad. It is the construct's DLQ.
+	EnvQuarantineQueueURL = "STREAMPROC_QUARANTINE_QUEUE_URL"
+	// EnvMetricsNamespace is the CloudWatch namespace for the function's own
+	// Embedded Metric Format metrics.
+	EnvMetricsNamespace = "STREAMPROC_METRICS_NAMESPACE"
+)
+
+// DefaultMetricsNamespace is used when EnvMetricsNamespace is unset.
+const DefaultMetricsNamespace = "StreamProc"
+
+// MetricDimension is the single dimension of every function metric. Its value is
+// the Lambda function name (AWS_LAMBDA_FUNCTION_NAME), which ties the metric to
+// the function resource the construct made.
+const MetricDimension = "FunctionName"
+
+// Metric names emitted with Embedded Metric Format. The first group comes from
+// the generic batch toolkit, the second from the example sensor processor.
+const (
+	MetricRecordsReceived    = "RecordsReceived"    // records in the invocation's event (Count)
+	MetricRecordsSucceeded   = "RecordsSucceeded"   // records fully handled (Count)
+	MetricRecordsQuarantined = "RecordsQuarantined" // permanent failures written to the quarantine queue (Count)
+	MetricRecordsRetried     = "RecordsRetried"     // transient failures retried inside the invocation (Count)
+	MetricRecordsFailed      = "RecordsFailed"      // records returned as batch item failures (Count)
+	MetricBatchDuration      = "BatchDuration"      // wall time of one invocation's handling (Milliseconds)
+
+	MetricWindowsWritten    = "WindowsWritten"    // aggregate items written (Count)
+	MetricDuplicatesSkipped = "DuplicatesSkipped" // readings already applied, suppressed (Count)
+	MetricWriteCalls        = "WriteCalls"        // DynamoDB write calls (Count)
+	MetricEventTimeLag      = "EventTimeLag"      // now minus the oldest reading's event time in the batch (Milliseconds)
+	MetricLateRecords       = "LateRecords"       // readings whose window had closed when they arrived (Count)
+)
+
+// Message attribute that marks the kind of a message in the DLQ. Messages the
+// event source mapping writes on failure do not carry it.
+const (
+	AttrKind        = "streamproc-kind"
+	KindQuarantined = "quarantined"
+)
+
+// QuarantinedRecord is the JSON body of a quarantine message. A payload too large
+// for one SQS message is split into Parts messages sharing RecordID; Data holds
+// bytes [Offset, Offset+len(Data)) of the payload and DataSHA256 covers the
+// whole payload so the reader can check the reassembly.
+type QuarantinedRecord struct {
+	RecordID                    string    `json:"recordId"` // "<shardId>/<sequenceNumber>"
+	Reason                      string    `json:"reason"`
+	EventSourceARN              string    `json:"eventSourceArn"`
+	ShardID                     string    `json:"shardId"`
+	SequenceNumber              string    `json:"sequenceNumber"`
+	PartitionKey                string    `json:"partitionKey"`
+	ApproximateArrivalTimestamp time.Time `json:"approximateArrivalTimestamp"`
+	QuarantinedAt               time.Time `json:"quarantinedAt"`
+	FunctionName                string    `json:"functionName,omitempty"`
+	Part                        int       `json:"part"`  // 1-based
+	Parts                       int       `json:"parts"` // total number of messages for this record
+	Offset                      int       `json:"offset"`
+	Size                        int       `json:"size"` // whole payload size in bytes
+	DataSHA256                  string    `json:"dataSha256"`
+	Data                        []byte    `json:"data"` // base64 in JSON
+}
+
+// MaxQuarantineChunk is the most payload bytes one quarantine message carries.
+// Base64 grows it by 4/3; with the metadata the body stays under the 256 KiB SQS
+// limit that every queue accepts.
+const MaxQuarantineChunk = 160 * 1024
+
+// OnFailureMessage is the body the Lambda event source mapping sends to an SQS
+// on-failure destination for a Kinesis source. It describes the batch; it does
+// not contain the records.
+// https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+type OnFailureMessage struct {
+	RequestContext struct {
+		RequestID              string `json:"requestId"`
+		FunctionARN            string `json:"functionArn"`
+		Condition              string `json:"condition"` // RetryAttemptsExhausted, RecordAgeExceeded, ...
+		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+	} `json:"requestContext"`
+	ResponseContext struct {
+		StatusCode      int    `json:"statusCode"`
+		ExecutedVersion string `json:"executedVersion"`
+		FunctionError   string `json:"functionError"`
+	} `json:"responseContext"`
+	Version          string           `json:"version"`
+	Timestamp        time.Time        `json:"timestamp"`
+	KinesisBatchInfo KinesisBatchInfo `json:"KinesisBatchInfo"`
+}
+
+// KinesisBatchInfo locates a failed batch in the stream.
+type KinesisBatchInfo struct {
+	ShardID                         string    `json:"shardId"`
+	StartSequenceNumber             string    `json:"startSequenceNumber"`
+	EndSequenceNumber               string    `json:"endSequenceNumber"`
+	ApproximateArrivalOfFirstRecord time.Time `json:"approximateArrivalOfFirstRecord"`
+	ApproximateArrivalOfLastRecord  time.Time `json:"approximateArrivalOfLastRecord"`
+	BatchSize                       int       `json:"batchSize"`
+	StreamARN                       string    `json:"streamArn"`
+}
+
+// Aggregate table schema of the example sensor pipeline.
+const (
+	EnvTableName      = "TABLE_NAME"
+	EnvWindowSize     = "WINDOW_SIZE" // Go duration, e.g. "1m"
+	TablePartitionKey = "sensor_id"
+	TableSortKey      = "window_start" // RFC 3339 UTC, e.g. 2026-11-25T10:07:00Z
+	DefaultWindowSize = time.Minute
+)
