@@ -9,7 +9,7 @@ STACK        ?= StreamProc-$(STAGE)
 CDK          := npx --no-install cdk
 BIN          := $(CURDIR)/.bin
 BUILD        := $(CURDIR)/.build
-STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@2026.1
+STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 RIE_VERSION  := v0.0.0-20261030222936-bef5c4ba774d
 # jsii warns loudly on Node 20; the CDK works on it.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
