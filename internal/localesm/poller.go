@@ -1,0 +1,587 @@
+package localesm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// KinesisAPI is the part of the Kinesis API the poller uses.
+type KinesisAPI interface {
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+}
+
+// Options are the poller's collaborators.
+type Options struct {
+	Kinesis KinesisAPI
+	Invoker Invoker
+	// Destination receives on-failure messages; nil drops discarded records
+	// (counted), as a mapping without DestinationConfig does.
+	Destination Destination
+	// Logger receives one line per decision at debug level and problems at
+	// warn level. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock (tests). Default: time.Now.
+	Now func() time.Time
+}
+
+// Poller is a local Lambda event source mapping for one Kinesis stream.
+type Poller struct {
+	cfg               Config
+	kin               KinesisAPI
+	inv               Invoker
+	dest              Destination
+	filters           filterSet
+	log               *slog.Logger
+	now               func() time.Time
+	invokeIdentityARN string
+
+	c        counters
+	mu       sync.Mutex
+	shards   []*shardState
+	started  atomic.Bool
+	backoffs []time.Duration
+}
+
+type shardState struct {
+	id       string
+	caughtUp atomic.Bool
+}
+
+// New checks cfg and returns a poller; Run starts it.
+func New(cfg Config, opts Options) (*Poller, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Kinesis == nil || opts.Invoker == nil {
+		return nil, errors.New("localesm: Options.Kinesis and Options.Invoker are required")
+	}
+	fs, err := compileFilters(cfg.Filters)
+	if err != nil {
+		return nil, err
+	}
+	p := &Poller{
+		cfg: cfg, kin: opts.Kinesis, inv: opts.Invoker, dest: opts.Destination, filters: fs,
+		log: opts.Logger, now: opts.Now,
+		invokeIdentityARN: "arn:aws:iam::000000000000:role/local-event-source-mapping",
+		backoffs:          []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second},
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (p *Poller) Config() Config { return p.cfg }
+
+// Stats returns a snapshot of the counters.
+func (p *Poller) Stats() Stats { return p.c.snapshot() }
+
+// Run polls every open shard of the stream until ctx ends. It returns nil
+// when ctx was cancelled, or the error that stopped it.
+func (p *Poller) Run(ctx context.Context) error {
+	var shardIDs []string
+	var next *string
+	for {
+		in := &kinesis.ListShardsInput{}
+		if next != nil {
+			in.NextToken = next
+		} else {
+			in.StreamName = aws.String(p.cfg.StreamName)
+		}
+		out, err := p.kin.ListShards(ctx, in)
+		if err != nil {
+			return fmt.Errorf("localesm: list shards of %s: %w", p.cfg.StreamName, err)
+		}
+		for _, s := range out.Shards {
+			if s.SequenceNumberRange != nil && s.SequenceNumberRange.EndingSequenceNumber != nil {
+				continue // closed parent shard: not supported (no resharding locally)
+			}
+			shardIDs = append(shardIDs, aws.ToString(s.ShardId))
+		}
+		if out.NextToken == nil {
+			break
+		}
+		next = out.NextToken
+	}
+	if len(shardIDs) == 0 {
+		return fmt.Errorf("localesm: stream %s has no open shards", p.cfg.StreamName)
+	}
+	p.mu.Lock()
+	for _, id := range shardIDs {
+		p.shards = append(p.shards, &shardState{id: id})
+	}
+	shards := p.shards
+	p.mu.Unlock()
+	p.started.Store(true)
+
+	var wg sync.WaitGroup
+	errc := make(chan error, len(shards))
+	for _, sh := range shards {
+		parts := make([]chan []*Record, p.cfg.ParallelizationFactor)
+		for i := range parts {
+			parts[i] = make(chan []*Record, 4)
+			wg.Add(1)
+			go func(ch chan []*Record) {
+				defer wg.Done()
+				p.runPartition(ctx, ch)
+			}(parts[i])
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.readShard(ctx, sh, parts); err != nil && ctx.Err() == nil {
+				errc <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// Idle reports whether every shard has been read to its end and every record
+// read has been acknowledged or discarded.
+func (p *Poller) Idle() bool {
+	if !p.started.Load() || p.c.pending.Load() != 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, sh := range p.shards {
+		if !sh.caughtUp.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitIdle waits until the poller has been Idle, with nothing new read, for
+// quiet (use at least two poll intervals).
+func (p *Poller) WaitIdle(ctx context.Context, quiet time.Duration) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var since time.Time
+	var polled int64 = -1
+	for {
+		s := p.c.polled.Load()
+		if p.Idle() && s == polled {
+			if since.IsZero() {
+				since = time.Now()
+			} else if time.Since(since) >= quiet {
+				return nil
+			}
+		} else {
+			since = time.Time{}
+		}
+		polled = s
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("localesm: not idle (%+v): %w", p.Stats(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Poller) iterator(ctx context.Context, shardID, afterSeq string) (*string, error) {
+	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(p.cfg.StreamName), ShardId: aws.String(shardID)}
+	switch {
+	case afterSeq != "":
+		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
+		in.StartingSequenceNumber = aws.String(afterSeq)
+	case p.cfg.StartingPosition == Latest:
+		in.ShardIteratorType = types.ShardIteratorTypeLatest
+	case p.cfg.StartingPosition == AtTimestamp:
+		in.ShardIteratorType = types.ShardIteratorTypeAtTimestamp
+		in.Timestamp = aws.Time(p.cfg.StartingPositionTimestamp)
+	default:
+		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
+	}
+	for attempt := 0; ; attempt++ {
+		out, err := p.kin.GetShardIterator(ctx, in)
+		if err == nil {
+			return out.ShardIterator, nil
+		}
+		if ctx.Err() != nil || attempt >= 20 {
+			return nil, fmt.Errorf("localesm: get shard iterator for %s: %w", shardID, err)
+		}
+		if !sleep(ctx, p.backoff(attempt)) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// minGetRecordsGap keeps one shard within Kinesis's 5 GetRecords calls per
+// second.
+const minGetRecordsGap = 200 * time.Millisecond
+
+func (p *Poller) readShard(ctx context.Context, sh *shardState, parts []chan []*Record) error {
+	iter, err := p.iterator(ctx, sh.id, "")
+	if err != nil {
+		return err
+	}
+	lastSeq := ""
+	var last time.Time
+	failures := 0
+	for ctx.Err() == nil {
+		if gap := time.Since(last); gap < minGetRecordsGap {
+			sleep(ctx, minGetRecordsGap-gap)
+		}
+		last = time.Now()
+		out, err := p.kin.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var expired *types.ExpiredIteratorException
+			if errors.As(err, &expired) {
+				if iter, err = p.iterator(ctx, sh.id, lastSeq); err != nil {
+					return err
+				}
+				continue
+			}
+			failures++
+			p.log.Warn("GetRecords failed; backing off", "shard", sh.id, "err", err)
+			sleep(ctx, p.backoff(failures))
+			continue
+		}
+		failures = 0
+		behind := aws.ToInt64(out.MillisBehindLatest)
+		maxInto(&p.c.behindMax, behind)
+		if n := len(out.Records); n > 0 {
+			chunks := make([][]*Record, len(parts))
+			delivered := 0
+			for _, kr := range out.Records {
+				r := &Record{
+					ShardID: sh.id, SequenceNumber: aws.ToString(kr.SequenceNumber),
+					PartitionKey: aws.ToString(kr.PartitionKey), Data: kr.Data,
+					Arrival: aws.ToTime(kr.ApproximateArrivalTimestamp),
+				}
+				lastSeq = r.SequenceNumber
+				if !p.filters.pass(r) {
+					p.c.filtered.Add(1)
+					continue
+				}
+				p.measure(r)
+				i := partitionOf(r.PartitionKey, len(parts))
+				chunks[i] = append(chunks[i], r)
+				delivered++
+			}
+			// pending before polled: Idle never sees records in neither.
+			p.c.pending.Add(int64(delivered))
+			p.c.polled.Add(int64(n))
+			sh.caughtUp.Store(false)
+			for i, ch := range chunks {
+				if len(ch) == 0 {
+					continue
+				}
+				select {
+				case parts[i] <- ch: // blocks while the partition is busy: backpressure
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
+		if out.NextShardIterator == nil {
+			p.log.Warn("shard closed; resharding is not followed by the local poller", "shard", sh.id)
+			sh.caughtUp.Store(true)
+			return nil
+		}
+		iter = out.NextShardIterator
+		if len(out.Records) == 0 {
+			sh.caughtUp.Store(behind == 0)
+			// Lambda polls each shard at a base rate of once per second.
+			sleep(ctx, p.cfg.PollInterval)
+		}
+	}
+	return nil
+}
+
+// partitionOf keeps every record of a partition key in one of the shard's
+// concurrent batches, so records with the same key stay in order.
+func partitionOf(key string, n int) int {
+	if n == 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+func (p *Poller) runPartition(ctx context.Context, ch <-chan []*Record) {
+	var carry []*Record
+	for {
+		batch := p.nextBatch(ctx, ch, &carry)
+		if batch == nil {
+			return
+		}
+		p.deliver(ctx, batch)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// nextBatch gathers a batch: it is sent when it holds BatchSize records, when
+// the next record would take the payload past 6 MB, or when the batching
+// window (counted from the first record) has passed; with no window, as soon
+// as the records read so far are in.
+// https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
+func (p *Poller) nextBatch(ctx context.Context, ch <-chan []*Record, carry *[]*Record) []*Record {
+	buf := *carry
+	if len(buf) == 0 {
+		select {
+		case chunk := <-ch:
+			buf = chunk
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	size := eventOverhead
+	for _, r := range buf {
+		size += r.size
+	}
+	var window <-chan time.Time
+	if p.cfg.BatchingWindow > 0 {
+		t := time.NewTimer(p.cfg.BatchingWindow)
+		defer t.Stop()
+		window = t.C
+	}
+gather:
+	for len(buf) < p.cfg.BatchSize && size < MaxPayloadBytes {
+		if window == nil {
+			select {
+			case chunk := <-ch:
+				buf = append(buf, chunk...)
+				for _, r := range chunk {
+					size += r.size
+				}
+			default:
+				break gather
+			}
+			continue
+		}
+		select {
+		case chunk := <-ch:
+			buf = append(buf, chunk...)
+			for _, r := range chunk {
+				size += r.size
+			}
+		case <-window:
+			break gather
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	n, total := 0, eventOverhead
+	for n < len(buf) && n < p.cfg.BatchSize {
+		if n > 0 && total+buf[n].size > MaxPayloadBytes {
+			break
+		}
+		total += buf[n].size
+		n++
+	}
+	*carry = buf[n:]
+	return buf[:n:n]
+}
+
+// inflight is a batch (or a part of one) being delivered.
+type inflight struct {
+	recs              []*Record
+	retries           int
+	invokes           int
+	lastRequestID     string
+	lastFunctionError bool
+}
+
+// deliver invokes the function with a batch until every record of it is
+// acknowledged or discarded, applying the mapping's error handling:
+//   - a function error (returned error, timeout, crashed runtime) fails the
+//     whole batch; with BisectBatchOnFunctionError the batch is split in two
+//     halves retried separately, first half first, and the split does not
+//     count as a retry;
+//   - with ReportBatchItemFailures, the records before the lowest failed
+//     sequence number are acknowledged and the rest retried;
+//   - a batch is retried MaximumRetryAttempts times (-1: until its records
+//     are older than MaximumRecordAge, or forever), then described to the
+//     on-failure destination and discarded;
+//   - records older than MaximumRecordAge are discarded before an invocation.
+//
+// https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+func (p *Poller) deliver(ctx context.Context, batch []*Record) {
+	queue := []*inflight{{recs: batch}}
+	for len(queue) > 0 {
+		if ctx.Err() != nil {
+			return
+		}
+		b := queue[0]
+		if age := p.cfg.MaximumRecordAge; age > 0 {
+			now := p.now()
+			cut := 0
+			for cut < len(b.recs) && now.Sub(b.recs[cut].Arrival) > age {
+				cut++
+			}
+			if cut > 0 {
+				p.discard(ctx, b.recs[:cut], ConditionRecordAgeExceeded, b)
+				b.recs = b.recs[cut:]
+				if len(b.recs) == 0 {
+					queue = queue[1:]
+					continue
+				}
+			}
+		}
+		payload, err := p.payload(b.recs)
+		if err != nil {
+			p.log.Error("cannot encode the event", "err", err)
+			return
+		}
+		last := b.recs[len(b.recs)-1]
+		ageNow := p.now().Sub(last.Arrival)
+		p.c.iterAgeLast.Store(int64(ageNow))
+		maxInto(&p.c.iterAgeMax, int64(ageNow))
+		p.c.invocations.Add(1)
+		p.c.invokedRecords.Add(int64(len(b.recs)))
+		b.invokes++
+		b.lastRequestID = newRequestID()
+		start := time.Now()
+		body, err := p.inv.Invoke(ctx, payload)
+		var oc outcome
+		var fe *FunctionError
+		switch {
+		case err == nil:
+			oc = judge(b.recs, body, p.cfg.ReportBatchItemFailures)
+			b.lastFunctionError = false
+		case errors.As(err, &fe):
+			oc = outcome{checkpoint: -1, funcErr: fe, reason: fe.Error()}
+			b.lastFunctionError = true
+			p.c.failed.Add(1)
+			if fe.Timeout() {
+				p.c.timeouts.Add(1)
+			}
+		default:
+			if ctx.Err() != nil {
+				return
+			}
+			// Not invoked at all: retried until the records expire, without
+			// counting against MaximumRetryAttempts.
+			b.invokes--
+			p.log.Warn("invoke failed before the function ran; retrying", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		p.log.Debug("invoked", "shard", last.ShardID, "first", b.recs[0].SequenceNumber, "last", last.SequenceNumber,
+			"records", len(b.recs), "ok", oc.ok, "reason", oc.reason, "took", time.Since(start))
+		if oc.ok {
+			p.acknowledge(b.recs)
+			queue = queue[1:]
+			continue
+		}
+		if oc.funcErr != nil && p.cfg.BisectBatchOnFunctionError && len(b.recs) > 1 {
+			half := len(b.recs) / 2
+			p.c.bisections.Add(1)
+			left := &inflight{recs: b.recs[:half], retries: b.retries, invokes: b.invokes, lastRequestID: b.lastRequestID, lastFunctionError: true}
+			right := &inflight{recs: b.recs[half:], retries: b.retries, invokes: b.invokes, lastRequestID: b.lastRequestID, lastFunctionError: true}
+			queue = append([]*inflight{left, right}, queue[1:]...)
+			continue
+		}
+		if oc.funcErr == nil {
+			p.c.partial.Add(1)
+		}
+		if oc.checkpoint > 0 {
+			p.acknowledge(b.recs[:oc.checkpoint])
+			b.recs = b.recs[oc.checkpoint:]
+		}
+		if n := p.cfg.maxRetries(); n >= 0 && b.retries >= n {
+			p.discard(ctx, b.recs, ConditionRetryAttemptsExhausted, b)
+			queue = queue[1:]
+			continue
+		}
+		b.retries++
+		p.c.retries.Add(1)
+		sleep(ctx, p.backoff(b.retries))
+	}
+}
+
+func (p *Poller) acknowledge(recs []*Record) {
+	p.c.acked.Add(int64(len(recs)))
+	p.c.pending.Add(-int64(len(recs)))
+}
+
+// discard drops records and, when there is a destination, describes them in
+// one on-failure message. Sending is retried until it succeeds or the poller
+// stops: a discarded batch is never lost silently.
+func (p *Poller) discard(ctx context.Context, recs []*Record, condition string, b *inflight) {
+	defer func() {
+		p.c.dropped.Add(int64(len(recs)))
+		p.c.pending.Add(-int64(len(recs)))
+	}()
+	p.log.Info("discarding records", "condition", condition, "shard", recs[0].ShardID,
+		"start", recs[0].SequenceNumber, "end", recs[len(recs)-1].SequenceNumber, "records", len(recs), "invokes", b.invokes)
+	if p.dest == nil {
+		return
+	}
+	body, err := p.onFailureBody(recs, condition, b, p.now())
+	if err != nil {
+		p.log.Error("cannot encode the on-failure message", "err", err)
+		return
+	}
+	for attempt := 0; ; attempt++ {
+		err := p.dest.Send(ctx, body)
+		if err == nil {
+			p.c.ofMessages.Add(1)
+			p.c.ofRecords.Add(int64(len(recs)))
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Warn("on-failure destination refused the message; retrying", "err", err)
+		sleep(ctx, p.backoff(attempt))
+	}
+}
+
+func (p *Poller) backoff(attempt int) time.Duration {
+	if attempt < 0 {
+		attempt = 0
+	}
+	if attempt >= len(p.backoffs) {
+		attempt = len(p.backoffs) - 1
+	}
+	return p.backoffs[attempt]
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,70 @@
+package localesm
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats are the poller's counters, named after the event source mapping's
+// own metrics where one exists (EventCount metrics: Polled, FilteredOut,
+// Invoked, FailedInvoke, Dropped, OnFailureDestinationDelivered; and the
+// function's IteratorAge).
+// https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+type Stats struct {
+	PolledRecords       int64 // records read from the stream
+	FilteredOutRecords  int64 // records that matched no filter (acknowledged, not delivered)
+	Invocations         int64 // function invocations
+	InvokedRecords      int64 // records delivered, counting every retry
+	FailedInvocations   int64 // invocations that ended in a function error or timeout
+	Timeouts            int64 // of which timeouts
+	PartialFailures     int64 // invocations answered with batch item failures
+	Bisections          int64 // batches split in two after a function error
+	Retries             int64 // batches invoked again after a failure
+	AcknowledgedRecords int64 // records checkpointed as processed
+	DroppedRecords      int64 // records discarded after retries or past the maximum age
+	OnFailureMessages   int64 // messages delivered to the on-failure destination
+	OnFailureRecords    int64 // records those messages describe
+	Pending             int64 // records read and not yet acknowledged or dropped
+
+	IteratorAgeMax  time.Duration // largest age of the last record of a batch when invoked
+	IteratorAgeLast time.Duration // that age for the latest invocation
+	// MillisBehindLatestMax is the largest MillisBehindLatest GetRecords answered.
+	MillisBehindLatestMax int64
+}
+
+type counters struct {
+	polled, filtered, invocations, invokedRecords, failed, timeouts, partial, bisections,
+	retries, acked, dropped, ofMessages, ofRecords, pending atomic.Int64
+	iterAgeMax, iterAgeLast, behindMax atomic.Int64
+}
+
+func maxInto(a *atomic.Int64, v int64) {
+	for {
+		cur := a.Load()
+		if v <= cur || a.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		PolledRecords:         c.polled.Load(),
+		FilteredOutRecords:    c.filtered.Load(),
+		Invocations:           c.invocations.Load(),
+		InvokedRecords:        c.invokedRecords.Load(),
+		FailedInvocations:     c.failed.Load(),
+		Timeouts:              c.timeouts.Load(),
+		PartialFailures:       c.partial.Load(),
+		Bisections:            c.bisections.Load(),
+		Retries:               c.retries.Load(),
+		AcknowledgedRecords:   c.acked.Load(),
+		DroppedRecords:        c.dropped.Load(),
+		OnFailureMessages:     c.ofMessages.Load(),
+		OnFailureRecords:      c.ofRecords.Load(),
+		Pending:               c.pending.Load(),
+		IteratorAgeMax:        time.Duration(c.iterAgeMax.Load()),
+		IteratorAgeLast:       time.Duration(c.iterAgeLast.Load()),
+		MillisBehindLatestMax: c.behindMax.Load(),
+	}
+}
