@@ -2,22 +2,134 @@ package streamprocessor
 
 // SEAM (lead): this file is owned by the monitoring work (issue 3). The
 // construct (issue 2) calls addMonitoring once, after it has made the stream,
-// function, mapping and DLQ, and exposes the result. The monitoring owner may
-// add fields to MonitoringProps and monitoringTargets and replace the body.
+// function, mapping and DLQ, and exposes the result.
+//
+// What addMonitoring makes, under a child scope "Monitoring" of the construct:
+//
+//	Monitoring/Topic, Monitoring/TopicKey   alarm topic (KMS, TLS only) unless props.Topic is set
+//	Monitoring/AlarmEmail                   e-mail subscription when props.AlarmEmail is set
+//	Monitoring/<Kind>Alarm                  one CloudWatch alarm per AlarmKind (monitoring_alarms.go)
+//	Monitoring/PipelineUnhealthy            composite alarm: any of the above in ALARM
+//	Monitoring/Dashboard                    the pipeline dashboard (monitoring_dashboard.go)
+//	Monitoring/DashboardUrl                 stack output with the console URL
+//
+// These ids are a public contract: renaming one replaces the resource.
 
 import (
+	"fmt"
+	"regexp"
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
 )
 
-// MonitoringProps configures the alarms, alarm topic and dashboard.
+// AlarmKind names one of the alarms the construct creates. The value is also
+// the alarm's construct id (with an "Alarm" suffix) and the suffix of its
+// CloudWatch name.
+type AlarmKind string
+
+// The alarms. README.md documents each one: why it exists, its default
+// threshold, its missing-data treatment and what to do when it fires.
+const (
+	// AlarmIteratorAge: the function's IteratorAge (AWS/Lambda, FunctionName).
+	AlarmIteratorAge AlarmKind = "IteratorAge"
+	// AlarmStreamIteratorAge: the stream's GetRecords.IteratorAgeMilliseconds (AWS/Kinesis, StreamName).
+	AlarmStreamIteratorAge AlarmKind = "StreamIteratorAge"
+	// AlarmErrorRate: Errors / Invocations of the function, in percent.
+	AlarmErrorRate AlarmKind = "ErrorRate"
+	// AlarmThrottles: invocations of the function that Lambda throttled.
+	AlarmThrottles AlarmKind = "Throttles"
+	// AlarmDuration: p99 Duration close to the function timeout.
+	AlarmDuration AlarmKind = "DurationP99"
+	// AlarmConcurrency: ConcurrentExecutions at the reserved limit (only with reserved concurrency).
+	AlarmConcurrency AlarmKind = "Concurrency"
+	// AlarmDLQMessages: messages visible in the DLQ.
+	AlarmDLQMessages AlarmKind = "DLQMessagesVisible"
+	// AlarmDLQAge: age of the oldest DLQ message against the time left to redrive it.
+	AlarmDLQAge AlarmKind = "DLQOldestMessageAge"
+	// AlarmDroppedEvents: the mapping's DroppedEventCount (records lost without a DLQ entry).
+	AlarmDroppedEvents AlarmKind = "DroppedEvents"
+	// AlarmOnFailureDelivered: the mapping's OnFailureDestinationDeliveredEventCount.
+	AlarmOnFailureDelivered AlarmKind = "OnFailureDelivered"
+	// AlarmRecordsQuarantined: the function's own RecordsQuarantined metric.
+	AlarmRecordsQuarantined AlarmKind = "RecordsQuarantined"
+	// AlarmWriteThrottled: the stream's WriteProvisionedThroughputExceeded.
+	AlarmWriteThrottled AlarmKind = "WriteThrottled"
+	// AlarmReadThrottled: the stream's ReadProvisionedThroughputExceeded.
+	AlarmReadThrottled AlarmKind = "ReadThrottled"
+)
+
+// AllAlarmKinds lists every alarm kind in the order of the alarm-status widget.
+var AllAlarmKinds = []AlarmKind{
+	AlarmStreamIteratorAge, AlarmIteratorAge, AlarmDroppedEvents, AlarmOnFailureDelivered,
+	AlarmDLQMessages, AlarmDLQAge, AlarmRecordsQuarantined, AlarmErrorRate, AlarmThrottles,
+	AlarmDuration, AlarmConcurrency, AlarmWriteThrottled, AlarmReadThrottled,
+}
+
+// MonitoringProps configures the alarms, the alarm topic and the dashboard of a
+// StreamProcessor. Every field is optional; the zero value gives every alarm
+// with derived thresholds, a new encrypted topic and a dashboard.
 type MonitoringProps struct {
-	// Placeholder until issue 3 lands.
+	// Create no alarms, no topic and no composite alarm; the dashboard is still made.
+	// Default: false
+	DisableAlarms *bool `field:"optional" json:"disableAlarms" yaml:"disableAlarms"`
+	// Alarms not to create, e.g. []AlarmKind{AlarmRecordsQuarantined} for a
+	// pipeline where bad input is expected.
+	// Default: none (every alarm that applies is created)
+	DisabledAlarms []AlarmKind `field:"optional" json:"disabledAlarms" yaml:"disabledAlarms"`
+	// Topic that every alarm notifies (on ALARM and on OK). When set, the
+	// construct creates no topic and does not change the topic's policy: it must
+	// let cloudwatch.amazonaws.com publish (and, if encrypted, use its key).
+	// Default: a new topic encrypted with a new customer-managed KMS key that
+	// CloudWatch may use, with a policy that denies publishing without TLS
+	Topic awssns.ITopic `field:"optional" json:"topic" yaml:"topic"`
+	// E-mail address subscribed to the alarm topic (the recipient must confirm).
+	// Default: no subscription
+	AlarmEmail *string `field:"optional" json:"alarmEmail" yaml:"alarmEmail"`
+	// Topic that the composite "pipeline unhealthy" alarm notifies, for paging
+	// once per incident (e.g. a PagerDuty or Opsgenie integration) while the
+	// detailed alarms go to Topic.
+	// Default: the composite alarm has no actions
+	CompositeTopic awssns.ITopic `field:"optional" json:"compositeTopic" yaml:"compositeTopic"`
+	// Prefix of every alarm name ("<prefix>-<AlarmKind>") and of the composite
+	// alarm ("<prefix>-PipelineUnhealthy").
+	// Default: the dashboard name
+	AlarmNamePrefix *string `field:"optional" json:"alarmNamePrefix" yaml:"alarmNamePrefix"`
+	// Name of the CloudWatch dashboard (unique per account and region).
+	// Default: "<stack name>-<construct path inside the stack>", e.g. "StreamProc-dev-Orders"
+	DashboardName *string `field:"optional" json:"dashboardName" yaml:"dashboardName"`
+	// Share of the time before records are discarded (min of max record age and
+	// retention) at which the iterator-age alarms fire. Between 0 and 1.
+	// Default: 0.5
+	IteratorAgeFraction *float64 `field:"optional" json:"iteratorAgeFraction" yaml:"iteratorAgeFraction"`
+	// Fixed threshold for both iterator-age alarms, instead of the derivation.
+	// Default: derived from retention and max record age (see IteratorAgeFraction)
+	IteratorAgeThreshold awscdk.Duration `field:"optional" json:"iteratorAgeThreshold" yaml:"iteratorAgeThreshold"`
+	// Fixed threshold for the age of the oldest DLQ message.
+	// Default: half the redrive window (retention minus max record age), at least 5 minutes
+	DLQAgeThreshold awscdk.Duration `field:"optional" json:"dlqAgeThreshold" yaml:"dlqAgeThreshold"`
+	// Function error rate, in percent of invocations, over 5 minutes.
+	// Default: 1
+	ErrorRatePercent *float64 `field:"optional" json:"errorRatePercent" yaml:"errorRatePercent"`
+	// p99 duration, in percent of the function timeout.
+	// Default: 80
+	DurationPercentOfTimeout *float64 `field:"optional" json:"durationPercentOfTimeout" yaml:"durationPercentOfTimeout"`
+	// Concurrent executions, in percent of the reserved concurrency.
+	// Default: 90
+	ConcurrencyPercentOfReserved *float64 `field:"optional" json:"concurrencyPercentOfReserved" yaml:"concurrencyPercentOfReserved"`
+	// Records the function may quarantine in 5 minutes before the alarm fires.
+	// Default: 0 (any quarantined record)
+	QuarantinedRecordsThreshold *float64 `field:"optional" json:"quarantinedRecordsThreshold" yaml:"quarantinedRecordsThreshold"`
 }
 
 // monitoringTargets is what the construct hands to addMonitoring: the resources
@@ -30,7 +142,7 @@ type monitoringTargets struct {
 	Function            awslambda.IFunction
 	Mapping             awslambda.EventSourceMapping
 	DLQ                 awssqs.IQueue
-	MaxRecordAge        awscdk.Duration
+	MaxRecordAge        awscdk.Duration // nil when records are retried until they expire
 	Timeout             awscdk.Duration
 	ReservedConcurrency *float64 // nil when unset
 	MetricsNamespace    string   // of the function's own EMF metrics
@@ -38,12 +150,169 @@ type monitoringTargets struct {
 
 // Monitoring is what addMonitoring made.
 type Monitoring struct {
-	Alarms    []awscloudwatch.IAlarm
+	// Alarms in AllAlarmKinds order (those that apply and are not disabled).
+	Alarms []awscloudwatch.IAlarm
+	// Composite "pipeline unhealthy" alarm: any of Alarms in ALARM. Nil when alarms are disabled.
 	Composite awscloudwatch.IAlarm
-	Topic     awssns.ITopic
+	// Topic the alarms notify. Nil when alarms are disabled.
+	Topic awssns.ITopic
+	// Dashboard of the pipeline.
 	Dashboard awscloudwatch.Dashboard
+	// DashboardURL is the console URL of the dashboard (a token).
+	DashboardURL *string
 }
 
+// Statistics used by alarms and graphs.
+const (
+	statSum     = "Sum"
+	statMax     = "Maximum"
+	statAverage = "Average"
+	statP99     = "p99"
+)
+
 func addMonitoring(scope constructs.Construct, t *monitoringTargets, props *MonitoringProps) *Monitoring {
-	return &Monitoring{}
+	p := MonitoringProps{}
+	if props != nil {
+		p = *props // defaults are resolved on a copy; the caller's struct is never mutated
+	}
+	ensureEventCountMetrics(t.Mapping)
+
+	m := constructs.NewConstruct(scope, jsii.String("Monitoring"))
+	name := dashboardName(scope, p.DashboardName)
+	prefix := name
+	if p.AlarmNamePrefix != nil {
+		prefix = *p.AlarmNamePrefix
+	}
+
+	res := &Monitoring{}
+	specs := alarmSpecs(t, &p)
+	var alarms []builtAlarm
+	if !boolValue(p.DisableAlarms) {
+		res.Topic = alarmTopic(m, &p)
+		action := awscloudwatchactions.NewSnsAction(res.Topic)
+		for _, s := range specs {
+			a := s.build(m, prefix)
+			a.AddAlarmAction(action)
+			a.AddOkAction(action)
+			alarms = append(alarms, builtAlarm{spec: s, alarm: a})
+			res.Alarms = append(res.Alarms, a)
+		}
+		if len(res.Alarms) > 0 {
+			res.Composite = compositeAlarm(m, prefix, res.Alarms, p.CompositeTopic)
+		}
+	}
+	res.Dashboard = pipelineDashboard(m, name, t, specs, alarms, res.Composite)
+	stack := awscdk.Stack_Of(scope)
+	res.DashboardURL = jsii.String(fmt.Sprintf(
+		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards/dashboard/%s",
+		*stack.Region(), *stack.Region(), *res.Dashboard.DashboardName()))
+	awscdk.NewCfnOutput(m, jsii.String("DashboardUrl"), &awscdk.CfnOutputProps{
+		Value:       res.DashboardURL,
+		Description: jsii.String("CloudWatch dashboard of the " + *scope.Node().Path() + " pipeline"),
+	})
+	return res
 }
+
+// ensureEventCountMetrics turns on the mapping's EventCount metrics: without
+// them the DroppedEvents and OnFailureDelivered alarms never receive data.
+// The construct should set them itself; this makes the alarms safe if it
+// does not (a setting already present is left alone).
+func ensureEventCountMetrics(mapping awslambda.EventSourceMapping) {
+	if mapping == nil {
+		return
+	}
+	cfn, ok := mapping.Node().DefaultChild().(awslambda.CfnEventSourceMapping)
+	if !ok || cfn.MetricsConfig() != nil {
+		return
+	}
+	cfn.SetMetricsConfig(&awslambda.CfnEventSourceMapping_MetricsConfigProperty{
+		Metrics: jsii.Strings(string(awslambda.MetricType_EVENT_COUNT)),
+	})
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// dashboardName is "<stack name>-<path of scope inside the stack>", which is
+// unique per stack (and so per stage, whose name is part of the stack name).
+func dashboardName(scope constructs.Construct, override *string) string {
+	if override != nil {
+		return *override
+	}
+	stack := awscdk.Stack_Of(scope)
+	rel := strings.TrimPrefix(*scope.Node().Path(), *stack.Node().Path()+"/")
+	n := *stack.StackName() + "-" + strings.ReplaceAll(rel, "/", "-")
+	n = unsafeName.ReplaceAllString(n, "-")
+	if len(n) > 255 {
+		n = n[:255]
+	}
+	return n
+}
+
+// alarmTopic returns the caller's topic or makes one: encrypted with a
+// customer-managed key (CloudWatch cannot publish to a topic encrypted with the
+// AWS-managed alias/aws/sns key, whose policy it cannot be added to) and with
+// a policy that denies publishing without TLS and lets CloudWatch alarms of
+// this account publish.
+func alarmTopic(scope constructs.Construct, p *MonitoringProps) awssns.ITopic {
+	topic := p.Topic
+	if topic == nil {
+		key := awskms.NewKey(scope, jsii.String("TopicKey"), &awskms.KeyProps{
+			Description:       jsii.String("Encrypts the alarm topic of " + *scope.Node().Scope().Node().Path()),
+			EnableKeyRotation: jsii.Bool(true),
+		})
+		cw := awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)
+		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("AllowCloudWatchAlarmsToUseTheKey"),
+			Principals: &[]awsiam.IPrincipal{cw},
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+			Resources:  jsii.Strings("*"),
+			Conditions: &map[string]interface{}{
+				"StringEquals": map[string]interface{}{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			},
+		}), nil)
+		t := awssns.NewTopic(scope, jsii.String("Topic"), &awssns.TopicProps{
+			DisplayName: jsii.String("StreamProcessor alarms"),
+			MasterKey:   key,
+			EnforceSSL:  jsii.Bool(true),
+		})
+		t.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("AllowCloudWatchAlarmsToPublish"),
+			Principals: &[]awsiam.IPrincipal{cw},
+			Actions:    jsii.Strings("sns:Publish"),
+			Resources:  &[]*string{t.TopicArn()},
+			Conditions: &map[string]interface{}{
+				"StringEquals": map[string]interface{}{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			},
+		}))
+		topic = t
+	}
+	if p.AlarmEmail != nil {
+		awssns.NewSubscription(scope, jsii.String("AlarmEmail"), &awssns.SubscriptionProps{
+			Topic:    topic,
+			Protocol: awssns.SubscriptionProtocol_EMAIL,
+			Endpoint: p.AlarmEmail,
+		})
+	}
+	return topic
+}
+
+func compositeAlarm(scope constructs.Construct, prefix string, alarms []awscloudwatch.IAlarm, page awssns.ITopic) awscloudwatch.IAlarm {
+	rules := make([]awscloudwatch.IAlarmRule, 0, len(alarms))
+	for _, a := range alarms {
+		rules = append(rules, awscloudwatch.AlarmRule_FromAlarm(a, awscloudwatch.AlarmState_ALARM))
+	}
+	c := awscloudwatch.NewCompositeAlarm(scope, jsii.String("PipelineUnhealthy"), &awscloudwatch.CompositeAlarmProps{
+		CompositeAlarmName: jsii.String(prefix + "-PipelineUnhealthy"),
+		AlarmDescription: jsii.String("The stream pipeline is unhealthy: at least one of its alarms is in ALARM. " +
+			"The notification names the alarms that triggered it; each one's description has its runbook."),
+		AlarmRule: awscloudwatch.AlarmRule_AnyOf(rules...),
+	})
+	if page != nil {
+		action := awscloudwatchactions.NewSnsAction(page)
+		c.AddAlarmAction(action)
+		c.AddOkAction(action)
+	}
+	return c
+}
+
+func boolValue(b *bool) bool { return b != nil && *b }
