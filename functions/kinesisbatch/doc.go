@@ -1,0 +1,85 @@
+// Package kinesisbatch runs a Go function over the records of a Lambda
+// Kinesis event the way a stream consumer needs it done: records are decoded
+// without encoding/json, the user's logic runs per record or per group,
+// panics are contained, errors are classified, transient failures are retried
+// inside the invocation while time remains, permanent failures are
+// quarantined with their whole payload, and the response reports the exact
+// sequence numbers that must be redelivered. It also writes structured JSON
+// logs and CloudWatch Embedded Metric Format (EMF) metrics.
+//
+// # Using it
+//
+//	p := kinesisbatch.New(kinesisbatch.RecordFunc(func(ctx context.Context, r *kinesisbatch.Record) error {
+//		var o Order
+//		if err := json.Unmarshal(r.Data, &o); err != nil {
+//			return kinesisbatch.Permanent(err) // quarantine, acknowledge
+//		}
+//		return store(ctx, o) // an ordinary error is transient: retried, then reported
+//	}), cfg)
+//	lambda.Start(p) // *Processor is a lambda.Handler: the raw payload skips encoding/json
+//
+// A grouped handler ([Grouped]) prepares every record, groups them by a key
+// and applies each group once, with bounded concurrency; a [BatchFunc] sees all
+// records of an attempt and reports outcomes with [Batch.Fail].
+//
+// # Outcomes and the checkpoint rule
+//
+// Every record ends in exactly one of three states:
+//   - succeeded (the handler returned nil for it);
+//   - quarantined: the handler returned a permanent error ([Permanent]), the
+//     record was written to the [Quarantine] and the store accepted every
+//     part of it; the record is acknowledged so it never blocks the shard;
+//   - failed: a transient error that was still failing when the retry budget
+//     or the time ran out, a permanent error whose quarantine write failed,
+//     or a permanent error with no quarantine configured. Failed records are
+//     returned in events.KinesisEventResponse.BatchItemFailures with their
+//     exact sequence numbers.
+//
+// With ReportBatchItemFailures, Lambda checkpoints the shard at the LOWEST
+// failed sequence number and redelivers that record and every record after
+// it, including the ones that succeeded or were quarantined in this
+// invocation. Handlers must therefore be idempotent: a record may be applied
+// again after it succeeded, and the quarantine may receive the same record
+// more than once (contract.QuarantinedRecord.RecordID identifies it).
+// Lambda retries the rest of the batch under the event source mapping's
+// retry, bisect and on-failure settings.
+//
+// The handler is never asked to return a function error for a record-level
+// problem. Invoke returns an error only when the payload itself is not a
+// Kinesis event (malformed JSON, a record without a sequence number): Lambda
+// then retries the whole batch.
+//
+// # Error classification
+//
+// [Permanent] marks an error that retrying cannot fix (bad input). [Transient]
+// marks one worth retrying; unmarked errors are transient too, so that an
+// unexpected error can never acknowledge a record that was not handled. A
+// panic becomes a *[PanicError], transient by default: it is retried within
+// the attempt budget and then reported, so a bug does not quarantine a whole
+// stream. Config.Classify overrides the rules.
+//
+// Transient failures are retried with exponential backoff and full jitter
+// while Config.Retry allows and while another attempt fits before the
+// deadline minus a safety margin; the handler's context carries that earlier
+// deadline, so SDK calls stop in time for quarantine writes and the response.
+//
+// # Metrics
+//
+// One EMF document per invocation is printed to stdout as a single JSON line:
+// namespace from STREAMPROC_METRICS_NAMESPACE (default "StreamProc"), one
+// dimension FunctionName = AWS_LAMBDA_FUNCTION_NAME, metrics RecordsReceived,
+// RecordsSucceeded, RecordsQuarantined, RecordsRetried, RecordsFailed (Count)
+// and BatchDuration (Milliseconds). Handlers add their own with
+// MetricsFromContext(ctx).Add or .Observe; they land in the same document.
+//
+// # Decoding fast path
+//
+// [Processor.Invoke] implements lambda.Handler, so lambda.Start hands it the
+// raw invoke payload. A [Decoder] scans the event JSON by hand: strings are
+// checked eight bytes at a time, kinesis.data is base64-decoded straight from
+// the payload into one reused buffer, values repeated in every record are
+// interned and the remaining strings are copied into shared blocks, so a
+// 6 MB event of 8,000 records costs a handful of allocations instead of
+// tens of thousands. It accepts every document encoding/json accepts (see
+// [Decoder] for the exact contract); a fuzz test holds it to that.
+package kinesisbatch

@@ -1,0 +1,240 @@
+package kinesisbatch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/streamproc/streamproc/internal/contract"
+)
+
+// A Quarantine keeps records that failed permanently so that nothing is
+// lost when they are acknowledged.
+type Quarantine interface {
+	// Put stores each failure's record with its reason. It returns one
+	// error per failure, in order: nil means the store accepted the whole
+	// payload and the record may be acknowledged.
+	Put(ctx context.Context, failures []Failure) []error
+}
+
+// SQSSender is the part of the SQS API the quarantine uses; *sqs.Client
+// implements it.
+type SQSSender interface {
+	SendMessageBatch(ctx context.Context, params *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// SQSQuarantine writes quarantined records to an SQS queue as
+// contract.QuarantinedRecord JSON bodies with the message attribute
+// contract.AttrKind = contract.KindQuarantined. A payload larger than
+// contract.MaxQuarantineChunk is split into Parts messages that share
+// RecordID and carry DataSHA256 of the whole payload. A record counts as
+// stored only when SQS accepted every one of its parts.
+//
+// Messages are sent with SendMessageBatch, at most 10 per call and at most
+// MaxBatchBytes of bodies per call. Entries SQS fails (or calls that fail)
+// are retried up to MaxAttempts times with a short backoff while ctx allows.
+// A record whose parts were only partly accepted is reported as failed; when
+// Lambda redelivers it the parts are written again, so readers must
+// deduplicate parts by (RecordID, Part).
+type SQSQuarantine struct {
+	Client   SQSSender
+	QueueURL string
+	// FunctionName is written into every message.
+	// Default: $AWS_LAMBDA_FUNCTION_NAME as seen by the Processor's config is
+	// not used here; empty means the field is omitted.
+	FunctionName string
+	// MaxAttempts per message.
+	// Default: 3.
+	MaxAttempts int
+	// MaxBatchBytes caps the body bytes of one SendMessageBatch call.
+	// Default: 240 KiB (the batch limit of a queue with the classic 256 KiB
+	// maximum, less room for attributes).
+	MaxBatchBytes int
+	// MaxReasonBytes truncates the reason text.
+	// Default: 4096.
+	MaxReasonBytes int
+	// Now stamps QuarantinedAt.
+	// Default: time.Now.
+	Now func() time.Time
+}
+
+// NewSQSQuarantine returns an SQSQuarantine with defaults.
+func NewSQSQuarantine(client SQSSender, queueURL, functionName string) *SQSQuarantine {
+	return &SQSQuarantine{Client: client, QueueURL: queueURL, FunctionName: functionName}
+}
+
+type qmsg struct {
+	owner int // index into failures
+	id    string
+	body  string
+}
+
+// Messages builds the contract.QuarantinedRecord bodies for one failure,
+// split into parts. It is exported through Put; tests use it to check the
+// chunking.
+func (q *SQSQuarantine) messages(f Failure, now time.Time) ([]string, error) {
+	r := f.Record
+	data := r.Data
+	sum := sha256.Sum256(data)
+	parts := (len(data) + contract.MaxQuarantineChunk - 1) / contract.MaxQuarantineChunk
+	if parts == 0 {
+		parts = 1
+	}
+	reason := "unknown"
+	if f.Err != nil {
+		reason = f.Err.Error()
+	}
+	maxReason := q.MaxReasonBytes
+	if maxReason <= 0 {
+		maxReason = 4096
+	}
+	if len(reason) > maxReason {
+		reason = reason[:maxReason] + "…(truncated)"
+	}
+	bodies := make([]string, 0, parts)
+	for part := 1; part <= parts; part++ {
+		off := (part - 1) * contract.MaxQuarantineChunk
+		end := min(off+contract.MaxQuarantineChunk, len(data))
+		chunk := data[off:end]
+		if chunk == nil {
+			chunk = []byte{}
+		}
+		qr := contract.QuarantinedRecord{
+			RecordID:                    r.RecordID(),
+			Reason:                      reason,
+			EventSourceARN:              r.EventSourceARN,
+			ShardID:                     r.ShardID(),
+			SequenceNumber:              r.SequenceNumber,
+			PartitionKey:                r.PartitionKey,
+			ApproximateArrivalTimestamp: r.ApproximateArrivalTimestamp.UTC(),
+			QuarantinedAt:               now.UTC(),
+			FunctionName:                q.FunctionName,
+			Part:                        part,
+			Parts:                       parts,
+			Offset:                      off,
+			Size:                        len(data),
+			DataSHA256:                  hex.EncodeToString(sum[:]),
+			Data:                        chunk,
+		}
+		b, err := json.Marshal(qr)
+		if err != nil {
+			return nil, err
+		}
+		bodies = append(bodies, string(b))
+	}
+	return bodies, nil
+}
+
+// Put implements Quarantine.
+func (q *SQSQuarantine) Put(ctx context.Context, failures []Failure) []error {
+	errs := make([]error, len(failures))
+	now := time.Now
+	if q.Now != nil {
+		now = q.Now
+	}
+	maxBytes := q.MaxBatchBytes
+	if maxBytes <= 0 {
+		maxBytes = 240 << 10
+	}
+	attempts := q.MaxAttempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	var msgs []qmsg
+	for i, f := range failures {
+		bodies, err := q.messages(f, now())
+		if err != nil {
+			errs[i] = fmt.Errorf("encoding quarantine message: %w", err)
+			continue
+		}
+		for p, b := range bodies {
+			msgs = append(msgs, qmsg{owner: i, id: "r" + strconv.Itoa(i) + "p" + strconv.Itoa(p+1), body: b})
+		}
+	}
+	msgErr := make([]error, len(msgs))
+	pending := make([]int, len(msgs))
+	for i := range msgs {
+		pending[i] = i
+	}
+	for attempt := 1; len(pending) > 0; attempt++ {
+		var retry []int
+		for len(pending) > 0 {
+			// Pack up to 10 entries within the byte budget.
+			n, size := 0, 0
+			for n < len(pending) && n < 10 {
+				s := len(msgs[pending[n]].body)
+				if n > 0 && size+s > maxBytes {
+					break
+				}
+				size += s
+				n++
+			}
+			chunk := pending[:n]
+			pending = pending[n:]
+			entries := make([]types.SendMessageBatchRequestEntry, n)
+			byID := make(map[string]int, n)
+			for k, mi := range chunk {
+				entries[k] = types.SendMessageBatchRequestEntry{
+					Id:          aws.String(msgs[mi].id),
+					MessageBody: aws.String(msgs[mi].body),
+					MessageAttributes: map[string]types.MessageAttributeValue{
+						contract.AttrKind: {DataType: aws.String("String"), StringValue: aws.String(contract.KindQuarantined)},
+					},
+				}
+				byID[msgs[mi].id] = mi
+			}
+			out, err := q.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.QueueURL), Entries: entries})
+			if err != nil {
+				for _, mi := range chunk {
+					msgErr[mi] = fmt.Errorf("sqs SendMessageBatch: %w", err)
+					retry = append(retry, mi)
+				}
+				continue
+			}
+			ok := make(map[int]bool, n)
+			for _, s := range out.Successful {
+				if mi, found := byID[aws.ToString(s.Id)]; found {
+					ok[mi] = true
+				}
+			}
+			for _, f := range out.Failed {
+				mi, found := byID[aws.ToString(f.Id)]
+				if !found {
+					continue
+				}
+				msgErr[mi] = fmt.Errorf("sqs rejected quarantine message %s: %s: %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
+				if !f.SenderFault {
+					retry = append(retry, mi)
+				}
+			}
+			for _, mi := range chunk {
+				if ok[mi] {
+					msgErr[mi] = nil
+				} else if msgErr[mi] == nil {
+					msgErr[mi] = errors.New("sqs reported neither success nor failure for quarantine message " + msgs[mi].id)
+				}
+			}
+		}
+		if len(retry) == 0 || attempt >= attempts {
+			break
+		}
+		if sleepCtx(ctx, time.Duration(50*attempt)*time.Millisecond) != nil {
+			break
+		}
+		pending = retry
+	}
+	for mi, err := range msgErr {
+		if err != nil && errs[msgs[mi].owner] == nil {
+			errs[msgs[mi].owner] = err
+		}
+	}
+	return errs
+}

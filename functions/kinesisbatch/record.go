@@ -1,0 +1,277 @@
+package kinesisbatch
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// Record is one Kinesis record of a Lambda event, with the fields of
+// events.KinesisEventRecord flattened.
+type Record struct {
+	// Data is the record payload, base64-decoded. When the record came from
+	// Processor.Invoke it aliases a buffer that is reused by later
+	// invocations: it is valid until the invocation returns. Copy it to keep
+	// it.
+	Data []byte
+	// PartitionKey, SequenceNumber, KinesisSchemaVersion, EncryptionType and
+	// ApproximateArrivalTimestamp come from the record's "kinesis" object.
+	PartitionKey                string
+	SequenceNumber              string
+	ApproximateArrivalTimestamp time.Time
+	KinesisSchemaVersion        string
+	EncryptionType              string
+	// EventID is "<shardId>:<sequenceNumber>".
+	EventID           string
+	EventName         string
+	EventSource       string
+	EventVersion      string
+	EventSourceARN    string
+	AWSRegion         string
+	InvokeIdentityARN string
+	// Index is the record's position in the invocation's event.
+	Index int
+}
+
+// ShardID returns the shard the record came from, taken from EventID.
+func (r *Record) ShardID() string {
+	if i := strings.LastIndexByte(r.EventID, ':'); i >= 0 {
+		return r.EventID[:i]
+	}
+	return ""
+}
+
+// RecordID returns "<shardId>/<sequenceNumber>", the identifier quarantine
+// messages carry.
+func (r *Record) RecordID() string { return r.ShardID() + "/" + r.SequenceNumber }
+
+// RecordsFromEvent converts a decoded events.KinesisEvent. The records share
+// the event's Data slices.
+func RecordsFromEvent(ev events.KinesisEvent) []Record {
+	recs := make([]Record, len(ev.Records))
+	for i, e := range ev.Records {
+		recs[i] = Record{
+			Data:                        e.Kinesis.Data,
+			PartitionKey:                e.Kinesis.PartitionKey,
+			SequenceNumber:              e.Kinesis.SequenceNumber,
+			ApproximateArrivalTimestamp: e.Kinesis.ApproximateArrivalTimestamp.Time,
+			KinesisSchemaVersion:        e.Kinesis.KinesisSchemaVersion,
+			EncryptionType:              e.Kinesis.EncryptionType,
+			EventID:                     e.EventID,
+			EventName:                   e.EventName,
+			EventSource:                 e.EventSource,
+			EventVersion:                e.EventVersion,
+			EventSourceARN:              e.EventSourceArn,
+			AWSRegion:                   e.AwsRegion,
+			InvokeIdentityARN:           e.InvokeIdentityArn,
+			Index:                       i,
+		}
+	}
+	return recs
+}
+
+// A BatchHandler handles the records of one attempt. Records it does not
+// fail through Batch.Fail succeeded. A returned error fails every record of
+// the attempt that was not failed already; a panic does the same with a
+// *PanicError.
+type BatchHandler interface {
+	HandleBatch(ctx context.Context, b *Batch) error
+}
+
+// BatchFunc adapts a function to BatchHandler.
+type BatchFunc func(ctx context.Context, b *Batch) error
+
+// HandleBatch calls f.
+func (f BatchFunc) HandleBatch(ctx context.Context, b *Batch) error { return f(ctx, b) }
+
+// RecordFunc handles one record; it is run for every record of an attempt in
+// event order. Its error, or a panic, is that record's outcome. Records not
+// yet started when ctx is done fail with ctx's error (transient).
+type RecordFunc func(ctx context.Context, r *Record) error
+
+// HandleBatch runs f for each record.
+func (f RecordFunc) HandleBatch(ctx context.Context, b *Batch) error {
+	for _, r := range b.Records {
+		if err := ctx.Err(); err != nil {
+			b.Fail(r, err)
+			continue
+		}
+		if err := callRecord(ctx, f, r); err != nil {
+			b.Fail(r, err)
+		}
+	}
+	return nil
+}
+
+func callRecord(ctx context.Context, f RecordFunc, r *Record) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = newPanicError(v)
+		}
+	}()
+	return f(ctx, r)
+}
+
+// Batch is the set of records one attempt works on.
+type Batch struct {
+	// Records are the records still to handle in this attempt, in event
+	// order: all of them on the first attempt, the transiently failed ones
+	// on retries.
+	Records []*Record
+	// Attempt is 1 on the first attempt.
+	Attempt int
+
+	mu   sync.Mutex
+	errs []error // indexed by Record.Index
+}
+
+// Fail records err as r's outcome in this attempt. A nil err is ignored; the
+// first error for a record wins. Fail is safe for concurrent use.
+func (b *Batch) Fail(r *Record, err error) {
+	if err == nil {
+		return
+	}
+	b.mu.Lock()
+	if r.Index >= 0 && r.Index < len(b.errs) && b.errs[r.Index] == nil {
+		b.errs[r.Index] = err
+	}
+	b.mu.Unlock()
+}
+
+// Err returns the error recorded for r in this attempt, or nil.
+func (b *Batch) Err(r *Record) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r.Index >= 0 && r.Index < len(b.errs) {
+		return b.errs[r.Index]
+	}
+	return nil
+}
+
+// Item is a prepared record of a group: the record and the value the prepare
+// step made from it.
+type Item[V any] struct {
+	Record *Record
+	Value  V
+}
+
+// GroupOptions configures Grouped.
+type GroupOptions struct {
+	// Concurrency is how many groups are applied at the same time.
+	// Default: 8.
+	Concurrency int
+}
+
+// Grouped builds a BatchHandler that runs prepare on every record in event
+// order (sequentially; it is meant for decoding and validation), groups the
+// records by the key it returns and runs apply once per group, in order of
+// each group's first record, with at most opts.Concurrency groups at a time.
+// Items keep event order within a group.
+//
+// An error or panic in prepare fails that record only. An error or panic in
+// apply fails every record of that group; the other groups are unaffected.
+// On a retry the failed records are prepared and grouped again.
+func Grouped[K comparable, V any](
+	prepare func(ctx context.Context, r *Record) (K, V, error),
+	apply func(ctx context.Context, key K, items []Item[V]) error,
+	opts GroupOptions,
+) BatchHandler {
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = 8
+	}
+	return BatchFunc(func(ctx context.Context, b *Batch) error {
+		type group struct {
+			key   K
+			items []Item[V]
+		}
+		index := make(map[K]int)
+		var groups []group
+		for _, r := range b.Records {
+			k, v, err := callPrepare(ctx, prepare, r)
+			if err != nil {
+				b.Fail(r, err)
+				continue
+			}
+			gi, ok := index[k]
+			if !ok {
+				gi = len(groups)
+				index[k] = gi
+				groups = append(groups, group{key: k})
+			}
+			groups[gi].items = append(groups[gi].items, Item[V]{Record: r, Value: v})
+		}
+		run := func(g *group) {
+			if err := callApply(ctx, apply, g.key, g.items); err != nil {
+				for _, it := range g.items {
+					b.Fail(it.Record, err)
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, conc)
+		for gi := range groups {
+			g := &groups[gi]
+			if err := ctx.Err(); err != nil {
+				for _, it := range g.items {
+					b.Fail(it.Record, err)
+				}
+				continue
+			}
+			if conc == 1 {
+				run(g)
+				continue
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				run(g)
+			}()
+		}
+		wg.Wait()
+		return nil
+	})
+}
+
+func callPrepare[K comparable, V any](ctx context.Context, f func(context.Context, *Record) (K, V, error), r *Record) (k K, v V, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = newPanicError(p)
+		}
+	}()
+	return f(ctx, r)
+}
+
+func callApply[K comparable, V any](ctx context.Context, f func(context.Context, K, []Item[V]) error, k K, items []Item[V]) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = newPanicError(p)
+		}
+	}()
+	return f(ctx, k, items)
+}
+
+// PanicError is the error a recovered panic becomes.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the goroutine's stack at the panic
+}
+
+func newPanicError(v any) *PanicError { return &PanicError{Value: v, Stack: debug.Stack()} }
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic value if it is an error.
+func (e *PanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}
