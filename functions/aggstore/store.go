@@ -1,0 +1,490 @@
+// Package aggstore is the exactly-once DynamoDB sink of the example pipeline:
+// it merges groups of sensor readings into one item per (sensor, event-time
+// window) so that every redelivery Kinesis and Lambda can produce changes the
+// stored aggregates exactly once.
+//
+// # Idempotency scheme
+//
+// Each aggregate item holds, next to count/sum/min/max/avg and the first and
+// last event time, a version number and the set of the event ids it has
+// applied, stored compactly as one binary attribute of sorted 8-byte XXH64
+// hashes (sensor.HashEventID). Applying a group of readings is
+//
+//  1. read the touched items with consistent BatchGetItem (at most 100 keys
+//     per call, calls concurrent under a bound);
+//  2. drop readings whose id is already in the item, and repeats inside the
+//     batch; if nothing is left, write nothing;
+//  3. compute the new aggregate (exact fixed-point arithmetic, see
+//     sensor.Micro) and PutItem it on condition that the version is still the
+//     one read (attribute_not_exists for a new item);
+//  4. on ConditionalCheckFailed (another writer got there first) take the
+//     current item from the failure (ReturnValuesOnConditionCheckFailure) or
+//     re-read it, and go to 2.
+//
+// So an item changes only by a conditional write whose content already
+// includes the ids it applied: a reading is counted once no matter how often,
+// in which batch boundaries or in which order it is delivered, including a
+// producer retry that re-sends the same event_id under a new sequence number
+// and an old record redriven after newer ones were applied. Writes per batch
+// are at most the distinct (sensor, window) pairs touched (plus conflict
+// retries), issued concurrently under a bound.
+//
+// Cost: 8 bytes of item per applied reading; every write rewrites the whole
+// item, so a write costs ceil(item size / 1 KB) WCU and a consistent read
+// ceil(item size / 4 KB) RCU. An item is about 250 bytes plus the sensor id
+// plus 8 bytes per reading, so up to ~95 readings per (sensor, window) it
+// stays within 1 WCU per write. DynamoDB caps an item at 400 KB: Config.
+// MaxItemBytes (default 350,000 bytes, ~43,000 readings per window) is
+// enforced before writing, and readings that would pass it fail with
+// ErrWindowFull, a permanent error, so they are quarantined rather than lost.
+package aggstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/internal/contract"
+)
+
+// API is the part of the DynamoDB client the store uses; *dynamodb.Client
+// implements it.
+type API interface {
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// Attribute names of an aggregate item besides the key.
+const (
+	AttrCount     = "count"
+	AttrSum       = "sum"
+	AttrMin       = "min"
+	AttrMax       = "max"
+	AttrAvg       = "avg"
+	AttrFirst     = "first_event_time"
+	AttrLast      = "last_event_time"
+	AttrVersion   = "version"
+	AttrEventIDs  = "event_ids_xxh64" // sorted big-endian 8-byte XXH64 hashes of applied event ids
+	AttrUpdatedAt = "updated_at"
+)
+
+// ErrWindowFull marks readings refused because their window's item would pass
+// Config.MaxItemBytes. It is permanent: retrying cannot make room.
+var ErrWindowFull = errors.New("aggregate item would exceed the DynamoDB item size limit")
+
+// Config configures a Store.
+type Config struct {
+	// Table is the aggregate table (key sensor_id S, window_start S).
+	Table string
+	// Concurrency bounds the DynamoDB calls in flight.
+	// Default: 16
+	Concurrency int
+	// MaxConflictRetries bounds re-reads after ConditionalCheckFailed per item
+	// within one Apply; past it the group fails transiently.
+	// Default: 5
+	MaxConflictRetries int
+	// MaxItemBytes is the largest item the store will write.
+	// Default: 350000
+	MaxItemBytes int
+	// Now stamps updated_at.
+	// Default: time.Now
+	Now func() time.Time
+}
+
+// Store merges reading groups into aggregate items. It is safe for concurrent
+// use.
+type Store struct {
+	db  API
+	cfg Config
+}
+
+// New returns a Store writing to cfg.Table through db.
+func New(db API, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("aggstore: nil DynamoDB client")
+	}
+	if cfg.Table == "" {
+		return nil, fmt.Errorf("aggstore: no table name: set %s", contract.EnvTableName)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.MaxConflictRetries <= 0 {
+		cfg.MaxConflictRetries = 5
+	}
+	if cfg.MaxItemBytes <= 0 {
+		cfg.MaxItemBytes = 350_000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Store{db: db, cfg: cfg}, nil
+}
+
+// Stats counts what one Apply did.
+type Stats struct {
+	Applied           int // readings newly applied
+	DuplicatesSkipped int // readings already applied or repeated in the batch
+	WindowsWritten    int // items written
+	WriteCalls        int // PutItem calls, conflicts included
+	ReadCalls         int // BatchGetItem and GetItem calls
+	Conflicts         int // ConditionalCheckFailed answers
+}
+
+func (s *Stats) add(o Stats) {
+	s.Applied += o.Applied
+	s.DuplicatesSkipped += o.DuplicatesSkipped
+	s.WindowsWritten += o.WindowsWritten
+	s.WriteCalls += o.WriteCalls
+	s.ReadCalls += o.ReadCalls
+	s.Conflicts += o.Conflicts
+}
+
+// batchGetLimit is DynamoDB's key limit per BatchGetItem call.
+const batchGetLimit = 100
+
+// maxUnprocessedRounds bounds BatchGetItem calls per chunk while DynamoDB
+// returns UnprocessedKeys; the failure is transient and the batch toolkit
+// retries it later in the invocation.
+const maxUnprocessedRounds = 6
+
+// Apply merges every group into its item. errs[i] is nil when group i is
+// stored (applied, or nothing new in it); otherwise the group's readings are
+// not applied and may be retried: ErrWindowFull (wrapped) is permanent,
+// anything else transient. Groups must have distinct keys, as
+// sensor.Batcher.Groups returns them.
+func (s *Store) Apply(ctx context.Context, groups []sensor.Group) (errs []error, stats Stats) {
+	errs = make([]error, len(groups))
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, s.cfg.Concurrency)
+	)
+	merge := func(st Stats) {
+		mu.Lock()
+		stats.add(st)
+		mu.Unlock()
+	}
+	// One goroutine per chunk of keys: read the chunk, then write its groups
+	// as soon as their items are known, so reads and writes overlap.
+	for lo := 0; lo < len(groups); lo += batchGetLimit {
+		hi := min(lo+batchGetLimit, len(groups))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			cur, st, err := s.read(ctx, groups[lo:hi])
+			<-sem
+			merge(st)
+			for i := lo; i < hi; i++ {
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					st, err := s.write(ctx, &groups[i], cur[i-lo])
+					errs[i] = err
+					merge(st)
+				}()
+			}
+		}()
+	}
+	wg.Wait()
+	return errs, stats
+}
+
+// current is an item as read: its aggregate and version (0 = absent).
+type current struct {
+	agg     sensor.Aggregate
+	version int64
+}
+
+// read fetches the items of groups with consistent BatchGetItem, following
+// UnprocessedKeys. It returns one current per group.
+func (s *Store) read(ctx context.Context, groups []sensor.Group) ([]current, Stats, error) {
+	var st Stats
+	cur := make([]current, len(groups))
+	pos := make(map[sensor.Key]int, len(groups))
+	keys := make([]map[string]types.AttributeValue, len(groups))
+	for i := range groups {
+		pos[groups[i].Key] = i
+		keys[i] = itemKey(groups[i].Key)
+	}
+	req := map[string]types.KeysAndAttributes{s.cfg.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	for attempt := 0; len(req) > 0; attempt++ {
+		if attempt == maxUnprocessedRounds {
+			return nil, st, fmt.Errorf("aggstore: BatchGetItem left keys unprocessed %d times (throttled)", attempt)
+		}
+		if attempt > 0 {
+			// UnprocessedKeys means the table is throttling: back off.
+			if err := sleep(ctx, backoff(attempt)); err != nil {
+				return nil, st, fmt.Errorf("aggstore: reading %d items: %w", len(groups), err)
+			}
+		}
+		st.ReadCalls++
+		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		if err != nil {
+			return nil, st, fmt.Errorf("aggstore: BatchGetItem: %w", err)
+		}
+		for _, item := range out.Responses[s.cfg.Table] {
+			k, c, err := decodeItem(item)
+			if err != nil {
+				return nil, st, err
+			}
+			if i, ok := pos[k]; ok {
+				cur[i] = c
+			}
+		}
+		req = nil
+		if u, ok := out.UnprocessedKeys[s.cfg.Table]; ok && len(u.Keys) > 0 {
+			req = map[string]types.KeysAndAttributes{s.cfg.Table: u}
+		}
+	}
+	return cur, st, nil
+}
+
+// write merges g into cur and stores the result, re-reading on conflicts.
+func (s *Store) write(ctx context.Context, g *sensor.Group, cur current) (Stats, error) {
+	var st Stats
+	for conflicts := 0; ; {
+		next, res := cur.agg.Merge(g.Points, nil)
+		if res.Applied == 0 {
+			st.DuplicatesSkipped += res.Duplicates
+			return st, nil
+		}
+		in := s.putInput(g.Key, next, cur.version)
+		if size := itemSize(in.Item); size > s.cfg.MaxItemBytes {
+			return st, fmt.Errorf("aggstore: %s %s: %w (%d bytes with %d readings; limit %d)",
+				g.SensorID, sensor.FormatWindowStart(g.WindowStart), ErrWindowFull, size, next.Count, s.cfg.MaxItemBytes)
+		}
+		st.WriteCalls++
+		_, err := s.db.PutItem(ctx, in)
+		if err == nil {
+			st.WindowsWritten++
+			st.Applied += res.Applied
+			st.DuplicatesSkipped += res.Duplicates
+			return st, nil
+		}
+		var ccf *types.ConditionalCheckFailedException
+		if !errors.As(err, &ccf) {
+			return st, fmt.Errorf("aggstore: PutItem %s %s: %w", g.SensorID, sensor.FormatWindowStart(g.WindowStart), err)
+		}
+		st.Conflicts++
+		conflicts++
+		if conflicts > s.cfg.MaxConflictRetries {
+			return st, fmt.Errorf("aggstore: %s %s: still conflicting after %d re-reads: %w", g.SensorID, sensor.FormatWindowStart(g.WindowStart), conflicts-1, err)
+		}
+		if ccf.Item != nil {
+			_, cur, err = decodeItem(ccf.Item)
+		} else {
+			st.ReadCalls++
+			cur, err = s.get(ctx, g.Key)
+		}
+		if err != nil {
+			return st, err
+		}
+	}
+}
+
+func (s *Store) get(ctx context.Context, k sensor.Key) (current, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.cfg.Table, Key: itemKey(k), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return current{}, fmt.Errorf("aggstore: GetItem: %w", err)
+	}
+	if out.Item == nil {
+		return current{}, nil
+	}
+	_, c, err := decodeItem(out.Item)
+	return c, err
+}
+
+func (s *Store) putInput(k sensor.Key, a sensor.Aggregate, version int64) *dynamodb.PutItemInput {
+	in := &dynamodb.PutItemInput{
+		TableName:                           &s.cfg.Table,
+		Item:                                EncodeItem(k, a, version+1, s.cfg.Now()),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	if version == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(#k)")
+		in.ExpressionAttributeNames = map[string]string{"#k": contract.TablePartitionKey}
+	} else {
+		in.ConditionExpression = aws.String("#v = :v")
+		in.ExpressionAttributeNames = map[string]string{"#v": AttrVersion}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}}
+	}
+	return in
+}
+
+// PrepareWrites returns the PutItem inputs that applying groups to an empty
+// table would send: the store's hot path without I/O (benchmarks use it).
+func (s *Store) PrepareWrites(groups []sensor.Group) []*dynamodb.PutItemInput {
+	out := make([]*dynamodb.PutItemInput, 0, len(groups))
+	var empty sensor.Aggregate
+	for i := range groups {
+		next, res := empty.Merge(groups[i].Points, nil)
+		if res.Applied > 0 {
+			out = append(out, s.putInput(groups[i].Key, next, 0))
+		}
+	}
+	return out
+}
+
+func itemKey(k sensor.Key) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		contract.TablePartitionKey: &types.AttributeValueMemberS{Value: k.SensorID},
+		contract.TableSortKey:      &types.AttributeValueMemberS{Value: sensor.FormatWindowStart(k.WindowStart)},
+	}
+}
+
+// EncodeItem is the DynamoDB item of aggregate a for key k.
+func EncodeItem(k sensor.Key, a sensor.Aggregate, version int64, now time.Time) map[string]types.AttributeValue {
+	ids := make([]byte, 8*len(a.IDs))
+	for i, h := range a.IDs {
+		binary.BigEndian.PutUint64(ids[8*i:], h)
+	}
+	item := itemKey(k)
+	item[AttrCount] = &types.AttributeValueMemberN{Value: strconv.FormatInt(a.Count, 10)}
+	item[AttrSum] = &types.AttributeValueMemberN{Value: a.Sum.String()}
+	item[AttrMin] = &types.AttributeValueMemberN{Value: a.Min.String()}
+	item[AttrMax] = &types.AttributeValueMemberN{Value: a.Max.String()}
+	item[AttrAvg] = &types.AttributeValueMemberN{Value: a.Avg().String()}
+	item[AttrFirst] = &types.AttributeValueMemberS{Value: sensor.FormatTime(a.First)}
+	item[AttrLast] = &types.AttributeValueMemberS{Value: sensor.FormatTime(a.Last)}
+	item[AttrVersion] = &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}
+	item[AttrEventIDs] = &types.AttributeValueMemberB{Value: ids}
+	item[AttrUpdatedAt] = &types.AttributeValueMemberS{Value: now.UTC().Format(sensor.TimeLayout)}
+	return item
+}
+
+// DecodeItem reads an aggregate item back: its key, aggregate and version.
+func DecodeItem(item map[string]types.AttributeValue) (sensor.Key, sensor.Aggregate, int64, error) {
+	k, c, err := decodeItem(item)
+	return k, c.agg, c.version, err
+}
+
+func decodeItem(item map[string]types.AttributeValue) (sensor.Key, current, error) {
+	var (
+		k   sensor.Key
+		c   current
+		err error
+	)
+	str := func(name string) string {
+		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+			return v.Value
+		}
+		if err == nil {
+			err = fmt.Errorf("attribute %s missing or not a string", name)
+		}
+		return ""
+	}
+	num := func(name string) string {
+		if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+			return v.Value
+		}
+		if err == nil {
+			err = fmt.Errorf("attribute %s missing or not a number", name)
+		}
+		return ""
+	}
+	micro := func(name string) sensor.Micro {
+		m, perr := sensor.ParseMicro(num(name))
+		if perr != nil && err == nil {
+			err = fmt.Errorf("attribute %s: %w", name, perr)
+		}
+		return m
+	}
+	when := func(name string) int64 {
+		t, perr := time.Parse(time.RFC3339Nano, str(name))
+		if perr != nil && err == nil {
+			err = fmt.Errorf("attribute %s: %w", name, perr)
+		}
+		return t.UnixMilli()
+	}
+	integer := func(name string) int64 {
+		n, perr := strconv.ParseInt(num(name), 10, 64)
+		if perr != nil && err == nil {
+			err = fmt.Errorf("attribute %s: %w", name, perr)
+		}
+		return n
+	}
+	k.SensorID = str(contract.TablePartitionKey)
+	ws := str(contract.TableSortKey)
+	if t, perr := time.Parse(time.RFC3339, ws); perr == nil {
+		k.WindowStart = t.UnixMilli()
+	} else if err == nil {
+		err = fmt.Errorf("attribute %s: %w", contract.TableSortKey, perr)
+	}
+	c.version = integer(AttrVersion)
+	c.agg.Count = integer(AttrCount)
+	c.agg.Sum = micro(AttrSum)
+	c.agg.Min = micro(AttrMin)
+	c.agg.Max = micro(AttrMax)
+	c.agg.First = when(AttrFirst)
+	c.agg.Last = when(AttrLast)
+	if b, ok := item[AttrEventIDs].(*types.AttributeValueMemberB); ok && len(b.Value)%8 == 0 {
+		c.agg.IDs = make([]uint64, len(b.Value)/8)
+		for i := range c.agg.IDs {
+			c.agg.IDs[i] = binary.BigEndian.Uint64(b.Value[8*i:])
+		}
+	} else if err == nil {
+		err = fmt.Errorf("attribute %s missing or not a whole number of 8-byte hashes", AttrEventIDs)
+	}
+	if err == nil && int64(len(c.agg.IDs)) != c.agg.Count {
+		err = fmt.Errorf("%d event ids for count %d", len(c.agg.IDs), c.agg.Count)
+	}
+	if err != nil {
+		// A malformed item is the table's problem, not the readings': fail
+		// transiently so the records are retried and, in the end, go to the
+		// DLQ with their sequence range instead of being dropped.
+		return k, c, fmt.Errorf("aggstore: item %s %s is not an aggregate this version can merge into: %w", k.SensorID, ws, err)
+	}
+	return k, c, nil
+}
+
+// itemSize is DynamoDB's item size: attribute names plus values (numbers are
+// counted generously as their text length).
+func itemSize(item map[string]types.AttributeValue) int {
+	n := 0
+	for name, v := range item {
+		n += len(name)
+		switch v := v.(type) {
+		case *types.AttributeValueMemberS:
+			n += len(v.Value)
+		case *types.AttributeValueMemberN:
+			n += len(v.Value) + 1
+		case *types.AttributeValueMemberB:
+			n += len(v.Value)
+		}
+	}
+	return n
+}
+
+func backoff(attempt int) time.Duration {
+	d := 25 * time.Millisecond << min(attempt-1, 5)
+	return d/2 + time.Duration(randInt63n(int64(d/2)+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
