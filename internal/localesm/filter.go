@@ -202,7 +202,6 @@ func compileFilters(patterns []string) (filterSet, error) {
 	return fs, nil
 }
 
-
 // pass reports whether the record should be delivered.
 func (fs filterSet) pass(r *Record) bool {
 	if len(fs) == 0 {

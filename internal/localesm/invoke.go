@@ -47,8 +47,9 @@ type RIEPool struct {
 	client    *http.Client
 
 	mu    sync.Mutex
-	procs []*emulator.Process
+	procs []*rieProc
 	free  chan int
+	busy  []bool
 	ctx   context.Context
 }
 
@@ -62,8 +63,9 @@ func NewRIEPool(ctx context.Context, bootstrap string, env []string, size int, t
 	p := &RIEPool{
 		bootstrap: bootstrap, env: env, timeout: timeout,
 		client: &http.Client{Timeout: timeout + 30*time.Second},
-		procs:  make([]*emulator.Process, size),
+		procs:  make([]*rieProc, size),
 		free:   make(chan int, size),
+		busy:   make([]bool, size),
 		ctx:    ctx,
 	}
 	var wg sync.WaitGroup
@@ -72,7 +74,7 @@ func NewRIEPool(ctx context.Context, bootstrap string, env []string, size int, t
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.procs[i], errs[i] = emulator.StartRIE(ctx, bootstrap, env)
+			p.procs[i], errs[i] = startRIE(ctx, bootstrap, env)
 		}()
 	}
 	wg.Wait()
@@ -89,12 +91,29 @@ func NewRIEPool(ctx context.Context, bootstrap string, env []string, size int, t
 // Size is the number of execution environments.
 func (p *RIEPool) Size() int { return len(p.procs) }
 
-// Process returns environment i's current process (for logs and fault
-// injection: Kill it to crash the function in the middle of a batch).
-func (p *RIEPool) Process(i int) *emulator.Process {
+// Kill crashes execution environment i (SIGKILL), in the middle of its
+// invocation if it has one: fault injection. The environment is replaced on
+// its next use.
+func (p *RIEPool) Kill(i int) {
+	p.mu.Lock()
+	pr := p.procs[i]
+	p.mu.Unlock()
+	if pr != nil {
+		pr.Kill()
+	}
+}
+
+// Busy returns the environments that are running an invocation now.
+func (p *RIEPool) Busy() []int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.procs[i]
+	var out []int
+	for i, b := range p.busy {
+		if b {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // Logs returns the concatenated output of the current processes.
@@ -129,7 +148,8 @@ func (p *RIEPool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { p.free <- i }()
+	p.setBusy(i, true)
+	defer func() { p.setBusy(i, false); p.free <- i }()
 
 	proc, err := p.ensure(ctx, i)
 	if err != nil {
@@ -160,14 +180,20 @@ func (p *RIEPool) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return body, nil
 }
 
-func (p *RIEPool) ensure(ctx context.Context, i int) (*emulator.Process, error) {
+func (p *RIEPool) setBusy(i int, b bool) {
+	p.mu.Lock()
+	p.busy[i] = b
+	p.mu.Unlock()
+}
+
+func (p *RIEPool) ensure(ctx context.Context, i int) (*rieProc, error) {
 	p.mu.Lock()
 	proc := p.procs[i]
 	p.mu.Unlock()
 	if proc != nil && !proc.Exited() {
 		return proc, nil
 	}
-	np, err := emulator.StartRIE(p.ctx, p.bootstrap, p.env)
+	np, err := startRIE(p.ctx, p.bootstrap, p.env)
 	if err != nil {
 		return nil, fmt.Errorf("localesm: restarting execution environment %d: %w", i, err)
 	}
