@@ -183,7 +183,7 @@ func (s *Store) Apply(ctx context.Context, groups []sensor.Group) (errs []error,
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
-			cur, st, err := s.read(ctx, groups[lo:hi])
+			cur, st, err := s.safeRead(ctx, groups[lo:hi])
 			<-sem
 			merge(st)
 			for i := lo; i < hi; i++ {
@@ -196,7 +196,7 @@ func (s *Store) Apply(ctx context.Context, groups []sensor.Group) (errs []error,
 					defer wg.Done()
 					sem <- struct{}{}
 					defer func() { <-sem }()
-					st, err := s.write(ctx, &groups[i], cur[i-lo])
+					st, err := s.safeWrite(ctx, &groups[i], cur[i-lo])
 					errs[i] = err
 					merge(st)
 				}()
@@ -205,6 +205,26 @@ func (s *Store) Apply(ctx context.Context, groups []sensor.Group) (errs []error,
 	}
 	wg.Wait()
 	return errs, stats
+}
+
+// safeRead and safeWrite turn a panic into that call's error: the store runs
+// them on its own goroutines, where a panic would end the process.
+func (s *Store) safeRead(ctx context.Context, groups []sensor.Group) (cur []current, st Stats, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("aggstore: panic reading items: %v", v)
+		}
+	}()
+	return s.read(ctx, groups)
+}
+
+func (s *Store) safeWrite(ctx context.Context, g *sensor.Group, cur current) (st Stats, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("aggstore: panic writing %s: %v", g.SensorID, v)
+		}
+	}()
+	return s.write(ctx, g, cur)
 }
 
 // current is an item as read: its aggregate and version (0 = absent).
