@@ -1,0 +1,84 @@
+package localrun_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamproc/streamproc/internal/localesm"
+	"github.com/streamproc/streamproc/internal/localrun"
+)
+
+func TestParseStackFixture(t *testing.T) {
+	st, err := localrun.LoadStack("testdata/stack.template.json", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := st.Mapping.Config
+	want := localesm.Config{
+		BatchSize: 500, BatchingWindow: time.Second, StartingPosition: "TRIM_HORIZON", ParallelizationFactor: 2,
+		BisectBatchOnFunctionError: true, MaximumRetryAttempts: localesm.Retries(3), MaximumRecordAge: 86400 * time.Second,
+		ReportBatchItemFailures: true, FunctionTimeout: 30 * time.Second,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("config\n got %+v\nwant %+v", c, want)
+	}
+	if st.Stream.ShardCount != 2 || st.Stream.Name != "PipelineStream2E6B5B1C" || st.Mapping.OnFailureQueue != "PipelineDeadLetterQueueA1B2C3D4" {
+		t.Fatalf("stack %+v", st)
+	}
+	if len(st.Tables) != 1 || st.Tables[0].Keys[0].Name != "sensor_id" || st.Tables[0].Keys[1].Type != "RANGE" || st.Tables[0].Attributes["window_start"] != "S" {
+		t.Fatalf("tables %+v", st.Tables)
+	}
+	if st.Queues[0].Attributes["VisibilityTimeout"] != "60" {
+		t.Fatalf("queues %+v", st.Queues)
+	}
+	env, err := st.Func.ResolveEnv(func(id, attr string) (string, bool) {
+		switch {
+		case id == "AggregatesTable5F1E2D3C" && attr == "":
+			return "aggs", true
+		case id == "PipelineDeadLetterQueueA1B2C3D4" && attr == "":
+			return "http://q/dlq", true
+		case id == "PipelineDeadLetterQueueA1B2C3D4" && attr == "Arn":
+			return "arn:dlq", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["TABLE_NAME"] != "aggs" || env["STREAMPROC_QUARANTINE_QUEUE_URL"] != "http://q/dlq" || env["DEAD_LETTER_ARN"] != "arn:dlq" || env["WINDOW_SIZE"] != "1m" {
+		t.Fatalf("env %v", env)
+	}
+	_, err = st.Func.ResolveEnv(func(string, string) (string, bool) { return "", false })
+	if err == nil || !strings.Contains(err.Error(), "STREAMPROC_QUARANTINE_QUEUE_URL") && !strings.Contains(err.Error(), "DEAD_LETTER_ARN") {
+		t.Fatalf("want an error naming the variable, got %v", err)
+	}
+}
+
+func TestParseStackRejectsWhatItCannotRunFaithfully(t *testing.T) {
+	for name, tc := range map[string]struct{ doc, want string }{
+		"no mapping":        {`{"Resources":{}}`, "no AWS::Lambda::EventSourceMapping"},
+		"tumbling window":   {mapping(`"TumblingWindowInSeconds": 60`), "tumbling windows"},
+		"disabled":          {mapping(`"Enabled": false`), "disabled"},
+		"bad batch size":    {mapping(`"BatchSize": 20000`), "batch size 20000"},
+		"unresolved number": {mapping(`"BatchSize": {"Ref": "P"}`), "not a literal number"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st, err := localrun.ParseStack([]byte(tc.doc), "")
+			if err == nil {
+				err = st.Mapping.Config.Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func mapping(extra string) string {
+	return `{"Resources":{
+ "S":{"Type":"AWS::Kinesis::Stream","Properties":{"ShardCount":1}},
+ "F":{"Type":"AWS::Lambda::Function","Properties":{"Timeout":10}},
+ "M":{"Type":"AWS::Lambda::EventSourceMapping","Properties":{"EventSourceArn":{"Fn::GetAtt":["S","Arn"]},"FunctionName":{"Ref":"F"},"StartingPosition":"LATEST",` + extra + `}}}}`
+}
