@@ -61,6 +61,12 @@ type Decoder struct {
 	scratch []byte   // unescaped strings
 	arena   []byte   // current string block
 	intern  [nInterned]string
+	// internRaw[k] is the JSON text of intern[k] when it needed no
+	// unescaping, nil otherwise.
+	internRaw [nInterned][]byte
+	shardRaw  []byte // shard id of the last eventID, as written
+	seqRaw    []byte // sequence number of the current record, as written
+	lastFlags int    // scan flags of the last string stringField scanned
 }
 
 // Interned string slots: values that are usually identical in every record of
@@ -101,6 +107,7 @@ func (d *Decoder) Decode(payload []byte) ([]Record, error) {
 	d.data = d.data[:0]
 	err := d.decodeTop()
 	d.p = nil
+	d.seqRaw = nil
 	if err != nil {
 		clear(d.recs[:d.hwm])
 		d.recs = d.recs[:0]
@@ -162,11 +169,8 @@ func (d *Decoder) decodeTop() error {
 		}
 		return d.errAt(i, "payload is JSON but not an object: not a Kinesis event")
 	}
-	i, err := d.object(i, 1, func(key []byte, i int) (int, error) {
-		if matchKey(key, "Records") {
-			return d.decodeRecords(i)
-		}
-		return d.skipValue(i, 1)
+	i, err := d.members(i, 1, topKeys, func(_ int, i int) (int, error) {
+		return d.decodeRecords(i)
 	})
 	if err != nil {
 		return err
@@ -332,46 +336,163 @@ func kindOf(c byte) string {
 	}
 }
 
+// Field names in the order Lambda writes them; the decoder first tries the
+// name that follows the previous one, a byte comparison instead of a scan.
+var (
+	topKeys     = []string{"Records"}
+	recordKeys  = []string{"kinesis", "eventSource", "eventVersion", "eventID", "eventName", "invokeIdentityArn", "awsRegion", "eventSourceARN"}
+	kinesisKeys = []string{"kinesisSchemaVersion", "partitionKey", "sequenceNumber", "data", "approximateArrivalTimestamp", "encryptionType"}
+)
+
+const (
+	rkKinesis = iota
+	rkEventSource
+	rkEventVersion
+	rkEventID
+	rkEventName
+	rkInvokeIdentityARN
+	rkAWSRegion
+	rkEventSourceARN
+)
+
+const (
+	kkSchemaVersion = iota
+	kkPartitionKey
+	kkSequenceNumber
+	kkData
+	kkTimestamp
+	kkEncryptionType
+)
+
+// members parses an object at p[i]=='{' whose interesting keys are names and
+// calls member with the index of the key in names (-1 for other keys) and i
+// at the start of the value.
+func (d *Decoder) members(i, depth int, names []string, member func(id int, i int) (int, error)) (int, error) {
+	if depth > maxDepth {
+		return i, d.errAt(i, "exceeded max nesting depth")
+	}
+	p := d.p
+	i = d.ws(i + 1)
+	if i < len(p) && p[i] == '}' {
+		return i + 1, nil
+	}
+	hint := 0
+	for {
+		if i >= len(p) || p[i] != '"' {
+			return i, d.unexpected(i, "string for object key")
+		}
+		id := -1
+		if hint < len(names) {
+			n := names[hint]
+			if e := i + 1 + len(n); e < len(p) && p[e] == '"' && string(p[i+1:e]) == n {
+				id, i = hint, e+1
+			}
+		}
+		if id < 0 {
+			key, end, err := d.stringValue(i)
+			if err != nil {
+				return i, err
+			}
+			id = lookupKey(names, key)
+			i = end
+		}
+		hint = id + 1
+		i = d.ws(i)
+		if i >= len(p) || p[i] != ':' {
+			return i, d.unexpected(i, "':' after object key")
+		}
+		i = d.ws(i + 1)
+		var err error
+		if id < 0 {
+			i, err = d.skipValue(i, depth)
+		} else {
+			i, err = member(id, i)
+		}
+		if err != nil {
+			return i, err
+		}
+		i = d.ws(i)
+		if i >= len(p) {
+			return i, d.unexpected(i, "',' or '}' after object value")
+		}
+		switch p[i] {
+		case ',':
+			i = d.ws(i + 1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, d.unexpected(i, "',' or '}' after object value")
+		}
+	}
+}
+
+// lookupKey finds key in names with encoding/json's rules: an exact match,
+// else a case-insensitive (Unicode folding) one.
+func lookupKey(names []string, key []byte) int {
+	for id, n := range names {
+		if string(key) == n {
+			return id
+		}
+	}
+	for id, n := range names {
+		if matchKey(key, n) {
+			return id
+		}
+	}
+	return -1
+}
+
 func (d *Decoder) decodeRecord(i int, r *Record) (int, error) {
-	return d.object(i, 3, func(key []byte, i int) (int, error) {
-		switch string(key) {
-		case "kinesis":
+	d.seqRaw = nil
+	return d.members(i, 3, recordKeys, func(id int, i int) (int, error) {
+		switch id {
+		case rkKinesis:
 			return d.decodeKinesis(i, r)
-		case "eventID":
-			return d.stringField(i, "eventID", &r.EventID, -1)
-		case "eventName":
-			return d.stringField(i, "eventName", &r.EventName, inEventName)
-		case "eventSource":
+		case rkEventSource:
 			return d.stringField(i, "eventSource", &r.EventSource, inEventSource)
-		case "eventVersion":
+		case rkEventVersion:
 			return d.stringField(i, "eventVersion", &r.EventVersion, inEventVersion)
-		case "eventSourceARN":
-			return d.stringField(i, "eventSourceARN", &r.EventSourceARN, inEventSourceARN)
-		case "awsRegion":
-			return d.stringField(i, "awsRegion", &r.AWSRegion, inAWSRegion)
-		case "invokeIdentityArn":
-			return d.stringField(i, "invokeIdentityArn", &r.InvokeIdentityARN, inInvokeIdentityARN)
-		}
-		switch {
-		case bytes.EqualFold(key, []byte("kinesis")):
-			return d.decodeKinesis(i, r)
-		case bytes.EqualFold(key, []byte("eventID")):
-			return d.stringField(i, "eventID", &r.EventID, -1)
-		case bytes.EqualFold(key, []byte("eventName")):
+		case rkEventID:
+			return d.eventIDField(i, r)
+		case rkEventName:
 			return d.stringField(i, "eventName", &r.EventName, inEventName)
-		case bytes.EqualFold(key, []byte("eventSource")):
-			return d.stringField(i, "eventSource", &r.EventSource, inEventSource)
-		case bytes.EqualFold(key, []byte("eventVersion")):
-			return d.stringField(i, "eventVersion", &r.EventVersion, inEventVersion)
-		case bytes.EqualFold(key, []byte("eventSourceARN")):
-			return d.stringField(i, "eventSourceARN", &r.EventSourceARN, inEventSourceARN)
-		case bytes.EqualFold(key, []byte("awsRegion")):
-			return d.stringField(i, "awsRegion", &r.AWSRegion, inAWSRegion)
-		case bytes.EqualFold(key, []byte("invokeIdentityArn")):
+		case rkInvokeIdentityARN:
 			return d.stringField(i, "invokeIdentityArn", &r.InvokeIdentityARN, inInvokeIdentityARN)
+		case rkAWSRegion:
+			return d.stringField(i, "awsRegion", &r.AWSRegion, inAWSRegion)
+		default: // rkEventSourceARN
+			return d.stringField(i, "eventSourceARN", &r.EventSourceARN, inEventSourceARN)
 		}
-		return d.skipValue(i, 3)
 	})
+}
+
+// eventIDField decodes eventID. Lambda writes "<shardId>:<sequenceNumber>"
+// with the shard of every other record and the sequence number just read,
+// so it is compared rather than scanned when it has that shape.
+func (d *Decoder) eventIDField(i int, r *Record) (int, error) {
+	p := d.p
+	if sh, seq := d.shardRaw, d.seqRaw; sh != nil && seq != nil && i < len(p) && p[i] == '"' {
+		e := i + 1 + len(sh) + 1 + len(seq)
+		if e < len(p) && p[e] == '"' && p[i+1+len(sh)] == ':' &&
+			bytes.Equal(p[i+1:i+1+len(sh)], sh) && bytes.Equal(p[e-len(seq):e], seq) {
+			r.EventID = d.str(p[i+1 : e])
+			return e + 1, nil
+		}
+	}
+	if i < len(p) && p[i] == '"' {
+		b, end, err := d.stringValue(i)
+		if err != nil {
+			return i, err
+		}
+		r.EventID = d.str(b)
+		if flags, _, _ := d.scanString(i); flags == 0 {
+			if c := bytes.LastIndexByte(b, ':'); c > 0 {
+				d.shardRaw = append(d.shardRaw[:0], b[:c]...)
+			}
+		}
+		return end, nil
+	}
+	return d.stringField(i, "eventID", &r.EventID, -1)
 }
 
 func (d *Decoder) decodeKinesis(i int, r *Record) (int, error) {
@@ -382,36 +503,27 @@ func (d *Decoder) decodeKinesis(i int, r *Record) (int, error) {
 	if i >= len(p) || p[i] != '{' {
 		return d.typeMismatch(i, "kinesis", "object")
 	}
-	return d.object(i, 4, func(key []byte, i int) (int, error) {
-		switch string(key) {
-		case "data":
-			return d.dataField(i, r)
-		case "partitionKey":
-			return d.stringField(i, "kinesis.partitionKey", &r.PartitionKey, -1)
-		case "sequenceNumber":
-			return d.stringField(i, "kinesis.sequenceNumber", &r.SequenceNumber, -1)
-		case "approximateArrivalTimestamp":
-			return d.timestampField(i, r)
-		case "kinesisSchemaVersion":
+	return d.members(i, 4, kinesisKeys, func(id int, i int) (int, error) {
+		switch id {
+		case kkSchemaVersion:
 			return d.stringField(i, "kinesis.kinesisSchemaVersion", &r.KinesisSchemaVersion, inSchemaVersion)
-		case "encryptionType":
+		case kkPartitionKey:
+			return d.stringField(i, "kinesis.partitionKey", &r.PartitionKey, -1)
+		case kkSequenceNumber:
+			end, err := d.stringField(i, "kinesis.sequenceNumber", &r.SequenceNumber, -1)
+			d.seqRaw = nil
+			if err == nil && p[i] == '"' && d.lastFlags == 0 {
+				// No escapes: the raw text is the value.
+				d.seqRaw = p[i+1 : end-1]
+			}
+			return end, err
+		case kkData:
+			return d.dataField(i, r)
+		case kkTimestamp:
+			return d.timestampField(i, r)
+		default: // kkEncryptionType
 			return d.stringField(i, "kinesis.encryptionType", &r.EncryptionType, inEncryptionType)
 		}
-		switch {
-		case bytes.EqualFold(key, []byte("data")):
-			return d.dataField(i, r)
-		case bytes.EqualFold(key, []byte("partitionKey")):
-			return d.stringField(i, "kinesis.partitionKey", &r.PartitionKey, -1)
-		case bytes.EqualFold(key, []byte("sequenceNumber")):
-			return d.stringField(i, "kinesis.sequenceNumber", &r.SequenceNumber, -1)
-		case bytes.EqualFold(key, []byte("approximateArrivalTimestamp")):
-			return d.timestampField(i, r)
-		case bytes.EqualFold(key, []byte("kinesisSchemaVersion")):
-			return d.stringField(i, "kinesis.kinesisSchemaVersion", &r.KinesisSchemaVersion, inSchemaVersion)
-		case bytes.EqualFold(key, []byte("encryptionType")):
-			return d.stringField(i, "kinesis.encryptionType", &r.EncryptionType, inEncryptionType)
-		}
-		return d.skipValue(i, 4)
 	})
 }
 
@@ -419,12 +531,32 @@ func (d *Decoder) decodeKinesis(i int, r *Record) (int, error) {
 // encoding/json does) into dst. slot >= 0 interns the value.
 func (d *Decoder) stringField(i int, field string, dst *string, slot int) (int, error) {
 	p := d.p
+	if slot >= 0 && i < len(p) && p[i] == '"' {
+		// The value of the previous record, compared instead of scanned.
+		if raw := d.internRaw[slot]; raw != nil {
+			if e := i + 1 + len(raw); e < len(p) && p[e] == '"' && bytes.Equal(p[i+1:e], raw) {
+				*dst = d.intern[slot]
+				return e + 1, nil
+			}
+		}
+	}
 	if i < len(p) && p[i] == '"' {
-		b, end, err := d.stringValue(i)
+		flags, end, err := d.scanString(i)
 		if err != nil {
 			return i, err
 		}
+		b := d.p[i+1 : end-1]
+		d.lastFlags = flags
+		if flags != 0 {
+			d.scratch = unquote(d.scratch[:0], b)
+			b = d.scratch
+		}
 		if slot >= 0 {
+			if flags == 0 {
+				d.internRaw[slot] = append(d.internRaw[slot][:0], b...)
+			} else {
+				d.internRaw[slot] = nil
+			}
 			if s := d.intern[slot]; string(b) == s {
 				*dst = s
 				return end, nil
