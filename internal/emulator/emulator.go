@@ -164,7 +164,7 @@ func StartKinesis(ctx context.Context, opts KinesisOptions) (*Process, error) {
 	}
 	env = append(env, opts.Env...)
 	// kinesis-mock reads server.json from its working directory.
-	p, err := start(ctx, "kinesis-local", dir, plain, env, "node", "main.js")
+	p, err := start(ctx, "kinesis-local", dir, plain, env, nil, "node", "main.js")
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func StartDynamo(ctx context.Context) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := start(ctx, "dynalite", dir, port, nil, "node", "cli.js", "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+	p, err := start(ctx, "dynalite", dir, port, nil, nil, "node", "cli.js", "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,10 @@ func RIEPath() (string, error) {
 // StartRIE runs a Lambda bootstrap under the Runtime Interface Emulator on a
 // free port. Invoke it at Endpoint + InvokePath. env is added to the process
 // environment (AWS_LAMBDA_FUNCTION_TIMEOUT etc. are honoured by the RIE).
-func StartRIE(ctx context.Context, bootstrap string, env []string) (*Process, error) {
+// Both of the RIE's ports are free ports (its Runtime API defaults to a fixed
+// 127.0.0.1:9001), so several can run side by side. Output, if set, also
+// receives what the RIE and the function print.
+func StartRIE(ctx context.Context, bootstrap string, env []string, output ...io.Writer) (*Process, error) {
 	rie, err := RIEPath()
 	if err != nil {
 		return nil, err
@@ -224,12 +227,17 @@ func StartRIE(ctx context.Context, bootstrap string, env []string) (*Process, er
 	if err != nil {
 		return nil, err
 	}
+	apiPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
 	abs, err := filepath.Abs(bootstrap)
 	if err != nil {
 		return nil, err
 	}
-	p, err := start(ctx, "aws-lambda-rie", filepath.Dir(abs), port, env, rie,
-		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port), abs)
+	p, err := start(ctx, "aws-lambda-rie", filepath.Dir(abs), port, env, output, rie,
+		"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(port),
+		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort), abs)
 	if err != nil {
 		return nil, err
 	}
@@ -243,14 +251,15 @@ func StartRIE(ctx context.Context, bootstrap string, env []string) (*Process, er
 // InvokePath is the RIE's invoke URL path.
 const InvokePath = "/2015-03-31/functions/function/invocations"
 
-func start(ctx context.Context, name, dir string, port int, env []string, prog string, args ...string) (*Process, error) {
+func start(ctx context.Context, name, dir string, port int, env []string, output []io.Writer, prog string, args ...string) (*Process, error) {
 	cmd := exec.Command(prog, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	buf := &lockedBuffer{}
-	cmd.Stdout = buf
-	cmd.Stderr = buf
+	w := io.MultiWriter(append([]io.Writer{buf}, output...)...)
+	cmd.Stdout = w
+	cmd.Stderr = w
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("emulator: start %s: %w", name, err)
 	}
