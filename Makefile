@@ -67,6 +67,11 @@ bench: setup ## processor benchmarks against Python/Node/Powertools baselines, w
 	go run ./internal/tools/bench
 
 dashboard: synth ## render the synthesized dashboard to cdk.out/dashboard.png (+ .html)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "dashboard: installing the Debian chromium package for the screenshot"; \
+	  sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-dejavu-core; }
 	go run ./internal/tools/dashpreview -template cdk.out/$(STACK).template.json -out cdk.out/dashboard.png
 
 local: setup ## run the whole pipeline on this machine (emulators + real bootstrap under aws-lambda-rie)

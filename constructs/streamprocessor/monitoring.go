@@ -205,7 +205,7 @@ func addMonitoring(scope constructs.Construct, t *monitoringTargets, props *Moni
 	stack := awscdk.Stack_Of(scope)
 	res.DashboardURL = jsii.String(fmt.Sprintf(
 		"https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards/dashboard/%s",
-		*stack.Region(), *stack.Region(), *res.Dashboard.DashboardName()))
+		*stack.Region(), *stack.Region(), name))
 	awscdk.NewCfnOutput(m, jsii.String("DashboardUrl"), &awscdk.CfnOutputProps{
 		Value:       res.DashboardURL,
 		Description: jsii.String("CloudWatch dashboard of the " + *scope.Node().Path() + " pipeline"),
@@ -226,7 +226,7 @@ func ensureEventCountMetrics(mapping awslambda.EventSourceMapping) {
 		return
 	}
 	cfn.SetMetricsConfig(&awslambda.CfnEventSourceMapping_MetricsConfigProperty{
-		Metrics: jsii.Strings(string(awslambda.MetricType_EVENT_COUNT)),
+		Metrics: jsii.Strings("EventCount"), // the CloudFormation value (awslambda.MetricType_EVENT_COUNT is the jsii enum name)
 	})
 }
 

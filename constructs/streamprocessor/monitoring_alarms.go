@@ -190,7 +190,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 	all := []alarmSpec{
 		{
 			Kind:       AlarmStreamIteratorAge,
-			Metric:     t.Stream.MetricGetRecordsIteratorAgeMilliseconds(opts(statMax, fastPeriod, "GetRecords iterator age (stream)")),
+			Metric:     t.Stream.MetricGetRecordsIteratorAgeMilliseconds(opts(statMax, fastPeriod, "")),
 			Threshold:  iterMs,
 			Comparison: gt,
 			Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
@@ -206,7 +206,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		},
 		{
 			Kind:       AlarmIteratorAge,
-			Metric:     t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "IteratorAge (function)")),
+			Metric:     t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "")),
 			Threshold:  iterMs,
 			Comparison: gt,
 			Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
@@ -220,7 +220,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		},
 		{
 			Kind:       AlarmDroppedEvents,
-			Metric:     mappingMetric(t, esmDropped, fastPeriod, "Dropped"),
+			Metric:     mappingMetric(t, esmDropped, fastPeriod, ""),
 			Threshold:  0,
 			Comparison: gt,
 			Evaluation: 1, Datapoints: 1,
@@ -230,7 +230,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		},
 		{
 			Kind:       AlarmOnFailureDelivered,
-			Metric:     mappingMetric(t, esmOnFailureDelivered, fastPeriod, "Sent to on-failure DLQ"),
+			Metric:     mappingMetric(t, esmOnFailureDelivered, fastPeriod, ""),
 			Threshold:  0,
 			Comparison: gt,
 			Evaluation: 1, Datapoints: 1,
@@ -240,7 +240,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		},
 		{
 			Kind:       AlarmDLQMessages,
-			Metric:     t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "Visible")),
+			Metric:     t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "")),
 			Threshold:  0,
 			Comparison: gt,
 			Evaluation: 1, Datapoints: 1,
@@ -250,7 +250,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		},
 		{
 			Kind:       AlarmDLQAge,
-			Metric:     t.DLQ.MetricApproximateAgeOfOldestMessage(opts(statMax, slowPeriod, "Oldest message age")),
+			Metric:     t.DLQ.MetricApproximateAgeOfOldestMessage(opts(statMax, slowPeriod, "")),
 			Threshold:  th.DLQOldestMessageAge.Seconds(),
 			Comparison: gt,
 			Evaluation: 1, Datapoints: 1,
@@ -262,7 +262,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		},
 		{
 			Kind:       AlarmRecordsQuarantined,
-			Metric:     functionMetric(t, contract.MetricRecordsQuarantined, statSum, slowPeriod, "Quarantined"),
+			Metric:     functionMetric(t, contract.MetricRecordsQuarantined, statSum, slowPeriod, ""),
 			Threshold:  quarantined,
 			Comparison: gt,
 			Evaluation: 1, Datapoints: 1,
@@ -283,7 +283,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		},
 		{
 			Kind:       AlarmThrottles,
-			Metric:     t.Function.MetricThrottles(opts(statSum, slowPeriod, "Throttles")),
+			Metric:     t.Function.MetricThrottles(opts(statSum, slowPeriod, "")),
 			Threshold:  0,
 			Comparison: gt,
 			Evaluation: 3, Datapoints: 2,
@@ -293,7 +293,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		},
 		{
 			Kind:       AlarmDuration,
-			Metric:     t.Function.MetricDuration(opts(statP99, slowPeriod, "p99")),
+			Metric:     t.Function.MetricDuration(opts(statP99, slowPeriod, "")),
 			Threshold:  math.Round(timeoutMs * durPct / 100),
 			Comparison: gt,
 			Evaluation: 3, Datapoints: 3,
@@ -307,7 +307,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		pct := valueOr(p.ConcurrencyPercentOfReserved, 90)
 		all = append(all, alarmSpec{
 			Kind:       AlarmConcurrency,
-			Metric:     t.Function.Metric(jsii.String("ConcurrentExecutions"), opts(statMax, fastPeriod, "Concurrent executions")),
+			Metric:     t.Function.Metric(jsii.String("ConcurrentExecutions"), opts(statMax, fastPeriod, "")),
 			Threshold:  math.Max(1, math.Ceil(*t.ReservedConcurrency*pct/100)),
 			Comparison: gte,
 			Evaluation: 5, Datapoints: 5,
@@ -320,7 +320,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 	all = append(all,
 		alarmSpec{
 			Kind:       AlarmWriteThrottled,
-			Metric:     t.Stream.MetricWriteProvisionedThroughputExceeded(opts(statSum, slowPeriod, "Write throttled")),
+			Metric:     t.Stream.MetricWriteProvisionedThroughputExceeded(opts(statSum, slowPeriod, "")),
 			Threshold:  0,
 			Comparison: gt,
 			Evaluation: writeEval, Datapoints: writeDatapoints,
@@ -330,7 +330,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		},
 		alarmSpec{
 			Kind:       AlarmReadThrottled,
-			Metric:     t.Stream.MetricReadProvisionedThroughputExceeded(opts(statSum, slowPeriod, "Read throttled")),
+			Metric:     t.Stream.MetricReadProvisionedThroughputExceeded(opts(statSum, slowPeriod, "")),
 			Threshold:  0,
 			Comparison: gt,
 			Evaluation: 3, Datapoints: 2,
