@@ -2,10 +2,53 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/streamproc/streamproc/internal/localrun"
 )
 
-// runLocal is implemented by the local subcommand's owner.
+// runLocal is `streamctl local`: the whole pipeline on this machine.
 func runLocal(ctx context.Context, args []string) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: streamctl local [flags]
+
+Runs the example pipeline on this machine without Docker or an AWS account:
+kinesis-local, dynalite and an SQS fake on free loopback ports; the stream,
+table and queue created as the synthesized template defines them; the
+processor bootstrap under aws-lambda-rie; a local event source mapping poller
+configured from the template's AWS::Lambda::EventSourceMapping. It sends a
+bounded load, shows progress, prints a summary and stops everything it started
+(also on Ctrl-C).
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	var o localrun.LocalOptions
+	var verbose bool
+	fs.StringVar(&o.Template, "template", "", "synthesized template (default cdk.out/StreamProc-dev.template.json; run `make synth`)")
+	fs.StringVar(&o.Mapping, "mapping", "", "logical id of the event source mapping, when the template has several")
+	fs.StringVar(&o.Package, "package", "./functions/processor", "the function's main package")
+	fs.Int64Var(&o.Count, "count", 3000, "readings to send")
+	fs.Float64Var(&o.Rate, "rate", 100, "records per second (0: as fast as the stream accepts)")
+	fs.IntVar(&o.Sensors, "sensors", 50, "distinct sensors (partition keys)")
+	fs.Float64Var(&o.Duplicates, "duplicates", 0.02, "fraction of producer re-sends of an earlier reading")
+	fs.Float64Var(&o.Invalid, "invalid", 0.01, "fraction of invalid readings (quarantined by the processor)")
+	fs.Float64Var(&o.OutOfOrder, "out-of-order", 0.1, "fraction of late readings")
+	fs.Uint64Var(&o.Seed, "seed", 1, "generator seed")
+	fs.DurationVar(&o.Settle, "settle", 2*time.Minute, "longest wait for the pipeline to drain after the load")
+	fs.BoolVar(&o.Hold, "hold", false, "keep the pipeline up after the summary until Ctrl-C, printing its endpoints")
+	fs.BoolVar(&verbose, "v", false, "log every poller decision")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if verbose {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return localrun.RunLocal(ctx, o, os.Stdout)
 }

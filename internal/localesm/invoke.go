@@ -44,6 +44,7 @@ type RIEPool struct {
 	bootstrap string
 	env       []string
 	timeout   time.Duration
+	output    io.Writer
 	client    *http.Client
 
 	mu    sync.Mutex
@@ -53,16 +54,34 @@ type RIEPool struct {
 	ctx   context.Context
 }
 
-// NewRIEPool starts size RIE processes running bootstrap with env (which
-// should include AWS_LAMBDA_FUNCTION_TIMEOUT, in seconds, for timeouts to be
-// enforced). timeout bounds one HTTP invocation beyond the function timeout.
-func NewRIEPool(ctx context.Context, bootstrap string, env []string, size int, timeout time.Duration) (*RIEPool, error) {
-	if size < 1 {
-		size = 1
+// RIEOptions configure a pool.
+type RIEOptions struct {
+	// Bootstrap is the function binary (built for this machine).
+	Bootstrap string
+	// Env is added to each process's environment; include
+	// AWS_LAMBDA_FUNCTION_TIMEOUT (seconds) for timeouts to be enforced.
+	Env []string
+	// Size is the number of execution environments (concurrent invocations).
+	// Default: 1.
+	Size int
+	// Timeout is the function timeout; an HTTP invocation is abandoned 30 s
+	// after it.
+	// Default: 3 s.
+	Timeout time.Duration
+	// Output, when set, also receives every process's output (function logs,
+	// EMF metrics, RIE lines). It must be safe for concurrent use.
+	Output io.Writer
+}
+
+// NewRIEPool starts the pool's processes.
+func NewRIEPool(ctx context.Context, o RIEOptions) (*RIEPool, error) {
+	size := max(o.Size, 1)
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * time.Second
 	}
 	p := &RIEPool{
-		bootstrap: bootstrap, env: env, timeout: timeout,
-		client: &http.Client{Timeout: timeout + 30*time.Second},
+		bootstrap: o.Bootstrap, env: o.Env, timeout: o.Timeout, output: o.Output,
+		client: &http.Client{Timeout: o.Timeout + 30*time.Second},
 		procs:  make([]*rieProc, size),
 		free:   make(chan int, size),
 		busy:   make([]bool, size),
@@ -74,7 +93,7 @@ func NewRIEPool(ctx context.Context, bootstrap string, env []string, size int, t
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.procs[i], errs[i] = startRIE(ctx, bootstrap, env)
+			p.procs[i], errs[i] = startRIE(ctx, p.bootstrap, p.env, p.output)
 		}()
 	}
 	wg.Wait()
@@ -193,7 +212,7 @@ func (p *RIEPool) ensure(ctx context.Context, i int) (*rieProc, error) {
 	if proc != nil && !proc.Exited() {
 		return proc, nil
 	}
-	np, err := startRIE(p.ctx, p.bootstrap, p.env)
+	np, err := startRIE(p.ctx, p.bootstrap, p.env, p.output)
 	if err != nil {
 		return nil, fmt.Errorf("localesm: restarting execution environment %d: %w", i, err)
 	}

@@ -168,7 +168,8 @@ func start(t *testing.T, kc *kinesis.Client, fn string, cfg localesm.Config, des
 		t.Fatal(err)
 	}
 	size := len(shards.Shards) * max(cfg.ParallelizationFactor, 1)
-	pool, err := localesm.NewRIEPool(ctx, fn, []string{"FN_LOG=" + logPath, fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", timeoutSec)}, size, time.Duration(timeoutSec)*time.Second)
+	pool, err := localesm.NewRIEPool(ctx, localesm.RIEOptions{Bootstrap: fn, Size: size, Timeout: time.Duration(timeoutSec) * time.Second,
+		Env: []string{"FN_LOG=" + logPath, fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", timeoutSec)}})
 	if err != nil {
 		t.Fatal(err)
 	}

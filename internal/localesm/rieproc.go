@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -29,7 +30,7 @@ type rieProc struct {
 	once sync.Once
 }
 
-func startRIE(ctx context.Context, bootstrap string, env []string) (*rieProc, error) {
+func startRIE(ctx context.Context, bootstrap string, env []string, output io.Writer) (*rieProc, error) {
 	rie, err := emulator.RIEPath()
 	if err != nil {
 		return nil, err
@@ -57,7 +58,11 @@ func startRIE(ctx context.Context, bootstrap string, env []string) (*rieProc, er
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	buf := &tailBuffer{}
-	cmd.Stdout, cmd.Stderr = buf, buf
+	var w io.Writer = buf
+	if output != nil {
+		w = io.MultiWriter(buf, output)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("localesm: start aws-lambda-rie: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -191,7 +192,7 @@ func ParseStack(doc []byte, mapping string) (*Stack, error) {
 			q := Queue{LogicalID: id, Name: nameOr(r.Properties["QueueName"], id), Attributes: map[string]string{}}
 			for _, a := range []string{"VisibilityTimeout", "MessageRetentionPeriod", "MaximumMessageSize", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"} {
 				if v, ok := r.Properties[a]; ok {
-					q.Attributes[a] = fmt.Sprint(v)
+					q.Attributes[a] = scalar(v)
 				}
 			}
 			st.Queues = append(st.Queues, q)
@@ -256,6 +257,15 @@ func nameOr(v any, logicalID string) string {
 	return n
 }
 
+// scalar renders a template scalar as CloudFormation would pass it on
+// (1209600, not 1.2096e+06).
+func scalar(v any) string {
+	if f, ok := v.(float64); ok && f == float64(int64(f)) {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return fmt.Sprint(v)
+}
+
 func intOr(v any, def int) int {
 	switch n := v.(type) {
 	case float64:
@@ -297,7 +307,7 @@ func resolveValue(v any, resolve Resolver) (string, error) {
 	case string:
 		return x, nil
 	case float64, bool:
-		return fmt.Sprint(x), nil
+		return scalar(x), nil
 	case map[string]any:
 		if j, ok := x["Fn::Join"].([]any); ok && len(j) == 2 {
 			sep, _ := j[0].(string)

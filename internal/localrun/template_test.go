@@ -30,7 +30,7 @@ func TestParseStackFixture(t *testing.T) {
 	if len(st.Tables) != 1 || st.Tables[0].Keys[0].Name != "sensor_id" || st.Tables[0].Keys[1].Type != "RANGE" || st.Tables[0].Attributes["window_start"] != "S" {
 		t.Fatalf("tables %+v", st.Tables)
 	}
-	if st.Queues[0].Attributes["VisibilityTimeout"] != "60" {
+	if st.Queues[0].Attributes["VisibilityTimeout"] != "60" || st.Queues[0].Attributes["MessageRetentionPeriod"] != "1209600" {
 		t.Fatalf("queues %+v", st.Queues)
 	}
 	env, err := st.Func.ResolveEnv(func(id, attr string) (string, bool) {

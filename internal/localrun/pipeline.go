@@ -1,0 +1,423 @@
+package localrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamproc/streamproc/internal/emulator"
+	"github.com/streamproc/streamproc/internal/gobuild"
+	"github.com/streamproc/streamproc/internal/localesm"
+	"github.com/streamproc/streamproc/internal/sqsfake"
+)
+
+// Local identity of everything the run creates.
+const (
+	Region    = "us-east-1"
+	AccountID = "000000000000"
+)
+
+// DefaultTemplate is the template `make synth` writes for the dev stage,
+// relative to the repository root.
+const DefaultTemplate = "cdk.out/StreamProc-dev.template.json"
+
+// Options configure a local pipeline.
+type Options struct {
+	// Root is the repository root.
+	// Default: emulator.RepoRoot().
+	Root string
+	// Template is the synthesized template to run.
+	// Default: Root/cdk.out/StreamProc-dev.template.json.
+	Template string
+	// Mapping picks the event source mapping when the template has several.
+	Mapping string
+	// Package is the function's main package.
+	// Default: ./functions/processor.
+	Package string
+	// Bootstrap is a prebuilt bootstrap for this machine; empty builds Package.
+	Bootstrap string
+	// Adjust may change the mapping's configuration before the poller starts
+	// (tests shorten the poll interval). The template stays the source.
+	Adjust func(*localesm.Config)
+	// FunctionEnv adds variables to the function's environment.
+	FunctionEnv []string
+	// Logger receives the poller's decisions. Default: discard.
+	Logger *slog.Logger
+	// Progress receives start-up steps, one line each. Default: discard.
+	Progress io.Writer
+}
+
+// Pipeline is a running local pipeline.
+type Pipeline struct {
+	Stack        *Stack
+	StreamName   string
+	StreamARN    string
+	FunctionName string
+	FunctionARN  string
+	TableName    string // the aggregate table (the first table of the template)
+	DLQName      string // the on-failure queue
+	DLQURL       string
+
+	Kinesis  *kinesis.Client
+	DynamoDB *dynamodb.Client // straight to dynalite, never through the fault proxy
+	SQS      *sqs.Client
+	Poller   *localesm.Poller
+	Pool     *localesm.RIEPool
+	Sink     *SinkFaults
+	SQSFake  *sqsfake.Server
+
+	// Endpoints per service name as in AWS_ENDPOINT_URL_<SERVICE>.
+	Endpoints map[string]string
+
+	kin, ddb *emulator.Process
+	lambda   *lambdaAPI
+	metrics  *emfSink
+	tmp      string
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+	started  time.Time
+}
+
+// AWSConfig is an SDK configuration for the local identity (dummy static
+// credentials, the local region); set BaseEndpoint per client.
+func AWSConfig() aws.Config {
+	return aws.Config{Region: Region, Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
+}
+
+// Start brings the pipeline up. On error everything already started is
+// stopped. Stop it when done; cancelling ctx also stops the processes.
+func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
+	if o.Root == "" {
+		if o.Root, err = emulator.RepoRoot(); err != nil {
+			return nil, err
+		}
+	}
+	if o.Template == "" {
+		o.Template = filepath.Join(o.Root, DefaultTemplate)
+	}
+	if o.Package == "" {
+		o.Package = "./functions/processor"
+	}
+	progress := o.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	step := func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) }
+
+	st, err := LoadStack(o.Template, o.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	step("template   %s: mapping %s (batch %d, window %s, parallelization %d, bisect %v, retries %d, partial responses %v)",
+		o.Template, st.Mapping.LogicalID, orInt(st.Mapping.Config.BatchSize, localesm.DefaultBatchSize), st.Mapping.Config.BatchingWindow,
+		orInt(st.Mapping.Config.ParallelizationFactor, 1), st.Mapping.Config.BisectBatchOnFunctionError,
+		retriesOf(st.Mapping.Config), st.Mapping.Config.ReportBatchItemFailures)
+
+	p := &Pipeline{Stack: st, started: time.Now(), metrics: newEMFSink(), Endpoints: map[string]string{}}
+	defer func() {
+		if err != nil {
+			p.Stop()
+		}
+	}()
+	if p.tmp, err = os.MkdirTemp("", "streamproc-local-"); err != nil {
+		return nil, err
+	}
+
+	// Emulators and the build, concurrently.
+	var wg sync.WaitGroup
+	var kinErr, ddbErr, buildErr error
+	bootstrap := o.Bootstrap
+	wg.Add(3)
+	go func() { defer wg.Done(); p.kin, kinErr = emulator.StartKinesis(ctx, emulator.KinesisOptions{}) }()
+	go func() { defer wg.Done(); p.ddb, ddbErr = emulator.StartDynamo(ctx) }()
+	go func() {
+		defer wg.Done()
+		if bootstrap == "" {
+			bootstrap, buildErr = gobuild.Bootstrap(ctx, gobuild.Options{Package: o.Package, Dir: o.Root, OutDir: filepath.Join(p.tmp, "fn"), Arch: gobuild.Host()})
+		}
+	}()
+	if p.SQSFake, err = sqsfake.StartWithOptions(sqsfake.Options{Region: Region, AccountID: AccountID}); err != nil {
+		wg.Wait()
+		return nil, err
+	}
+	wg.Wait()
+	if err = errors.Join(kinErr, ddbErr, buildErr); err != nil {
+		return nil, err
+	}
+	step("emulators  kinesis-local %s, dynalite %s, SQS fake %s", p.kin.Endpoint, p.ddb.Endpoint, p.SQSFake.URL())
+	step("function   %s built to %s", o.Package, bootstrap)
+	if p.Sink, err = startSinkFaults(p.ddb.Endpoint); err != nil {
+		return nil, err
+	}
+
+	cfg := AWSConfig()
+	p.Kinesis = kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(p.kin.Endpoint) })
+	p.DynamoDB = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(p.ddb.Endpoint) })
+	p.SQS = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(p.SQSFake.URL()) })
+
+	// Resources, as the template defines them.
+	p.StreamName = st.Stream.Name
+	p.StreamARN = fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", Region, AccountID, p.StreamName)
+	if err = p.createStream(ctx); err != nil {
+		return nil, err
+	}
+	queueURL := map[string]string{}
+	for _, q := range st.Queues {
+		out, err := p.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q.Name), Attributes: q.Attributes})
+		if err != nil {
+			return nil, fmt.Errorf("localrun: create queue %s: %w", q.Name, err)
+		}
+		queueURL[q.LogicalID] = aws.ToString(out.QueueUrl)
+	}
+	for _, tb := range st.Tables {
+		if err = p.createTable(ctx, tb); err != nil {
+			return nil, err
+		}
+	}
+	if len(st.Tables) > 0 {
+		p.TableName = st.Tables[0].Name
+	}
+	if q := st.Mapping.OnFailureQueue; q != "" {
+		for _, qq := range st.Queues {
+			if qq.LogicalID == q {
+				p.DLQName = qq.Name
+			}
+		}
+		p.DLQURL = queueURL[q]
+	}
+	step("resources  stream %s (%d shards), table %s, on-failure queue %s", p.StreamName, st.Stream.ShardCount, p.TableName, orStr(p.DLQName, "(none)"))
+
+	// The function's environment: the template's variables resolved to the
+	// local resources, plus the SDK endpoint variables.
+	p.FunctionName = st.Func.Name
+	p.FunctionARN = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, AccountID, p.FunctionName)
+	resolve := func(id, attr string) (string, bool) {
+		switch {
+		case id == "AWS::Region":
+			return Region, true
+		case id == "AWS::AccountId":
+			return AccountID, true
+		case id == st.Stream.LogicalID && attr == "":
+			return p.StreamName, true
+		case id == st.Stream.LogicalID && attr == "Arn":
+			return p.StreamARN, true
+		case id == st.Func.LogicalID && attr == "":
+			return p.FunctionName, true
+		case id == st.Func.LogicalID && attr == "Arn":
+			return p.FunctionARN, true
+		}
+		for _, q := range st.Queues {
+			if q.LogicalID == id {
+				switch attr {
+				case "", "QueueUrl":
+					return queueURL[id], true
+				case "Arn":
+					return p.SQSFake.QueueARN(q.Name), true
+				case "QueueName":
+					return q.Name, true
+				}
+			}
+		}
+		for _, tb := range st.Tables {
+			if tb.LogicalID == id {
+				switch attr {
+				case "":
+					return tb.Name, true
+				case "Arn":
+					return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", Region, AccountID, tb.Name), true
+				}
+			}
+		}
+		return "", false
+	}
+	env, err := st.Func.ResolveEnv(resolve)
+	if err != nil {
+		return nil, fmt.Errorf("localrun: %w", err)
+	}
+	p.lambdaEndpoints()
+	fnEnv := []string{
+		"AWS_REGION=" + Region, "AWS_DEFAULT_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
+		"AWS_ENDPOINT_URL_KINESIS=" + p.kin.Endpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB=" + p.Sink.URL, // through the fault proxy
+		"AWS_ENDPOINT_URL_SQS=" + p.SQSFake.URL(),
+		"AWS_LAMBDA_FUNCTION_NAME=" + p.FunctionName,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(st.Func.MemoryMB),
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(int(st.Func.Timeout/time.Second)),
+	}
+	for k, v := range env {
+		fnEnv = append(fnEnv, k+"="+v)
+	}
+	fnEnv = append(fnEnv, o.FunctionEnv...)
+
+	mc := st.Mapping.Config
+	mc.StreamName, mc.StreamARN, mc.FunctionARN, mc.Region = p.StreamName, p.StreamARN, p.FunctionARN, Region
+	if p.DLQURL != "" {
+		mc.OnFailureARN = p.SQSFake.QueueARN(p.DLQName)
+	}
+	if o.Adjust != nil {
+		o.Adjust(&mc)
+	}
+	// One execution environment per concurrent batch (shards x factor), and
+	// one for synchronous invocations through the local Lambda API (redrive).
+	size := st.Stream.ShardCount*orInt(mc.ParallelizationFactor, 1) + 1
+	if p.Pool, err = localesm.NewRIEPool(ctx, localesm.RIEOptions{Bootstrap: bootstrap, Env: fnEnv, Size: size, Timeout: st.Func.Timeout, Output: p.metrics}); err != nil {
+		return nil, err
+	}
+	if p.lambda, err = startLambdaAPI(p.Pool, p.FunctionName); err != nil {
+		return nil, err
+	}
+	p.Endpoints["LAMBDA"] = p.lambda.URL
+	step("function   %s: %d execution environments under aws-lambda-rie, Lambda API %s", p.FunctionName, size, p.lambda.URL)
+
+	var dest localesm.Destination
+	if p.DLQURL != "" {
+		dest = localesm.SQSDestination{Client: p.SQS, QueueURL: p.DLQURL}
+	}
+	if p.Poller, err = localesm.New(mc, localesm.Options{Kinesis: p.Kinesis, Invoker: p.Pool, Destination: dest, Logger: o.Logger}); err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	p.cancel = cancel
+	p.done = make(chan error, 1)
+	go func() { p.done <- p.Poller.Run(pctx) }()
+	step("poller     polling %d shards from %s", st.Stream.ShardCount, mc.StartingPosition)
+	return p, nil
+}
+
+func (p *Pipeline) lambdaEndpoints() {
+	p.Endpoints["KINESIS"] = p.kin.Endpoint
+	p.Endpoints["DYNAMODB"] = p.ddb.Endpoint
+	p.Endpoints["SQS"] = p.SQSFake.URL()
+}
+
+// Env is the environment for a client process (streamctl put, redrive) to
+// reach the local pipeline: region, dummy credentials, AWS_ENDPOINT_URL_*.
+func (p *Pipeline) Env() []string {
+	env := []string{"AWS_REGION=" + Region, "AWS_DEFAULT_REGION=" + Region, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local"}
+	for svc, url := range p.Endpoints {
+		env = append(env, "AWS_ENDPOINT_URL_"+svc+"="+url)
+	}
+	return env
+}
+
+// Metrics returns the totals of the function's EMF metrics so far.
+func (p *Pipeline) Metrics() map[string]float64 { return p.metrics.Sums() }
+
+// FunctionLogTail returns the function's last output lines.
+func (p *Pipeline) FunctionLogTail() string { return p.metrics.Tail() }
+
+// WaitIdle waits until the poller has read everything and settled every batch.
+func (p *Pipeline) WaitIdle(ctx context.Context, quiet time.Duration) error {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return fmt.Errorf("localrun: the poller stopped: %v", err)
+	default:
+	}
+	return p.Poller.WaitIdle(ctx, quiet)
+}
+
+// Stop stops the poller and every process and server the pipeline started.
+// It is safe to call more than once.
+func (p *Pipeline) Stop() {
+	p.stopOnce.Do(func() {
+		if p.cancel != nil {
+			p.cancel()
+			<-p.done
+		}
+		if p.lambda != nil {
+			p.lambda.close()
+		}
+		if p.Pool != nil {
+			p.Pool.Stop()
+		}
+		if p.Sink != nil {
+			p.Sink.close()
+		}
+		if p.SQSFake != nil {
+			_ = p.SQSFake.Close()
+		}
+		if p.kin != nil {
+			p.kin.Stop()
+		}
+		if p.ddb != nil {
+			p.ddb.Stop()
+		}
+		if p.tmp != "" {
+			_ = os.RemoveAll(p.tmp)
+		}
+	})
+}
+
+func (p *Pipeline) createStream(ctx context.Context) error {
+	_, err := p.Kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(p.StreamName), ShardCount: aws.Int32(int32(p.Stack.Stream.ShardCount))})
+	if err != nil {
+		return fmt.Errorf("localrun: create stream %s: %w", p.StreamName, err)
+	}
+	w := kinesis.NewStreamExistsWaiter(p.Kinesis, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
+	})
+	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(p.StreamName)}, time.Minute); err != nil {
+		return fmt.Errorf("localrun: stream %s never became ACTIVE: %w", p.StreamName, err)
+	}
+	return nil
+}
+
+func (p *Pipeline) createTable(ctx context.Context, tb Table) error {
+	in := &dynamodb.CreateTableInput{TableName: aws.String(tb.Name), BillingMode: ddbtypes.BillingModePayPerRequest}
+	for _, k := range tb.Keys {
+		in.KeySchema = append(in.KeySchema, ddbtypes.KeySchemaElement{AttributeName: aws.String(k.Name), KeyType: ddbtypes.KeyType(k.Type)})
+		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
+			AttributeName: aws.String(k.Name), AttributeType: ddbtypes.ScalarAttributeType(orStr(tb.Attributes[k.Name], "S"))})
+	}
+	if _, err := p.DynamoDB.CreateTable(ctx, in); err != nil {
+		return fmt.Errorf("localrun: create table %s: %w", tb.Name, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(p.DynamoDB, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
+	})
+	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(tb.Name)}, time.Minute); err != nil {
+		return fmt.Errorf("localrun: table %s never became ACTIVE: %w", tb.Name, err)
+	}
+	return nil
+}
+
+func orInt(v, d int) int {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+func orStr(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func retriesOf(c localesm.Config) int {
+	if c.MaximumRetryAttempts == nil {
+		return -1
+	}
+	return *c.MaximumRetryAttempts
+}
+
+var _ = strings.TrimSpace

@@ -1,0 +1,170 @@
+package localrun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/internal/localesm"
+)
+
+// Aggregate is one stored (sensor, window) item.
+type Aggregate struct {
+	SensorID, WindowStart string
+	Count                 int64
+	Sum, Min, Max         *big.Rat
+}
+
+// Aggregates reads every aggregate item straight from dynalite.
+func (p *Pipeline) Aggregates(ctx context.Context) ([]Aggregate, error) {
+	var out []Aggregate
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		res, err := p.DynamoDB.Scan(ctx, &dynamodb.ScanInput{
+			TableName: aws.String(p.TableName), ExclusiveStartKey: start, ConsistentRead: aws.Bool(true),
+			ProjectionExpression:     aws.String("#s, #w, #c, #sum, #min, #max"),
+			ExpressionAttributeNames: map[string]string{"#s": contract.TablePartitionKey, "#w": contract.TableSortKey, "#c": "count", "#sum": "sum", "#min": "min", "#max": "max"},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("localrun: scan %s: %w", p.TableName, err)
+		}
+		for _, it := range res.Items {
+			a := Aggregate{SensorID: str(it[contract.TablePartitionKey]), WindowStart: str(it[contract.TableSortKey])}
+			if c := num(it["count"]); c != nil {
+				a.Count = c.Num().Int64()
+			}
+			a.Sum, a.Min, a.Max = num(it["sum"]), num(it["min"]), num(it["max"])
+			out = append(out, a)
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		start = res.LastEvaluatedKey
+	}
+}
+
+func str(v ddbtypes.AttributeValue) string {
+	if s, ok := v.(*ddbtypes.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+func num(v ddbtypes.AttributeValue) *big.Rat {
+	if n, ok := v.(*ddbtypes.AttributeValueMemberN); ok {
+		r, ok := new(big.Rat).SetString(n.Value)
+		if ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// DLQContents are the messages in the on-failure queue, by kind.
+type DLQContents struct {
+	Quarantined []contract.QuarantinedRecord // one per message (a big payload spans several)
+	BatchInfo   []contract.OnFailureMessage
+	Other       int
+}
+
+// QuarantinedRecords counts distinct quarantined records.
+func (d DLQContents) QuarantinedRecords() int {
+	ids := map[string]bool{}
+	for _, q := range d.Quarantined {
+		ids[q.RecordID] = true
+	}
+	return len(ids)
+}
+
+// BatchRecords is the number of records the on-failure messages describe.
+func (d DLQContents) BatchRecords() int {
+	n := 0
+	for _, m := range d.BatchInfo {
+		n += m.KinesisBatchInfo.BatchSize
+	}
+	return n
+}
+
+// DLQ reads the on-failure queue without consuming it.
+func (p *Pipeline) DLQ() DLQContents {
+	var d DLQContents
+	if p.DLQName == "" {
+		return d
+	}
+	for _, m := range p.SQSFake.Peek(p.DLQName) {
+		if a, ok := m.MessageAttributes[contract.AttrKind]; ok && a.StringValue != nil && *a.StringValue == contract.KindQuarantined {
+			var q contract.QuarantinedRecord
+			if json.Unmarshal([]byte(m.Body), &q) == nil {
+				d.Quarantined = append(d.Quarantined, q)
+				continue
+			}
+		}
+		var of contract.OnFailureMessage
+		if json.Unmarshal([]byte(m.Body), &of) == nil && of.KinesisBatchInfo.ShardID != "" {
+			d.BatchInfo = append(d.BatchInfo, of)
+			continue
+		}
+		d.Other++
+	}
+	return d
+}
+
+// Summary is the end-of-run report of `streamctl local`.
+type Summary struct {
+	Produced          int64
+	Applied           int64 // readings counted in the stored aggregates
+	Windows           int   // aggregate items
+	Quarantined       int   // distinct records quarantined by the processor
+	DLQBatches        int   // on-failure messages from the mapping
+	DLQBatchRecords   int   // records those describe
+	DuplicatesSkipped int64 // from the function's metrics
+	Elapsed           time.Duration
+	Poller            localesm.Stats
+}
+
+// Summarize collects a Summary.
+func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.Duration) (Summary, error) {
+	aggs, err := p.Aggregates(ctx)
+	if err != nil {
+		return Summary{}, err
+	}
+	s := Summary{Produced: produced, Windows: len(aggs), Elapsed: elapsed, Poller: p.Poller.Stats()}
+	for _, a := range aggs {
+		s.Applied += a.Count
+	}
+	d := p.DLQ()
+	s.Quarantined, s.DLQBatches, s.DLQBatchRecords = d.QuarantinedRecords(), len(d.BatchInfo), d.BatchRecords()
+	s.DuplicatesSkipped = int64(p.Metrics()[contract.MetricDuplicatesSkipped])
+	return s, nil
+}
+
+// Print writes the summary as a small table.
+func (s Summary) Print(w io.Writer) {
+	rate := 0.0
+	if s.Elapsed > 0 {
+		rate = float64(s.Poller.AcknowledgedRecords+s.Poller.DroppedRecords) / s.Elapsed.Seconds()
+	}
+	rows := [][2]string{
+		{"produced", fmt.Sprint(s.Produced)},
+		{"applied (in the table)", fmt.Sprintf("%d readings in %d (sensor, minute) windows", s.Applied, s.Windows)},
+		{"quarantined", fmt.Sprint(s.Quarantined)},
+		{"in the DLQ (batch info)", fmt.Sprintf("%d messages covering %d records", s.DLQBatches, s.DLQBatchRecords)},
+		{"duplicates suppressed", fmt.Sprint(s.DuplicatesSkipped)},
+		{"records/s (end to end)", fmt.Sprintf("%.0f", rate)},
+		{"iterator age", fmt.Sprintf("max %s, last %s", s.Poller.IteratorAgeMax.Round(time.Millisecond), s.Poller.IteratorAgeLast.Round(time.Millisecond))},
+		{"invocations", fmt.Sprintf("%d (%d failed, %d timed out, %d partial, %d bisections, %d retries)", s.Poller.Invocations, s.Poller.FailedInvocations, s.Poller.Timeouts, s.Poller.PartialFailures, s.Poller.Bisections, s.Poller.Retries)},
+		{"elapsed", s.Elapsed.Round(100 * time.Millisecond).String()},
+	}
+	fmt.Fprintln(w, "\nsummary")
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-26s %s\n", r[0], r[1])
+	}
+}
