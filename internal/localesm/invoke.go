@@ -48,7 +48,7 @@ type RIEPool struct {
 	client    *http.Client
 
 	mu    sync.Mutex
-	procs []*rieProc
+	procs []*emulator.Process
 	free  chan int
 	busy  []bool
 	ctx   context.Context
@@ -82,7 +82,7 @@ func NewRIEPool(ctx context.Context, o RIEOptions) (*RIEPool, error) {
 	p := &RIEPool{
 		bootstrap: o.Bootstrap, env: o.Env, timeout: o.Timeout, output: o.Output,
 		client: &http.Client{Timeout: o.Timeout + 30*time.Second},
-		procs:  make([]*rieProc, size),
+		procs:  make([]*emulator.Process, size),
 		free:   make(chan int, size),
 		busy:   make([]bool, size),
 		ctx:    ctx,
@@ -93,7 +93,7 @@ func NewRIEPool(ctx context.Context, o RIEOptions) (*RIEPool, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.procs[i], errs[i] = startRIE(ctx, p.bootstrap, p.env, p.output)
+			p.procs[i], errs[i] = p.start(ctx)
 		}()
 	}
 	wg.Wait()
@@ -205,14 +205,21 @@ func (p *RIEPool) setBusy(i int, b bool) {
 	p.mu.Unlock()
 }
 
-func (p *RIEPool) ensure(ctx context.Context, i int) (*rieProc, error) {
+func (p *RIEPool) start(ctx context.Context) (*emulator.Process, error) {
+	if p.output != nil {
+		return emulator.StartRIE(ctx, p.bootstrap, p.env, p.output)
+	}
+	return emulator.StartRIE(ctx, p.bootstrap, p.env)
+}
+
+func (p *RIEPool) ensure(ctx context.Context, i int) (*emulator.Process, error) {
 	p.mu.Lock()
 	proc := p.procs[i]
 	p.mu.Unlock()
 	if proc != nil && !proc.Exited() {
 		return proc, nil
 	}
-	np, err := startRIE(p.ctx, p.bootstrap, p.env, p.output)
+	np, err := p.start(p.ctx)
 	if err != nil {
 		return nil, fmt.Errorf("localesm: restarting execution environment %d: %w", i, err)
 	}
