@@ -74,11 +74,13 @@ dashboard: synth ## render the synthesized dashboard to cdk.out/dashboard.png (+
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-dejavu-core; }
 	go run ./internal/tools/dashpreview -template cdk.out/$(STACK).template.json -out cdk.out/dashboard.png
 
-local: setup ## run the whole pipeline on this machine (emulators + real bootstrap under aws-lambda-rie)
-	go run ./cmd/streamctl local $(ARGS)
+local: setup ## run the whole pipeline on this machine (emulators + real bootstrap under aws-lambda-rie); ARGS="--count 20000 --rate 0"
+	@test -f cdk.out/$(STACK).template.json || $(MAKE) --no-print-directory synth
+	go run ./cmd/streamctl local --template cdk.out/$(STACK).template.json $(ARGS)
 
-e2e: setup ## end-to-end fault suite against the local pipeline
-	go test -count=1 -tags e2e -timeout 15m -v ./internal/e2e/...
+e2e: setup ## end-to-end fault suite against the local pipeline (prints a table of cases)
+	@test -f cdk.out/$(STACK).template.json || $(MAKE) --no-print-directory synth
+	STREAMPROC_TEMPLATE=$(CURDIR)/cdk.out/$(STACK).template.json go test -count=1 -tags e2e -timeout 15m -v ./internal/e2e/...
 
 clean: ## remove build output (keeps node_modules and .bin)
 	rm -rf $(BUILD) cdk.out
