@@ -43,7 +43,8 @@ type AlarmKind string
 const (
 	// AlarmIteratorAge: the function's IteratorAge (AWS/Lambda, FunctionName).
 	AlarmIteratorAge AlarmKind = "IteratorAge"
-	// AlarmStreamIteratorAge: the stream's GetRecords.IteratorAgeMilliseconds (AWS/Kinesis, StreamName).
+	// AlarmStreamIteratorAge: the stream's GetRecords.IteratorAgeMilliseconds (AWS/Kinesis, StreamName),
+	// or SubscribeToShardEvent.MillisBehindLatest (StreamName, ConsumerName) with enhanced fan-out.
 	AlarmStreamIteratorAge AlarmKind = "StreamIteratorAge"
 	// AlarmErrorRate: Errors / Invocations of the function, in percent.
 	AlarmErrorRate AlarmKind = "ErrorRate"
@@ -146,6 +147,8 @@ type monitoringTargets struct {
 	Timeout             awscdk.Duration
 	ReservedConcurrency *float64 // nil when unset
 	MetricsNamespace    string   // of the function's own EMF metrics
+	EnhancedFanOut      bool     // the mapping reads through an enhanced fan-out consumer
+	ConsumerName        *string  // name of that consumer (only with EnhancedFanOut)
 }
 
 // Monitoring is what addMonitoring made.

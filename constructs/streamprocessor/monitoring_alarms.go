@@ -143,6 +143,27 @@ func labelOrNil(s string) *string {
 	return jsii.String(s)
 }
 
+// streamLagMetric is how far behind the mapping reads the stream, seen from
+// the stream: GetRecords.IteratorAgeMilliseconds for shared-throughput
+// polling, SubscribeToShardEvent.MillisBehindLatest of the consumer for
+// enhanced fan-out.
+func streamLagMetric(t *monitoringTargets, label string) awscloudwatch.IMetric {
+	if !t.EnhancedFanOut {
+		return t.Stream.MetricGetRecordsIteratorAgeMilliseconds(opts(statMax, fastPeriod, label))
+	}
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:  jsii.String("AWS/Kinesis"),
+		MetricName: jsii.String("SubscribeToShardEvent.MillisBehindLatest"),
+		DimensionsMap: &map[string]*string{
+			"StreamName":   t.Stream.StreamName(),
+			"ConsumerName": t.ConsumerName,
+		},
+		Statistic: jsii.String(statMax),
+		Period:    cdkDuration(fastPeriod),
+		Label:     labelOrNil(label),
+	})
+}
+
 // errorRate is Errors/Invocations in percent (0 when there are no invocations).
 func errorRate(t *monitoringTargets) awscloudwatch.MathExpression {
 	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
@@ -187,18 +208,29 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		capacity = "imported stream, capacity mode unknown"
 	}
 
+	// Stream side of the lag: shared-throughput consumers are seen through
+	// GetRecords; an enhanced fan-out consumer through its own subscription.
+	streamLag := streamLagMetric(t, "")
+	streamLagWhat := "The oldest unread record in the stream (GetRecords.IteratorAgeMilliseconds, max over 1 minute, 5 minutes in a row) is older than " +
+		human(th.IteratorAge) + ", or no consumer has read the stream for 5 minutes. " + iterWhy
+	// Lambda polls every shard about once a second while the mapping is
+	// enabled, so no datapoint for 5 minutes means no one reads the stream.
+	streamLagMissing := awscloudwatch.TreatMissingData_BREACHING
+	if t.EnhancedFanOut {
+		streamLagWhat = "The consumer's position (SubscribeToShardEvent.MillisBehindLatest of the enhanced fan-out consumer, max over 1 minute, 5 minutes in a row) is more than " +
+			human(th.IteratorAge) + " behind the tip of the stream. " + iterWhy
+		streamLagMissing = notBreaching
+	}
+
 	all := []alarmSpec{
 		{
 			Kind:       AlarmStreamIteratorAge,
-			Metric:     t.Stream.MetricGetRecordsIteratorAgeMilliseconds(opts(statMax, fastPeriod, "")),
+			Metric:     streamLag,
 			Threshold:  iterMs,
 			Comparison: gt,
 			Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
-			// Lambda polls every shard about once a second while the mapping is
-			// enabled, so no datapoint for 5 minutes means no one reads the stream.
-			Missing: awscloudwatch.TreatMissingData_BREACHING,
-			What: "The oldest unread record in the stream (GetRecords.IteratorAgeMilliseconds, max over 1 minute, 5 minutes in a row) is older than " +
-				human(th.IteratorAge) + ", or no consumer has read the stream for 5 minutes. " + iterWhy,
+			Missing: streamLagMissing,
+			What:    streamLagWhat,
 			Runbook: "Compare with the function's IteratorAge: if both grow, the function is too slow or failing (see ErrorRate, Throttles, DurationP99); " +
 				"if only this one grows or it has no data, the mapping is disabled or stuck (check its State and LastProcessingResult) or another consumer lags. " +
 				"Raise ParallelizationFactor or shard count to catch up.",

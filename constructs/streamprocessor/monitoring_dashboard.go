@@ -135,7 +135,7 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 		[]awscloudwatch.IWidget{
 			graph("Iterator age (ms, max)", 8,
 				metrics(
-					s.MetricGetRecordsIteratorAgeMilliseconds(opts(statMax, fastPeriod, "GetRecords iterator age (stream)")),
+					streamLagMetric(t, map[bool]string{false: "GetRecords iterator age (stream)", true: "MillisBehindLatest (fan-out consumer)"}[t.EnhancedFanOut]),
 					t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "IteratorAge (function)"))),
 				nil,
 				join(th(1, AlarmIteratorAge, AlarmStreamIteratorAge), []*awscloudwatch.HorizontalAnnotation{{

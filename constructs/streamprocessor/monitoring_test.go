@@ -35,6 +35,7 @@ const (
 	onDemandStack     = "MonOnDemand"
 	alarmsOffStack    = "MonAlarmsOff"
 	pipelineConstruct = "Pipeline"
+	efoConsumer       = "orders-efo"
 )
 
 type variant struct {
@@ -60,6 +61,8 @@ var variants = []variant{
 		target: func(t *monitoringTargets) {
 			t.Retention = awscdk.Duration_Hours(jsii.Number(48))
 			t.MaxRecordAge = nil // retried until the records expire
+			t.EnhancedFanOut = true
+			t.ConsumerName = jsii.String(efoConsumer)
 		},
 		props: &MonitoringProps{
 			DisabledAlarms:   []AlarmKind{AlarmRecordsQuarantined},
@@ -222,6 +225,7 @@ type wantAlarm struct {
 	metric     string
 	dimName    string
 	dimValue   any
+	dims       []any  // all dimensions, when there is more than one
 	stat       string // Statistic or ExtendedStatistic
 	period     float64
 	threshold  float64
@@ -244,7 +248,11 @@ func checkAlarm(t *testing.T, got map[string]any, w wantAlarm, action any) {
 	if w.namespace != "" {
 		check("Namespace", got["Namespace"], w.namespace)
 		check("MetricName", got["MetricName"], w.metric)
-		check("Dimensions", got["Dimensions"], []any{map[string]any{"Name": w.dimName, "Value": w.dimValue}})
+		dims := w.dims
+		if dims == nil {
+			dims = []any{map[string]any{"Name": w.dimName, "Value": w.dimValue}}
+		}
+		check("Dimensions", got["Dimensions"], dims)
 		if strings.HasPrefix(w.stat, "p") {
 			check("ExtendedStatistic", got["ExtendedStatistic"], w.stat)
 		} else {
@@ -308,20 +316,30 @@ func TestAlarms(t *testing.T) {
 			esm := onlyID(t, tmpl, "AWS::Lambda::EventSourceMapping")
 			got := alarmsByKind(tmpl)
 			action := tc.action(tmpl)
+			// Shared polling is watched through GetRecords (no data = no reader);
+			// enhanced fan-out through the consumer's MillisBehindLatest.
+			streamLag := wantAlarm{AlarmStreamIteratorAge, "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", ref(stream), nil, "Maximum", 60, tc.iterMs, gt, 5, 5, brch}
+			if tc.stack == onDemandStack {
+				streamLag.metric, streamLag.missing = "SubscribeToShardEvent.MillisBehindLatest", nb
+				streamLag.dims = []any{
+					map[string]any{"Name": "ConsumerName", "Value": efoConsumer},
+					map[string]any{"Name": "StreamName", "Value": ref(stream)},
+				}
+			}
 			wants := []wantAlarm{
-				{AlarmStreamIteratorAge, "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "StreamName", ref(stream), "Maximum", 60, tc.iterMs, gt, 5, 5, brch},
-				{AlarmIteratorAge, "AWS/Lambda", "IteratorAge", "FunctionName", ref(fn), "Maximum", 60, tc.iterMs, gt, 5, 5, nb},
-				{AlarmDroppedEvents, "AWS/Lambda", "DroppedEventCount", "EventSourceMappingUUID", ref(esm), "Sum", 60, 0, gt, 1, 1, nb},
-				{AlarmOnFailureDelivered, "AWS/Lambda", "OnFailureDestinationDeliveredEventCount", "EventSourceMappingUUID", ref(esm), "Sum", 60, 0, gt, 1, 1, nb},
-				{AlarmDLQMessages, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", getAtt(queue, "QueueName"), "Maximum", 60, 0, gt, 1, 1, nb},
-				{AlarmDLQAge, "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", getAtt(queue, "QueueName"), "Maximum", 300, tc.dlqAgeS, gt, 1, 1, nb},
-				{AlarmRecordsQuarantined, tc.namespace, contract.MetricRecordsQuarantined, contract.MetricDimension, ref(fn), "Sum", 300, 0, gt, 1, 1, nb},
-				{AlarmErrorRate, "", "", "", nil, "", 0, tc.errPct, gt, 3, 2, nb},
-				{AlarmThrottles, "AWS/Lambda", "Throttles", "FunctionName", ref(fn), "Sum", 300, 0, gt, 3, 2, nb},
-				{AlarmDuration, "AWS/Lambda", "Duration", "FunctionName", ref(fn), "p99", 300, 48000, gt, 3, 3, nb},
-				{AlarmConcurrency, "AWS/Lambda", "ConcurrentExecutions", "FunctionName", ref(fn), "Maximum", 60, 9, gte, 5, 5, nb},
-				{AlarmWriteThrottled, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName", ref(stream), "Sum", 300, 0, gt, tc.writeEval, tc.writeDps, nb},
-				{AlarmReadThrottled, "AWS/Kinesis", "ReadProvisionedThroughputExceeded", "StreamName", ref(stream), "Sum", 300, 0, gt, 3, 2, nb},
+				streamLag,
+				{AlarmIteratorAge, "AWS/Lambda", "IteratorAge", "FunctionName", ref(fn), nil, "Maximum", 60, tc.iterMs, gt, 5, 5, nb},
+				{AlarmDroppedEvents, "AWS/Lambda", "DroppedEventCount", "EventSourceMappingUUID", ref(esm), nil, "Sum", 60, 0, gt, 1, 1, nb},
+				{AlarmOnFailureDelivered, "AWS/Lambda", "OnFailureDestinationDeliveredEventCount", "EventSourceMappingUUID", ref(esm), nil, "Sum", 60, 0, gt, 1, 1, nb},
+				{AlarmDLQMessages, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", getAtt(queue, "QueueName"), nil, "Maximum", 60, 0, gt, 1, 1, nb},
+				{AlarmDLQAge, "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", getAtt(queue, "QueueName"), nil, "Maximum", 300, tc.dlqAgeS, gt, 1, 1, nb},
+				{AlarmRecordsQuarantined, tc.namespace, contract.MetricRecordsQuarantined, contract.MetricDimension, ref(fn), nil, "Sum", 300, 0, gt, 1, 1, nb},
+				{AlarmErrorRate, "", "", "", nil, nil, "", 0, tc.errPct, gt, 3, 2, nb},
+				{AlarmThrottles, "AWS/Lambda", "Throttles", "FunctionName", ref(fn), nil, "Sum", 300, 0, gt, 3, 2, nb},
+				{AlarmDuration, "AWS/Lambda", "Duration", "FunctionName", ref(fn), nil, "p99", 300, 48000, gt, 3, 3, nb},
+				{AlarmConcurrency, "AWS/Lambda", "ConcurrentExecutions", "FunctionName", ref(fn), nil, "Maximum", 60, 9, gte, 5, 5, nb},
+				{AlarmWriteThrottled, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", "StreamName", ref(stream), nil, "Sum", 300, 0, gt, tc.writeEval, tc.writeDps, nb},
+				{AlarmReadThrottled, "AWS/Kinesis", "ReadProvisionedThroughputExceeded", "StreamName", ref(stream), nil, "Sum", 300, 0, gt, 3, 2, nb},
 			}
 			seen := 0
 			for _, w := range wants {
@@ -540,6 +558,10 @@ func TestDashboard(t *testing.T) {
 			kin := func(n string) line { return line{"AWS/Kinesis", n, "StreamName"} }
 			esm := func(n string) line { return line{"AWS/Lambda", n, "EventSourceMappingUUID"} }
 			sqs := func(n string) line { return line{"AWS/SQS", n, "QueueName"} }
+			streamLag := kin("GetRecords.IteratorAgeMilliseconds")
+			if tc.stack == onDemandStack { // enhanced fan-out
+				streamLag = line{"AWS/Kinesis", "SubscribeToShardEvent.MillisBehindLatest", "ConsumerName+StreamName"}
+			}
 			want := []struct {
 				title string
 				lines []line
@@ -547,7 +569,7 @@ func TestDashboard(t *testing.T) {
 				{"Incoming records and bytes", []line{kin("IncomingRecords"), kin("IncomingBytes")}},
 				{"Put latency and failed records", []line{kin("PutRecords.Latency"), kin("PutRecord.Latency"), kin("PutRecords.FailedRecords")}},
 				{"Stream throttles", []line{kin("WriteProvisionedThroughputExceeded"), kin("ReadProvisionedThroughputExceeded")}},
-				{"Iterator age (ms, max)", []line{kin("GetRecords.IteratorAgeMilliseconds"), fnDim("IteratorAge")}},
+				{"Iterator age (ms, max)", []line{streamLag, fnDim("IteratorAge")}},
 				{"Mapping event counts", []line{esm("PolledEventCount"), esm("FilteredOutEventCount"), esm("InvokedEventCount"), esm("FailedInvokeEventCount")}},
 				{"Dropped and sent to DLQ (events)", []line{esm("DroppedEventCount"), esm("OnFailureDestinationDeliveredEventCount")}},
 				{"Invocations and errors", []line{fnDim("Invocations"), fnDim("Errors")}}, // the error-rate expression reuses these two
@@ -567,6 +589,7 @@ func TestDashboard(t *testing.T) {
 				"StreamName":             "${Ref:" + onlyID(t, tmpl, "AWS::Kinesis::Stream") + "}",
 				"EventSourceMappingUUID": "${Ref:" + onlyID(t, tmpl, "AWS::Lambda::EventSourceMapping") + "}",
 				"QueueName":              "${GetAtt:" + onlyID(t, tmpl, "AWS::SQS::Queue") + ".QueueName}",
+				"ConsumerName":           efoConsumer,
 			}
 			var graphs []cwdash.Widget
 			for _, w := range cwdash.InReadingOrder(d.Body.Widgets) {
@@ -592,14 +615,17 @@ func TestDashboard(t *testing.T) {
 					if m.Expression != "" {
 						continue
 					}
-					if len(m.Dimensions) != 1 {
-						t.Errorf("%s: %s has dimensions %v, want exactly one", w.title, m.Name, m.Dimensions)
-						continue
+					var names []string
+					for _, d := range m.Dimensions {
+						names = append(names, d[0])
+						if v := d[1]; v != resName[d[0]] {
+							t.Errorf("%s: %s %s = %q, want %q", w.title, m.Name, d[0], v, resName[d[0]])
+						}
 					}
-					got = append(got, line{m.Namespace, m.Name, m.Dimensions[0][0]})
-					if v := m.Dimensions[0][1]; v != resName[m.Dimensions[0][0]] {
-						t.Errorf("%s: %s %s = %q, want %q", w.title, m.Name, m.Dimensions[0][0], v, resName[m.Dimensions[0][0]])
+					if len(names) == 0 {
+						t.Errorf("%s: %s has no dimension", w.title, m.Name)
 					}
+					got = append(got, line{m.Namespace, m.Name, strings.Join(names, "+")})
 					if m.Stat == "" || m.Period == 0 {
 						t.Errorf("%s: %s has no stat/period", w.title, m.Name)
 					}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -113,7 +114,7 @@ body{margin:0;background:#f2f3f3;font-family:"Amazon Ember","Helvetica Neue",Rob
 .alarm{width:calc(25% - 6px);border:1px solid #d5dbdb;border-left:4px solid #1d8102;padding:6px 8px;font-size:12px;min-height:48px}
 .alarm .st{font-weight:bold;color:#1d8102;font-size:11px}
 .alarm.composite{border-left-color:#0073bb;background:#f1faff}
-.alarm .nm{word-break:break-all}
+.alarm .nm{overflow-wrap:anywhere}
 svg text{font-family:inherit}
 `
 
@@ -121,7 +122,10 @@ func renderWidget(w cwdash.Widget, bx box, rng timeRange, now time.Time, idx int
 	switch w.Type {
 	case "text":
 		var out bytes.Buffer
-		if err := goldmark.Convert([]byte(w.Properties.Markdown), &out); err != nil {
+		// Resolved tokens read "<Orders/Stream>": escape them so they are not
+		// taken for HTML tags.
+		md := strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(w.Properties.Markdown)
+		if err := goldmark.Convert([]byte(md), &out); err != nil {
 			return "", err
 		}
 		return `<div class="md">` + out.String() + `</div>`, nil
@@ -248,7 +252,7 @@ func renderLegend(ss []series, anns []cwdash.Annotation, width int) (string, int
 	b.WriteString(`<div class="legend">`)
 	chars, lines := 0, 1
 	add := func(item string, n int) {
-		if chars > 0 && chars+n > width/6 {
+		if chars > 0 && chars+n > width*10/68 { // ~6.8 px per character at 11 px
 			lines++
 			chars = 0
 		}
@@ -263,13 +267,7 @@ func renderLegend(ss []series, anns []cwdash.Annotation, width int) (string, int
 		meta := statPeriod(s.metric)
 		add(fmt.Sprintf(`<span><i style="background:%s"></i>%s <span class="meta">%s</span></span>`, s.color, html.EscapeString(label), html.EscapeString(meta)), len(label)+len(meta)+5)
 	}
-	for _, a := range anns {
-		c := a.Color
-		if c == "" {
-			c = "#d62728"
-		}
-		add(fmt.Sprintf(`<span><i class="ann" style="border-color:%s"></i>%s</span>`, c, html.EscapeString(a.Label)), len(a.Label)+4)
-	}
+	_ = anns // threshold lines carry their label on the chart, as in CloudWatch
 	b.WriteString(`</div>`)
 	return b.String(), lines
 }
@@ -354,24 +352,34 @@ func renderChart(width, height int, left, right []series, anns []cwdash.Annotati
 	}
 	draw(left, lscale)
 	draw(right, rscale)
-	annLine := func(a cwdash.Annotation, scale float64) {
-		c := a.Color
+	// Threshold lines with their label above the line at the right end; a
+	// label that would collide with the previous one goes below its line.
+	type placed struct {
+		a     cwdash.Annotation
+		y     int
+		scale float64
+	}
+	var lines []placed
+	for _, a := range leftAnns {
+		lines = append(lines, placed{a, padT + ph - int(float64(ph)*a.Value/lscale), lscale})
+	}
+	for _, a := range rightAnns {
+		lines = append(lines, placed{a, padT + ph - int(float64(ph)*a.Value/rscale), rscale})
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].y < lines[j].y })
+	prevLabel := -100
+	for _, l := range lines {
+		c := l.a.Color
 		if c == "" {
 			c = "#d62728"
 		}
-		y := padT + ph - int(float64(ph)*a.Value/scale)
-		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="1.5" stroke-dasharray="6,3"/>`, padL, padL+pw, y, y, c)
-		ty := y - 4
-		if ty < padT+10 {
-			ty = y + 12
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="1.5" stroke-dasharray="6,3"/>`, padL, padL+pw, l.y, l.y, c)
+		ty := l.y - 4
+		if ty < padT+10 || ty-prevLabel < 12 {
+			ty = l.y + 12
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="%s" text-anchor="end" stroke="#fff" stroke-width="3" paint-order="stroke">%s</text>`, padL+pw-4, ty, c, html.EscapeString(a.Label))
-	}
-	for _, a := range leftAnns {
-		annLine(a, lscale)
-	}
-	for _, a := range rightAnns {
-		annLine(a, rscale)
+		prevLabel = ty
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="%s" text-anchor="end" stroke="#fff" stroke-width="3" paint-order="stroke">%s</text>`, padL+pw-4, ty, c, html.EscapeString(l.a.Label))
 	}
 	_ = leftMin // CloudWatch axes here start at 0 (every graph sets min 0)
 	b.WriteString(`</svg>`)

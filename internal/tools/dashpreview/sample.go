@@ -35,11 +35,12 @@ func sampleSeries(m cwdash.Metric, span time.Duration) []float64 {
 		var v float64
 		switch {
 		case m.Expression != "":
-			v = sparse(r, 0.04, 0.3) // a rate in percent, almost always 0
-		case has(name, "Throttl", "Exceeded", "Dropped", "OnFailure", "FailedInvoke", "FailedRecords", "Errors", "DestinationDelivery", "FilteredOut", "NotVisible", "In flight"):
-			v = 0
-		case has(name, "Quarantined", "Visible", "Late", "Retried", "RecordsFailed", "Failed (batch"):
-			v = sparse(r, 0.05, 3)
+			v = 0 // error rate of a healthy pipeline
+		case has(name, "Throttl", "Exceeded", "Dropped", "OnFailure", "FailedInvoke", "FailedRecords", "Errors", "DestinationDelivery",
+			"FilteredOut", "NotVisible", "In flight", "Quarantined", "Visible", "LateRecords", "Late records"):
+			v = 0 // alarmed or failure metrics: zero in the healthy sample
+		case has(name, "Retried", "RecordsFailed", "Failed (batch"):
+			v = sparse(r, 0.05, 3) // transient failures that retries absorb
 		case has(name, "AgeOfOldest"):
 			v = 0
 		case has(name, "IteratorAge"):

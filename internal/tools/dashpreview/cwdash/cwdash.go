@@ -377,8 +377,11 @@ func (r *resolver) getAtt(id, attr string) string {
 		}
 		return "arn:aws:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:<" + r.names[id] + ">"
 	}
-	if (attr == "QueueName" || attr == "Name") && r.physicalName(id) != "" {
-		return r.physicalName(id)
+	if attr == "QueueName" || attr == "Name" {
+		if n := r.physicalName(id); n != "" {
+			return n
+		}
+		return "<" + r.names[id] + ">"
 	}
 	return "<" + r.names[id] + "." + attr + ">"
 }

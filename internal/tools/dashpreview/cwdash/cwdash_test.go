@@ -1,6 +1,7 @@
 package cwdash
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -148,5 +149,47 @@ func TestRawTokensAndHashlessNames(t *testing.T) {
 	}
 	if n := readableName("PipelineStreamDD609695", nil); n != "PipelineStream" {
 		t.Errorf("readableName without metadata = %q", n)
+	}
+}
+
+// testdata/cdk.template.json is a stack synthesized by the streamprocessor
+// monitoring tests (MONITORING_TEMPLATE_DIR=... go test), so the parser is
+// checked against CDK's real body format without starting node.
+func TestCDKTemplate(t *testing.T) {
+	data, err := os.ReadFile("testdata/cdk.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := FromTemplate(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 {
+		t.Fatalf("%d dashboards", len(ds))
+	}
+	ws := ds[0].Body.Widgets
+	if errs := CheckLayout(ws); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	kinds := map[string]int{}
+	for _, w := range ws {
+		kinds[w.Type]++
+		if w.Type != "metric" {
+			continue
+		}
+		ms, err := w.Metrics()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			for _, d := range m.Dimensions {
+				if strings.Contains(d[1], "${") && !strings.HasPrefix(d[1], "<") {
+					t.Errorf("%s: unresolved token in %s=%s", w.Title(), d[0], d[1])
+				}
+			}
+		}
+	}
+	if kinds["metric"] != 16 || kinds["alarm"] != 1 || kinds["text"] != 6 {
+		t.Errorf("widget kinds %v", kinds)
 	}
 }
