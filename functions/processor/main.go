@@ -1,17 +1,96 @@
-// Command processor is the example pipeline's Lambda function.
-// PLACEHOLDER (lead): replaced by the processor work (issue 4). It exists so
-// the construct and the stack have a real package to bundle meanwhile.
+// Command processor is the example pipeline's Lambda function: Kinesis
+// sensor readings in, per-(sensor, event-time window) aggregates out in
+// DynamoDB, exactly once; invalid readings quarantined. The logic lives in
+// functions/processor/handler, functions/sensor and functions/aggstore; this
+// file only reads the environment, builds clients and starts the runtime.
+//
+// Environment (set by the StreamProcessor construct):
+//
+//	TABLE_NAME                       aggregate table (required)
+//	WINDOW_SIZE                      event-time window, a Go duration dividing 24h (default 1m)
+//	STREAMPROC_QUARANTINE_QUEUE_URL  queue for invalid records (unset: they are reported as failures)
+//	STREAMPROC_METRICS_NAMESPACE     EMF namespace (default StreamProc)
+//	STORE_CONCURRENCY                DynamoDB calls in flight per invocation (default 16)
+//
+// AWS endpoints come only from the SDK's AWS_ENDPOINT_URL and
+// AWS_ENDPOINT_URL_<SERVICE> variables.
 package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamproc/streamproc/functions/aggstore"
+	"github.com/streamproc/streamproc/functions/kinesisbatch"
+	"github.com/streamproc/streamproc/functions/processor/handler"
+	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/internal/contract"
 )
 
-func handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
-	return events.KinesisEventResponse{}, nil
+// envStoreConcurrency tunes aggstore.Config.Concurrency.
+const envStoreConcurrency = "STORE_CONCURRENCY"
+
+func main() {
+	p, err := setup(context.Background())
+	if err != nil {
+		// A configuration error fails INIT with a message in the logs;
+		// Lambda reports it and retries the batch, nothing is acknowledged.
+		kinesisbatch.NewLogger(os.Stderr).Error("processor configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(p)
 }
 
-func main() { lambda.Start(handle) }
+func setup(ctx context.Context) (*kinesisbatch.Processor, error) {
+	table := os.Getenv(contract.EnvTableName)
+	if table == "" {
+		return nil, fmt.Errorf("%s is not set: it names the aggregate table", contract.EnvTableName)
+	}
+	windows, err := sensor.ParseWindowSize(os.Getenv(contract.EnvWindowSize), contract.DefaultWindowSize)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", contract.EnvWindowSize, err)
+	}
+	conc := 16
+	if v := os.Getenv(envStoreConcurrency); v != "" {
+		if conc, err = strconv.Atoi(v); err != nil || conc < 1 || conc > 256 {
+			return nil, fmt.Errorf("%s=%q: use a whole number between 1 and 256", envStoreConcurrency, v)
+		}
+	}
+
+	// One HTTP client for every AWS call: enough idle connections for the
+	// store's concurrency, and a per-attempt timeout so a stuck connection
+	// is retried by the SDK instead of eating the invocation.
+	httpClient := awshttp.NewBuildableClient().
+		WithTimeout(5 * time.Second).
+		WithTransportOptions(func(tr *http.Transport) { tr.MaxIdleConnsPerHost = conc + 4 })
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(httpClient))
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+
+	store, err := aggstore.New(dynamodb.NewFromConfig(awsCfg), aggstore.Config{Table: table, Concurrency: conc})
+	if err != nil {
+		return nil, err
+	}
+	h, err := handler.New(handler.Config{Store: store, Windows: windows})
+	if err != nil {
+		return nil, err
+	}
+	var cfg kinesisbatch.Config
+	if url := os.Getenv(contract.EnvQuarantineQueueURL); url != "" {
+		cfg.Quarantine = kinesisbatch.NewSQSQuarantine(sqs.NewFromConfig(awsCfg), url, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	}
+	slog.SetDefault(kinesisbatch.NewLogger(os.Stdout))
+	return kinesisbatch.New(h, cfg), nil
+}

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"encoding/binary"
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -27,6 +28,9 @@ var (
 )
 
 func (s *scanner) ws() {
+	if s.i < len(s.b) && s.b[s.i] > ' ' {
+		return // the common case: compact JSON
+	}
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -68,6 +72,14 @@ func (s *scanner) str() (v []byte, esc bool, err error) {
 		return nil, false, errExpectStr
 	}
 	start := s.i
+	// Eight bytes at a time until one may be a quote, a backslash or a
+	// control character.
+	for s.i+8 <= len(s.b) {
+		if special(binary.LittleEndian.Uint64(s.b[s.i:])) {
+			break
+		}
+		s.i += 8
+	}
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		switch {
@@ -83,6 +95,19 @@ func (s *scanner) str() (v []byte, esc bool, err error) {
 		s.i++
 	}
 	return nil, false, errEOF
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special reports whether any byte of v is '"', '\\' or below 0x20. It may
+// not say which; the caller rescans byte by byte.
+func special(v uint64) bool {
+	q := v ^ (lsb * '"')
+	bs := v ^ (lsb * '\\')
+	return ((q-lsb)&^q|(bs-lsb)&^bs|(v-lsb*0x20)&^v)&msb != 0
 }
 
 func (s *scanner) strSlow(start int) ([]byte, bool, error) {

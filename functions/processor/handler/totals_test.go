@@ -13,9 +13,9 @@ import (
 )
 
 type totals struct {
-	count                int64
-	sum, min, max        int64 // micro-degrees
-	first, last          int64 // ms
+	count         int64
+	sum, min, max int64 // micro-degrees
+	first, last   int64 // ms
 }
 
 // expectedTotals computes the aggregates from the unique readings directly

@@ -1,0 +1,245 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/streamproc/streamproc/functions/aggstore"
+	"github.com/streamproc/streamproc/functions/kinesisbatch"
+	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/internal/tools/bench/workload"
+)
+
+// The benchmarks run on the issue's workload: the event file named by
+// $BENCH_EVENT (what `make bench` generates once for every language), or a
+// freshly generated one.
+func benchEvent(b *testing.B) ([]byte, time.Time) {
+	if p := os.Getenv("BENCH_EVENT"); p != "" {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, _ := os.Stat(p)
+		return data, st.ModTime()
+	}
+	return workload.Event(workload.Records(workload.Options{})), time.Now()
+}
+
+// prepOnly is a Store that builds the PutItem inputs an empty table would
+// receive and performs no I/O.
+type prepOnly struct{ s *aggstore.Store }
+
+func (p prepOnly) Apply(_ context.Context, groups []sensor.Group) ([]error, aggstore.Stats) {
+	w := p.s.PrepareWrites(groups)
+	return make([]error, len(groups)), aggstore.Stats{WindowsWritten: len(w), WriteCalls: len(w)}
+}
+
+func newPrepOnly(b *testing.B) prepOnly {
+	s, err := aggstore.New(noDB{}, aggstore.Config{Table: "aggregates"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return prepOnly{s}
+}
+
+type noDB struct{ aggstore.API }
+
+var sinkWrites []*dynamodb.PutItemInput
+
+// BenchmarkPipeline is the issue's figure: the raw invoke payload ->
+// envelope and base64 decode -> reading decode and validation -> windows ->
+// the prepared DynamoDB writes, without the sink and without the toolkit's
+// per-invocation bookkeeping.
+func BenchmarkPipeline(b *testing.B) {
+	payload, gen := benchEvent(b)
+	ps := newPrepOnly(b)
+	h, err := New(Config{Store: ps, Now: func() time.Time { return gen }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := h.state.Get().(*state)
+	var dec kinesisbatch.Decoder
+	var ptrs []*kinesisbatch.Record
+	var records, groups int
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		recs, err := dec.Decode(payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ptrs = ptrs[:0]
+		for i := range recs {
+			ptrs = append(ptrs, &recs[i])
+		}
+		p := h.prepare(&kinesisbatch.Batch{Records: ptrs, Attempt: 1}, st, gen)
+		if p.Valid != len(recs) {
+			b.Fatalf("%d of %d readings valid", p.Valid, len(recs))
+		}
+		sinkWrites = ps.s.PrepareWrites(p.Groups)
+		records, groups = len(recs), len(p.Groups)
+	}
+	cpu.report(b)
+	reportPerRecord(b, records)
+	b.ReportMetric(float64(groups), "windows")
+}
+
+// BenchmarkInvoke is the whole Processor.Invoke (toolkit bookkeeping, EMF,
+// logs to io.Discard, the JSON response) with the same no-I/O store.
+func BenchmarkInvoke(b *testing.B) {
+	payload, gen := benchEvent(b)
+	h, err := New(Config{Store: newPrepOnly(b), Now: func() time.Time { return gen }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := kinesisbatch.New(h, kinesisbatch.Config{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MetricsOutput: io.Discard})
+	recs, _ := kinesisbatch.DecodeEvent(payload)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		out, err := p.Invoke(context.Background(), payload)
+		if err != nil || len(out) > 40 {
+			b.Fatalf("%v %s", err, out)
+		}
+	}
+	cpu.report(b)
+	reportPerRecord(b, len(recs))
+}
+
+// BenchmarkEncodingJSON is the reference point the issue quotes: lambda.Start's
+// encoding/json into events.KinesisEvent, then encoding/json per reading and
+// the same grouping, with maps.
+func BenchmarkEncodingJSON(b *testing.B) {
+	payload, _ := benchEvent(b)
+	type reading struct {
+		EventID     string  `json:"event_id"`
+		SensorID    string  `json:"sensor_id"`
+		TS          int64   `json:"ts"`
+		Temperature float64 `json:"temperature"`
+	}
+	type key struct {
+		s string
+		w int64
+	}
+	type agg struct {
+		n             int
+		sum, min, max float64
+		ids           map[string]bool
+	}
+	var n int
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		var ev events.KinesisEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			b.Fatal(err)
+		}
+		groups := map[key]*agg{}
+		for _, r := range ev.Records {
+			var rd reading
+			if err := json.Unmarshal(r.Kinesis.Data, &rd); err != nil {
+				b.Fatal(err)
+			}
+			k := key{rd.SensorID, rd.TS - rd.TS%60000}
+			a := groups[k]
+			if a == nil {
+				a = &agg{min: rd.Temperature, max: rd.Temperature, ids: map[string]bool{}}
+				groups[k] = a
+			}
+			if a.ids[rd.EventID] {
+				continue
+			}
+			a.ids[rd.EventID] = true
+			a.n++
+			a.sum += rd.Temperature
+			a.min, a.max = min(a.min, rd.Temperature), max(a.max, rd.Temperature)
+		}
+		n = len(ev.Records)
+	}
+	cpu.report(b)
+	reportPerRecord(b, n)
+}
+
+func reportPerRecord(b *testing.B, records int) {
+	if records == 0 {
+		return
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(records), "ns/record")
+	b.ReportMetric(float64(records), "records")
+}
+
+// cpuClock measures the process's CPU time (user+system, every thread: GC
+// included) across a benchmark loop. On a shared machine the wall time per op
+// depends on the neighbours; the CPU time per op much less so. `make bench`
+// reports both.
+type cpuClock struct{ start time.Duration }
+
+func startCPU() cpuClock { return cpuClock{processCPU()} }
+
+func (c cpuClock) report(b *testing.B) {
+	b.ReportMetric(float64((processCPU()-c.start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkEnvelope is the toolkit's share of BenchmarkPipeline: the Lambda
+// event JSON and base64 only.
+func BenchmarkEnvelope(b *testing.B) {
+	payload, _ := benchEvent(b)
+	var dec kinesisbatch.Decoder
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	var n int
+	for b.Loop() {
+		recs, err := dec.Decode(payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(recs)
+	}
+	cpu.report(b)
+	reportPerRecord(b, n)
+}
+
+// BenchmarkDomain is this package's share of BenchmarkPipeline: readings
+// decoded, validated, windowed and turned into prepared writes, from records
+// already decoded.
+func BenchmarkDomain(b *testing.B) {
+	payload, gen := benchEvent(b)
+	ps := newPrepOnly(b)
+	h, _ := New(Config{Store: ps, Now: func() time.Time { return gen }})
+	st := h.state.Get().(*state)
+	recs, err := kinesisbatch.DecodeEvent(payload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ptrs []*kinesisbatch.Record
+	for i := range recs {
+		ptrs = append(ptrs, &recs[i])
+	}
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		p := h.prepare(&kinesisbatch.Batch{Records: ptrs, Attempt: 1}, st, gen)
+		sinkWrites = ps.s.PrepareWrites(p.Groups)
+	}
+	cpu.report(b)
+	reportPerRecord(b, len(recs))
+}

@@ -1,0 +1,61 @@
+package sensor
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+var benchPayload = []byte(`{"event_id":"a08145ec-629d-4827-bb05-6d0fa27586b5","sensor_id":"sensor-0000","ts":1764065223123,"temperature":20.29,"humidity":60.74,"site":"plant-00","firmware":"2.14.3","battery_v":3.9}`)
+
+func BenchmarkDecode(b *testing.B) {
+	d := NewDecoder(Limits{})
+	b.SetBytes(int64(len(benchPayload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decode(benchPayload, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBatch8000(b *testing.B) {
+	w, _ := NewWindows(time.Minute)
+	bt := NewBatcher(w)
+	rs := make([]Reading, 8000)
+	ids := make([]string, 200)
+	for i := range ids {
+		ids[i] = string(rune('A'+i%26)) + string(rune('a'+i/26))
+	}
+	for i := range rs {
+		rs[i] = Reading{SensorID: ids[i%200], EventIDHash: uint64(i) * 0x9E3779B97F4A7C15, EventTime: testNow - int64(i*5)%90000}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		bt.Reset()
+		for i, r := range rs {
+			bt.Add(r, int32(i))
+		}
+		g := bt.Groups()
+		var a Aggregate
+		for _, gr := range g {
+			a.Merge(gr.Points, nil)
+		}
+	}
+}
+
+func BenchmarkDecodeEncodingJSON(b *testing.B) {
+	var v struct {
+		EventID     string  `json:"event_id"`
+		SensorID    string  `json:"sensor_id"`
+		TS          int64   `json:"ts"`
+		Temperature float64 `json:"temperature"`
+		Humidity    float64 `json:"humidity"`
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := json.Unmarshal(benchPayload, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
