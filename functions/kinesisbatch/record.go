@@ -137,7 +137,11 @@ func (b *Batch) Fail(r *Record, err error) {
 		return
 	}
 	b.mu.Lock()
-	if r.Index >= 0 && r.Index < len(b.errs) && b.errs[r.Index] == nil {
+	if r.Index >= len(b.errs) {
+		// A Batch built outside a Processor (in a test) grows as needed.
+		b.errs = append(b.errs, make([]error, r.Index+1-len(b.errs))...)
+	}
+	if r.Index >= 0 && b.errs[r.Index] == nil {
 		b.errs[r.Index] = err
 	}
 	b.mu.Unlock()
