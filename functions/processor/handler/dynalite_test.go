@@ -6,7 +6,6 @@ package handler_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -62,33 +61,10 @@ func dynamo(t *testing.T) (*dynamodb.Client, string) {
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
 	}, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(dynProc.Endpoint) })
 	table := regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-")
-	if err := CreateTable(context.Background(), c, table); err != nil {
+	if err := aggstore.CreateTable(context.Background(), c, table); err != nil {
 		t.Fatal(err)
 	}
 	return c, table
-}
-
-// CreateTable makes the aggregate table as the construct does and waits
-// until it is ACTIVE.
-func CreateTable(ctx context.Context, c *dynamodb.Client, table string) error {
-	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(contract.TablePartitionKey), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(contract.TableSortKey), AttributeType: types.ScalarAttributeTypeS},
-		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(contract.TablePartitionKey), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(contract.TableSortKey), KeyType: types.KeyTypeRange},
-		},
-		BillingMode: types.BillingModePayPerRequest,
-	})
-	if err != nil {
-		return err
-	}
-	return dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
-	}).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, 30*time.Second)
 }
 
 func scan(t *testing.T, c *dynamodb.Client, table string) []map[string]types.AttributeValue {
@@ -369,5 +345,4 @@ func TestConcurrentWritersConvergeOnDynalite(t *testing.T) {
 	}
 	wg.Wait()
 	checkTotals(t, scan(t, c, table), recs)
-	_ = fmt.Sprint()
 }

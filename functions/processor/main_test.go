@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamproc/streamproc/functions/aggstore"
+	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/internal/emulator"
+	"github.com/streamproc/streamproc/internal/gobuild"
+	"github.com/streamproc/streamproc/internal/sqsfake"
+	"github.com/streamproc/streamproc/internal/tools/bench/workload"
+)
+
+// TestLambdaBinaryHasNoCDK keeps aws-cdk-go and jsii out of the bootstrap
+// (they would grow it from ~10 MB to ~70 MB and slow INIT).
+func TestLambdaBinaryHasNoCDK(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.Contains(dep, "aws-cdk-go") || strings.Contains(dep, "jsii-runtime-go") || strings.Contains(dep, "constructs-go") {
+			t.Errorf("the processor imports %s", dep)
+		}
+	}
+}
+
+// TestBootstrapUnderRIE builds the real bootstrap, runs it under the Lambda
+// Runtime Interface Emulator against dynalite and the SQS fake, configured
+// only through environment variables, and sends it a Kinesis event with two
+// invalid readings.
+func TestBootstrapUnderRIE(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	root, err := emulator.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot, err := gobuild.Bootstrap(ctx, gobuild.Options{Package: "./functions/processor", Dir: root, OutDir: t.TempDir(), Arch: gobuild.Host()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddb, err := emulator.StartDynamo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ddb.Stop()
+	db := dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")},
+		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint) })
+	if err := aggstore.CreateTable(ctx, db, "aggregates"); err != nil {
+		t.Fatal(err)
+	}
+	fake, err := sqsfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	if _, err := fake.NewClient().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("quarantine")}); err != nil {
+		t.Fatal(err)
+	}
+
+	rie, err := emulator.StartRIE(ctx, boot, []string{
+		"AWS_REGION=" + fake.Region(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + ddb.Endpoint,
+		"AWS_ENDPOINT_URL_SQS=" + fake.URL(),
+		contract.EnvTableName + "=aggregates",
+		contract.EnvWindowSize + "=1m",
+		contract.EnvQuarantineQueueURL + "=" + fake.QueueURL("quarantine"),
+		"AWS_LAMBDA_FUNCTION_NAME=processor",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rie.Stop()
+
+	recs := workload.Records(workload.Options{Readings: 300, Sensors: 10, Start: time.Now().Add(-2 * time.Minute)})
+	recs[7].Payload = []byte(`{"event_id":"bad-1","sensor_id":"s","ts":1764065223,"temperature":20}`)
+	recs[250].Payload = []byte(`not json at all`)
+	resp := invoke(t, rie.Endpoint+emulator.InvokePath, workload.Event(recs))
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("batch item failures %v\n%s", resp.BatchItemFailures, rie.Log())
+	}
+	// Again: nothing changes (the same batch redelivered).
+	resp = invoke(t, rie.Endpoint+emulator.InvokePath, workload.Event(recs))
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("redelivery: batch item failures %v", resp.BatchItemFailures)
+	}
+
+	var total int64
+	out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("aggregates"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range out.Items {
+		_, agg, _, err := aggstore.DecodeItem(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += agg.Count
+	}
+	if total != 298 {
+		t.Fatalf("stored %d readings, want 298\n%s", total, rie.Log())
+	}
+	msgs := fake.Peek("quarantine")
+	reasons := map[string]bool{}
+	for _, m := range msgs {
+		var q contract.QuarantinedRecord
+		if err := json.Unmarshal([]byte(m.Body), &q); err != nil {
+			t.Fatal(err)
+		}
+		reasons[q.SequenceNumber+" "+string(q.Data)] = true
+	}
+	for _, i := range []int{7, 250} {
+		if !reasons[recs[i].Sequence+" "+string(recs[i].Payload)] {
+			t.Errorf("record %d not quarantined with its payload: %v", i, reasons)
+		}
+	}
+	log := rie.Log()
+	for _, want := range []string{`"WindowsWritten"`, `"DuplicatesSkipped":298`, `"message":"batch processed"`, `"requestId"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("function output lacks %s", want)
+		}
+	}
+	if m := regexp.MustCompile(`Init Duration: ([0-9.]+) ms`).FindStringSubmatch(log); m != nil {
+		t.Logf("INIT under aws-lambda-rie: %s ms", m[1])
+	}
+}
+
+func invoke(t *testing.T, url string, payload []byte) events.KinesisEventResponse {
+	t.Helper()
+	r, err := http.Post(url, "application/json", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	body, _ := io.ReadAll(r.Body)
+	var resp events.KinesisEventResponse
+	if err := json.Unmarshal(body, &resp); err != nil || r.StatusCode != 200 {
+		t.Fatalf("invoke: %d %s (%v)", r.StatusCode, body, err)
+	}
+	return resp
+}
