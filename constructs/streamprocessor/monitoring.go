@@ -179,6 +179,7 @@ func addMonitoring(scope constructs.Construct, t *monitoringTargets, props *Moni
 		p = *props // defaults are resolved on a copy; the caller's struct is never mutated
 	}
 	ensureEventCountMetrics(t.Mapping)
+	t = withConsumer(scope, t)
 
 	m := constructs.NewConstruct(scope, jsii.String("Monitoring"))
 	name := dashboardName(scope, p.DashboardName)
@@ -231,6 +232,25 @@ func ensureEventCountMetrics(mapping awslambda.EventSourceMapping) {
 	cfn.SetMetricsConfig(&awslambda.CfnEventSourceMapping_MetricsConfigProperty{
 		Metrics: jsii.Strings("EventCount"), // the CloudFormation value (awslambda.MetricType_EVENT_COUNT is the jsii enum name)
 	})
+}
+
+// withConsumer fills EnhancedFanOut and ConsumerName from the construct's
+// own enhanced fan-out consumer (child id IDConsumer, a public contract) when
+// the caller did not: with a fan-out consumer, GetRecords metrics are never
+// emitted for this pipeline and the stream-side lag alarm must watch the
+// consumer instead. Returns a copy; t is not changed.
+func withConsumer(scope constructs.Construct, t *monitoringTargets) *monitoringTargets {
+	if t.EnhancedFanOut {
+		return t
+	}
+	c, ok := scope.Node().TryFindChild(jsii.String("Consumer")).(awskinesis.StreamConsumer)
+	if !ok {
+		return t
+	}
+	cp := *t
+	cp.EnhancedFanOut = true
+	cp.ConsumerName = c.StreamConsumerName()
+	return &cp
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)

@@ -43,7 +43,7 @@ func sampleSeries(m cwdash.Metric, span time.Duration) []float64 {
 			v = sparse(r, 0.05, 3) // transient failures that retries absorb
 		case has(name, "AgeOfOldest"):
 			v = 0
-		case has(name, "IteratorAge"):
+		case has(name, "IteratorAge", "MillisBehind"):
 			v = 300 + 900*r.Float64()
 		case has(name, "Latency"):
 			v = 18 + 10*r.Float64()
