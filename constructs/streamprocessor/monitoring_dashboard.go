@@ -17,6 +17,7 @@ import (
 // Dashboard layout, top to bottom, on CloudWatch's 24-column grid:
 //
 //	overview text (8) | alarm status (16)
+//	Now: single values with sparklines (incoming, lag both sides, error rate, DLQ, dropped)
 //	Ingest:   incoming records+bytes | put latency+failures | stream throttles
 //	Consumer: iterator age (both sides) | mapping event counts | dropped / to DLQ
 //	Function: invocations+error rate | throttles | duration percentiles | concurrency
@@ -30,6 +31,7 @@ const (
 	graphHeight   = 6
 	sectionHeight = 1
 	headerHeight  = 6
+	glanceHeight  = 3
 	// CloudWatch's default graph palette, so lines keep their usual colours.
 	colorRed    = "#d62728"
 	colorOrange = "#ff7f0e"
@@ -114,6 +116,22 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 	}
 
 	s, st := t.Stream, t.Stream.StreamName()
+	// The numbers on-call reads first: is data coming in, how far behind are
+	// we, is anything failing or being lost.
+	rows = append(rows, []awscloudwatch.IWidget{awscloudwatch.NewSingleValueWidget(&awscloudwatch.SingleValueWidgetProps{
+		Title: jsii.String("Now"),
+		Metrics: &[]awscloudwatch.IMetric{
+			s.MetricIncomingRecords(opts(statSum, fastPeriod, "Incoming records /min")),
+			streamLagMetric(t, "Stream lag (ms)"),
+			t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "Function iterator age (ms)")),
+			errorRate(t),
+			t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "DLQ messages")),
+			mappingMetric(t, esmDropped, fastPeriod, "Dropped events"),
+		},
+		Sparkline: jsii.Bool(true),
+		Width:     jsii.Number(24),
+		Height:    jsii.Number(glanceHeight),
+	})})
 	rows = append(rows,
 		section("Ingest", "stream "+*st),
 		[]awscloudwatch.IWidget{

@@ -642,11 +642,41 @@ func TestDashboard(t *testing.T) {
 				"QueueName":              "${GetAtt:" + onlyID(t, tmpl, "AWS::SQS::Queue") + ".QueueName}",
 				"ConsumerName":           efoConsumer,
 			}
-			var graphs []cwdash.Widget
+			var graphs, singles []cwdash.Widget
 			for _, w := range cwdash.InReadingOrder(d.Body.Widgets) {
-				if w.Type == "metric" {
+				switch {
+				case w.Type == "metric" && w.Properties.View == "singleValue":
+					singles = append(singles, w)
+				case w.Type == "metric":
 					graphs = append(graphs, w)
 				}
+			}
+			// "Now": single values right under the header, each tied to its resource.
+			if len(singles) != 1 || singles[0].Y != 6 || singles[0].Width != 24 {
+				t.Fatalf("want one full-width single-value row under the header, got %+v", singles)
+			}
+			sv, err := singles[0].Metrics()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var svNames []string
+			for _, m := range sv {
+				if m.Expression != "" {
+					svNames = append(svNames, "expr")
+					continue
+				}
+				for _, dm := range m.Dimensions {
+					if dm[1] != resName[dm[0]] {
+						t.Errorf("Now: %s %s = %q, want %q", m.Name, dm[0], dm[1], resName[dm[0]])
+					}
+				}
+				if m.Visible {
+					svNames = append(svNames, m.Name)
+				}
+			}
+			wantSV := []string{"IncomingRecords", streamLag.name, "IteratorAge", "expr", "ApproximateNumberOfMessagesVisible", "DroppedEventCount"}
+			if !reflect.DeepEqual(svNames, wantSV) {
+				t.Errorf("Now shows %v, want %v", svNames, wantSV)
 			}
 			if len(graphs) != len(want) {
 				t.Fatalf("got %d graphs, want %d", len(graphs), len(want))

@@ -116,6 +116,11 @@ body{margin:0;background:#f2f3f3;font-family:"Amazon Ember","Helvetica Neue",Rob
 .alarm.composite{border-left-color:#0073bb;background:#f1faff}
 .alarm .nm{overflow-wrap:anywhere}
 svg text{font-family:inherit}
+.sv{display:flex;padding:2px 12px}
+.svc{padding:0 12px;border-left:1px solid #eaeded}.svc:first-child{border-left:0}
+.svl{font-size:12px;color:#545b64;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.svv{font-size:28px;line-height:34px}
+.svm{font-size:10px;color:#879596;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 `
 
 func renderWidget(w cwdash.Widget, bx box, rng timeRange, now time.Time, idx int) (string, error) {
@@ -132,6 +137,9 @@ func renderWidget(w cwdash.Widget, bx box, rng timeRange, now time.Time, idx int
 	case "alarm":
 		return renderAlarms(w), nil
 	case "metric":
+		if w.Properties.View == "singleValue" {
+			return renderSingleValues(w, bx, rng)
+		}
 		return renderGraph(w, bx, rng, now)
 	}
 	return fmt.Sprintf(`<div class="title">%s</div><div class="md">widget type %q is not previewed</div>`, html.EscapeString(w.Title()), w.Type), nil
@@ -462,4 +470,61 @@ func trimZero(v float64) string {
 	s := fmt.Sprintf("%.2f", v)
 	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 	return s
+}
+
+// renderSingleValues draws a single-value widget: per visible metric its
+// label, the latest (sample) value and, with sparkline, its recent trend.
+func renderSingleValues(w cwdash.Widget, bx box, rng timeRange) (string, error) {
+	ms, err := w.Metrics()
+	if err != nil {
+		return "", err
+	}
+	var vis []cwdash.Metric
+	for _, m := range ms {
+		if m.Visible {
+			vis = append(vis, m)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<div class="title">%s <span class="menu">⋮</span></div><div class="sv">`, html.EscapeString(w.Properties.Title))
+	if len(vis) == 0 {
+		return b.String() + `</div>`, nil
+	}
+	cellW := (bx.Width - 24) / len(vis)
+	for i, m := range vis {
+		vals := sampleSeries(m, rng.span)
+		last := vals[len(vals)-1]
+		label := m.Label
+		if label == "" {
+			label = m.Name
+		}
+		fmt.Fprintf(&b, `<div class="svc" style="width:%dpx"><div class="svl">%s</div><div class="svv" style="color:%s">%s</div>`,
+			cellW, html.EscapeString(label), palette[i%len(palette)], humanNumber(last))
+		fmt.Fprintf(&b, `<div class="svm">%s</div>`, html.EscapeString(statPeriod(m)))
+		if w.Properties.Sparkline {
+			b.WriteString(sparkline(vals, cellW-24, 22, palette[i%len(palette)]))
+		}
+		b.WriteString(`</div>`)
+	}
+	b.WriteString(`</div>`)
+	return b.String(), nil
+}
+
+func sparkline(vals []float64, width, height int, color string) string {
+	maxV := 0.0
+	for _, v := range vals {
+		if v > maxV {
+			maxV = v
+		}
+	}
+	if maxV <= 0 {
+		maxV = 1
+	}
+	var pts []string
+	for i, v := range vals {
+		x := float64(width) * float64(i) / float64(max(len(vals)-1, 1))
+		y := float64(height) - float64(height-2)*v/maxV - 1
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
+	}
+	return fmt.Sprintf(`<svg width="%d" height="%d" style="display:block"><polyline fill="none" stroke="%s" stroke-width="1.2" points="%s"/></svg>`, width, height, color, strings.Join(pts, " "))
 }

@@ -60,8 +60,9 @@ type Properties struct {
 	Legend      *struct {
 		Position string `json:"position"`
 	} `json:"legend,omitempty"`
-	Alarms []string `json:"alarms,omitempty"`
-	SortBy string   `json:"sortBy,omitempty"`
+	Alarms    []string `json:"alarms,omitempty"`
+	SortBy    string   `json:"sortBy,omitempty"`
+	Sparkline bool     `json:"sparkline,omitempty"`
 }
 
 // Annotations of a graph.

@@ -189,7 +189,7 @@ func TestCDKTemplate(t *testing.T) {
 			}
 		}
 	}
-	if kinds["metric"] != 16 || kinds["alarm"] != 1 || kinds["text"] != 6 {
+	if kinds["metric"] != 17 || kinds["alarm"] != 1 || kinds["text"] != 6 {
 		t.Errorf("widget kinds %v", kinds)
 	}
 }
