@@ -69,7 +69,7 @@ type Reading struct {
 	Temperature float64 `json:"temperature"`
 	Humidity    float64 `json:"humidity"`
 	Site        string  `json:"site"`
-	Firmware    string  `json:"firmware"`
+	Firmware    string  `json:"fw"`
 	Battery     float64 `json:"battery_v"`
 }
 

@@ -1,0 +1,410 @@
+// Command bench is `make bench`: it generates the issue-4 workload once (a
+// ~6 MB Lambda Kinesis event of 8,000 sensor readings from 200 sensors, out of
+// order by up to 30 s), runs the Go benchmarks of the processor on it and, in
+// the same run, the Python, plain Node.js and Powertools-TypeScript baselines
+// (baselines/) on the same file, then prints every figure, the ratios, the
+// allocations per record, the bootstrap size (linux/arm64, real build flags)
+// and the INIT duration.
+//
+// Figures are medians. Each is given as wall time and as process CPU time:
+// on a shared machine the wall time depends on the neighbours, the CPU time
+// much less, so the ratios are printed for both.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/streamproc/streamproc/internal/emulator"
+	"github.com/streamproc/streamproc/internal/gobuild"
+	"github.com/streamproc/streamproc/internal/tools/bench/workload"
+)
+
+type figure struct {
+	name, what string
+	wall, cpu  float64 // ms, medians
+	allocs     float64 // per op
+	bytes      float64 // per op
+	records    int
+	note       string
+}
+
+func main() {
+	iterations := flag.Int("iterations", 15, "timed runs per baseline")
+	warmup := flag.Int("warmup", 3, "untimed runs per baseline before timing")
+	goCount := flag.Int("count", 5, "go test -count for the Go benchmarks")
+	goN := flag.Int("n", 20, "iterations per Go benchmark run (-benchtime Nx)")
+	initRuns := flag.Int("init-runs", 10, "cold starts measured for INIT")
+	skipInit := flag.Bool("skip-init", false, "skip the bootstrap builds and INIT")
+	flag.Parse()
+	if err := run(*iterations, *warmup, *goCount, *goN, *initRuns, *skipInit); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(iterations, warmup, goCount, goN, initRuns int, skipInit bool) error {
+	ctx := context.Background()
+	root, err := emulator.RepoRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "streamproc-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	// The workload, once, for everyone. Its processing time ("now") is the
+	// file's modification time, so every language validates against the same
+	// clock.
+	gen := time.Now().Truncate(time.Millisecond)
+	recs := workload.Records(workload.Options{Start: gen.Add(-time.Minute)})
+	event := workload.Event(recs)
+	eventPath := filepath.Join(dir, "event.json")
+	if err := os.WriteFile(eventPath, event, 0o644); err != nil {
+		return err
+	}
+	if err := os.Chtimes(eventPath, gen, gen); err != nil {
+		return err
+	}
+	payload := 0
+	for _, r := range recs {
+		payload += len(r.Payload)
+	}
+	fmt.Printf("workload: %d records, event %.2f MB (%d bytes), readings %d B on average, 200 sensors, event time up to 30 s behind arrival\n",
+		len(recs), float64(len(event))/1e6, len(event), payload/len(recs))
+	fmt.Printf("machine: %d CPUs; load average %s\n\n", numCPU(), loadavg())
+
+	var figs []figure
+	fmt.Fprintln(os.Stderr, "running the Go benchmarks ...")
+	gf, err := goBench(ctx, root, eventPath, goCount, goN)
+	if err != nil {
+		return err
+	}
+	figs = append(figs, gf...)
+	nowMs := strconv.FormatInt(gen.UnixMilli(), 10)
+	args := []string{eventPath, strconv.Itoa(iterations), strconv.Itoa(warmup), nowMs}
+	base := filepath.Join(root, "internal", "tools", "bench", "baselines")
+	for _, b := range []struct{ name, what, prog, script string }{
+		{"python", "Python 3 (seed handler made correct: base64 + json.loads per record)", "python3", "handler.py"},
+		{"node", "Node.js (plain handler, JSON.parse per record)", "node", "node_handler.js"},
+		{"powertools", "Powertools TS (@aws-lambda-powertools/batch BatchProcessor)", "node", "powertools_handler.js"},
+	} {
+		fmt.Fprintf(os.Stderr, "running the %s baseline ...\n", b.name)
+		f, err := baseline(ctx, base, b.prog, append([]string{b.script}, args...))
+		if err != nil {
+			return fmt.Errorf("%s baseline: %w", b.name, err)
+		}
+		f.name, f.what = b.name, b.what
+		if f.records != len(recs) {
+			return fmt.Errorf("%s baseline saw %d records, want %d", b.name, f.records, len(recs))
+		}
+		figs = append(figs, f)
+	}
+	printFigures(figs, len(recs))
+
+	if skipInit {
+		return nil
+	}
+	fmt.Fprintln(os.Stderr, "building bootstraps and measuring INIT ...")
+	arm, err := gobuild.Bootstrap(ctx, gobuild.Options{Package: "./functions/processor", Dir: root, OutDir: filepath.Join(dir, "arm64"), Arch: "arm64"})
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(arm)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nbootstrap (linux/arm64, %s): %d bytes = %.2f MB (target <= 12 MB: %s)\n",
+		strings.Join(gobuild.Flags("bootstrap")[1:6], " "), st.Size(), float64(st.Size())/1e6, verdict(float64(st.Size()) <= 12e6))
+	host, err := gobuild.Bootstrap(ctx, gobuild.Options{Package: "./functions/processor", Dir: root, OutDir: filepath.Join(dir, "host"), Arch: gobuild.Host()})
+	if err != nil {
+		return err
+	}
+	stub, err := initViaRuntimeAPI(ctx, host, initRuns)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("INIT, exec to the first Runtime API /next (Lambda's definition), median of %d cold starts: %.2f ms (min %.2f, max %.2f) (target <= 15 ms: %s)\n",
+		len(stub), median(stub), slices.Min(stub), slices.Max(stub), verdict(median(stub) <= 15))
+	rie, err := initViaRIE(ctx, host)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("INIT under aws-lambda-rie: first invoke %.2f ms, second %.2f ms: cold start adds %.2f ms; the RIE's own \"Init Duration\" line says %s ms\n",
+		rie.cold, rie.warm, rie.cold-rie.warm, rie.initLine)
+	fmt.Println("  (the RIE starts the runtime asynchronously and stops its clock before the runtime is ready, so its Init Duration understates INIT;")
+	fmt.Println("   the cold-minus-warm difference and the Runtime API measurement above include process start, Go runtime init and main's setup)")
+	return nil
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+// goBench runs the processor's Go benchmarks on the event file.
+func goBench(ctx context.Context, root, eventPath string, count, n int) ([]figure, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$",
+		"-bench", "^Benchmark(Pipeline|Envelope|Domain|Invoke|EncodingJSON)$",
+		"-benchmem", "-benchtime", strconv.Itoa(n)+"x", "-count", strconv.Itoa(count),
+		"./functions/processor/handler/")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "BENCH_EVENT="+eventPath)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("go test -bench: %w\n%s", err, out.String())
+	}
+	type acc struct{ wall, cpu, allocs, bytes []float64 }
+	res := map[string]*acc{}
+	line := regexp.MustCompile(`^Benchmark(\w+)-\d+\s+\d+\s+(.*)$`)
+	sc := bufio.NewScanner(&out)
+	records := 0
+	for sc.Scan() {
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		a := res[m[1]]
+		if a == nil {
+			a = &acc{}
+			res[m[1]] = a
+		}
+		f := strings.Fields(m[2])
+		for i := 0; i+1 < len(f); i += 2 {
+			v, _ := strconv.ParseFloat(f[i], 64)
+			switch f[i+1] {
+			case "ns/op":
+				a.wall = append(a.wall, v/1e6)
+			case "cpu-ms/op":
+				a.cpu = append(a.cpu, v)
+			case "allocs/op":
+				a.allocs = append(a.allocs, v)
+			case "B/op":
+				a.bytes = append(a.bytes, v)
+			case "records":
+				records = int(v)
+			}
+		}
+	}
+	var figs []figure
+	for _, b := range []struct{ key, name, what string }{
+		{"Pipeline", "go", "Go pipeline: raw event -> records -> readings -> windows -> prepared writes"},
+		{"Envelope", "go:envelope", "  of which the event JSON + base64 (kinesisbatch.Decoder)"},
+		{"Domain", "go:domain", "  of which decode + validate + window + prepare (sensor, aggstore)"},
+		{"Invoke", "go:invoke", "Go Processor.Invoke, whole toolkit (retry bookkeeping, EMF, logs, response)"},
+		{"EncodingJSON", "go:encoding/json", "Go encoding/json into events.KinesisEvent + per reading, maps"},
+	} {
+		a := res[b.key]
+		if a == nil || len(a.wall) == 0 {
+			return nil, fmt.Errorf("benchmark %s missing from the output:\n%s", b.key, out.String())
+		}
+		figs = append(figs, figure{name: b.name, what: b.what, wall: median(a.wall), cpu: median(a.cpu), allocs: median(a.allocs), bytes: median(a.bytes), records: records})
+	}
+	return figs, nil
+}
+
+func baseline(ctx context.Context, dir, prog string, args []string) (figure, error) {
+	cmd := exec.CommandContext(ctx, prog, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return figure{}, fmt.Errorf("%s %s: %w\n%s", prog, strings.Join(args, " "), err, errb.String())
+	}
+	var r struct {
+		Records, Failed, Windows int
+		Wall                     []float64 `json:"wall_ms"`
+		CPU                      []float64 `json:"cpu_ms"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &r); err != nil {
+		return figure{}, fmt.Errorf("reading %q: %w", out.String(), err)
+	}
+	if r.Failed != 0 {
+		return figure{}, fmt.Errorf("%d records failed validation", r.Failed)
+	}
+	return figure{wall: median(r.Wall), cpu: median(r.CPU), records: r.Records, note: fmt.Sprintf("%d windows", r.Windows)}, nil
+}
+
+func printFigures(figs []figure, records int) {
+	var goFig figure
+	for _, f := range figs {
+		if f.name == "go" {
+			goFig = f
+		}
+	}
+	fmt.Printf("%-82s %10s %10s %16s\n", "", "wall ms", "CPU ms", "Go is x faster")
+	for _, f := range figs {
+		ratio := ""
+		if f.name != "go" && !strings.HasPrefix(f.what, "  ") {
+			ratio = fmt.Sprintf("%5.1fx / %5.1fx", f.wall/goFig.wall, f.cpu/goFig.cpu)
+		}
+		fmt.Printf("%-82s %10.2f %10.2f %16s\n", f.what, f.wall, f.cpu, ratio)
+	}
+	fmt.Println("(ratios: wall / CPU; medians)")
+	fmt.Println()
+	for _, f := range figs {
+		if strings.HasPrefix(f.name, "go") && f.records > 0 {
+			fmt.Printf("allocations %-18s %8.0f allocs/op = %5.2f per record, %8.0f B/op = %6.1f B per record\n",
+				f.name, f.allocs, f.allocs/float64(f.records), f.bytes, f.bytes/float64(f.records))
+		}
+	}
+	find := func(name string) figure {
+		for _, f := range figs {
+			if f.name == name {
+				return f
+			}
+		}
+		return figure{}
+	}
+	py, node := find("python"), find("node")
+	fmt.Println()
+	fmt.Printf("target: Go pipeline <= 4 ms: wall %.2f ms %s, CPU %.2f ms %s\n", goFig.wall, verdict(goFig.wall <= 4), goFig.cpu, verdict(goFig.cpu <= 4))
+	fmt.Printf("target: >= 10x Python: wall %.1fx %s, CPU %.1fx %s\n", py.wall/goFig.wall, verdict(py.wall/goFig.wall >= 10), py.cpu/goFig.cpu, verdict(py.cpu/goFig.cpu >= 10))
+	fmt.Printf("target: >= 4x Node.js: wall %.1fx %s, CPU %.1fx %s\n", node.wall/goFig.wall, verdict(node.wall/goFig.wall >= 4), node.cpu/goFig.cpu, verdict(node.cpu/goFig.cpu >= 4))
+	_ = records
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// lambdaEnv is the configuration the construct would set, pointing AWS at an
+// address nothing listens on: INIT makes no AWS calls.
+func lambdaEnv() []string {
+	return []string{
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL=http://127.0.0.1:9", "TABLE_NAME=aggregates", "WINDOW_SIZE=1m",
+		"STREAMPROC_QUARANTINE_QUEUE_URL=http://127.0.0.1:9/000000000000/quarantine",
+		"AWS_LAMBDA_FUNCTION_NAME=processor", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
+	}
+}
+
+// initViaRuntimeAPI starts the bootstrap against a minimal Runtime API and
+// measures the time from exec to its first GET .../invocation/next: the INIT
+// phase as Lambda defines it.
+func initViaRuntimeAPI(ctx context.Context, bootstrap string, runs int) ([]float64, error) {
+	var out []float64
+	for i := 0; i < runs; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		next := make(chan time.Time, 1)
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/runtime/invocation/next") {
+				select {
+				case next <- time.Now():
+				default:
+				}
+				<-r.Context().Done() // hold the long poll until the process is killed
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+		})}
+		go func() { _ = srv.Serve(ln) }()
+		cmd := exec.CommandContext(ctx, bootstrap)
+		cmd.Env = append(os.Environ(), lambdaEnv()...)
+		cmd.Env = append(cmd.Env, "AWS_LAMBDA_RUNTIME_API="+ln.Addr().String())
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stderr, &stderr
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			srv.Close()
+			return nil, err
+		}
+		select {
+		case t := <-next:
+			out = append(out, float64(t.Sub(start).Microseconds())/1000)
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			srv.Close()
+			return nil, fmt.Errorf("the bootstrap never asked for an invocation:\n%s", stderr.String())
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		srv.Close()
+	}
+	return out, nil
+}
+
+type rieResult struct {
+	cold, warm float64
+	initLine   string
+}
+
+// initViaRIE invokes the bootstrap under aws-lambda-rie twice with an empty
+// Kinesis event and reads the REPORT lines.
+func initViaRIE(ctx context.Context, bootstrap string) (rieResult, error) {
+	var res rieResult
+	p, err := emulator.StartRIE(ctx, bootstrap, append(lambdaEnv(), "AWS_LAMBDA_FUNCTION_TIMEOUT=10"))
+	if err != nil {
+		return res, err
+	}
+	defer p.Stop()
+	for i := 0; i < 2; i++ {
+		r, err := http.Post(p.Endpoint+emulator.InvokePath, "application/json", strings.NewReader(`{"Records":[]}`))
+		if err != nil {
+			return res, err
+		}
+		r.Body.Close()
+	}
+	report := regexp.MustCompile(`REPORT RequestId: \S+\s+(?:Init Duration: ([0-9.]+) ms\s+)?Duration: ([0-9.]+) ms`)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ms := report.FindAllStringSubmatch(p.Log(), -1)
+		if len(ms) >= 2 {
+			res.initLine = ms[0][1]
+			res.cold, _ = strconv.ParseFloat(ms[0][2], 64)
+			res.warm, _ = strconv.ParseFloat(ms[1][2], 64)
+			return res, nil
+		}
+		if time.Now().After(deadline) {
+			return res, errors.New("no REPORT lines from aws-lambda-rie:\n" + p.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return bytes.Count(b, []byte("processor\t:"))
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
