@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -54,12 +55,12 @@ const arenaChunk = 64 << 10
 // they stay valid. A Decoder is not safe for concurrent use; the zero value is
 // ready to use.
 type Decoder struct {
-	p       []byte   // payload being decoded
-	data    []byte   // decoded record payloads, reused
-	recs    []Record // reused
-	hwm     int      // high-water mark of recs in this Decode (see decodeRecords)
-	scratch []byte   // unescaped strings
-	arena   []byte   // current string block
+	p       []byte           // payload being decoded
+	data    []byte           // decoded record payloads, reused
+	recs    []Record         // reused
+	hwm     int              // high-water mark of recs in this Decode (see decodeRecords)
+	scratch []byte           // unescaped strings
+	arena   *strings.Builder // current string block (Builder: no zeroing)
 	intern  [nInterned]string
 	// internRaw[k] is the JSON text of intern[k] when it needed no
 	// unescaping, nil otherwise.
@@ -67,6 +68,9 @@ type Decoder struct {
 	shardRaw  []byte // shard id of the last eventID, as written
 	seqRaw    []byte // sequence number of the current record, as written
 	lastFlags int    // scan flags of the last string stringField scanned
+	// seqPending: the current record's sequence number is seqRaw and not
+	// yet copied.
+	seqPending bool
 }
 
 // Interned string slots: values that are usually identical in every record of
@@ -443,8 +447,8 @@ func lookupKey(names []string, key []byte) int {
 }
 
 func (d *Decoder) decodeRecord(i int, r *Record) (int, error) {
-	d.seqRaw = nil
-	return d.members(i, 3, recordKeys, func(id int, i int) (int, error) {
+	d.seqRaw, d.seqPending = nil, false
+	end, err := d.members(i, 3, recordKeys, func(id int, i int) (int, error) {
 		switch id {
 		case rkKinesis:
 			return d.decodeKinesis(i, r)
@@ -464,6 +468,11 @@ func (d *Decoder) decodeRecord(i int, r *Record) (int, error) {
 			return d.stringField(i, "eventSourceARN", &r.EventSourceARN, inEventSourceARN)
 		}
 	})
+	if d.seqPending {
+		r.SequenceNumber = d.str(d.seqRaw)
+		d.seqPending = false
+	}
+	return end, err
 }
 
 // eventIDField decodes eventID. Lambda writes "<shardId>:<sequenceNumber>"
@@ -476,6 +485,10 @@ func (d *Decoder) eventIDField(i int, r *Record) (int, error) {
 		if e < len(p) && p[e] == '"' && p[i+1+len(sh)] == ':' &&
 			bytes.Equal(p[i+1:i+1+len(sh)], sh) && bytes.Equal(p[e-len(seq):e], seq) {
 			r.EventID = d.str(p[i+1 : e])
+			if d.seqPending {
+				r.SequenceNumber = r.EventID[len(sh)+1:]
+				d.seqPending = false
+			}
 			return e + 1, nil
 		}
 	}
@@ -510,13 +523,23 @@ func (d *Decoder) decodeKinesis(i int, r *Record) (int, error) {
 		case kkPartitionKey:
 			return d.stringField(i, "kinesis.partitionKey", &r.PartitionKey, -1)
 		case kkSequenceNumber:
-			end, err := d.stringField(i, "kinesis.sequenceNumber", &r.SequenceNumber, -1)
-			d.seqRaw = nil
-			if err == nil && p[i] == '"' && d.lastFlags == 0 {
-				// No escapes: the raw text is the value.
-				d.seqRaw = p[i+1 : end-1]
+			if i < len(p) && p[i] == '"' {
+				flags, end, err := d.scanString(i)
+				if err != nil {
+					return i, err
+				}
+				if flags == 0 {
+					// Usually the tail of eventID, which follows: copied
+					// once, with eventID (see eventIDField).
+					d.seqRaw, d.seqPending = p[i+1:end-1], true
+					return end, nil
+				}
+				d.seqRaw, d.seqPending = nil, false
+				d.scratch = unquote(d.scratch[:0], p[i+1:end-1])
+				r.SequenceNumber = d.str(d.scratch)
+				return end, nil
 			}
-			return end, err
+			return d.stringField(i, "kinesis.sequenceNumber", &r.SequenceNumber, -1)
 		case kkData:
 			return d.dataField(i, r)
 		case kkTimestamp:
@@ -575,17 +598,20 @@ func (d *Decoder) stringField(i int, field string, dst *string, slot int) (int, 
 	return d.typeMismatch(i, field, "string")
 }
 
-// str copies b into the string arena.
+// str copies b into the string arena. The arena only ever appends, so the
+// strings handed out never change; a strings.Builder allocates its blocks
+// without zeroing them.
 func (d *Decoder) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if cap(d.arena)-len(d.arena) < len(b) {
-		d.arena = make([]byte, 0, max(arenaChunk, len(b)))
+	if d.arena == nil || d.arena.Cap()-d.arena.Len() < len(b) {
+		d.arena = new(strings.Builder)
+		d.arena.Grow(max(arenaChunk, len(b)))
 	}
-	off := len(d.arena)
-	d.arena = append(d.arena, b...)
-	return unsafe.String(&d.arena[off], len(b))
+	off := d.arena.Len()
+	d.arena.Write(b)
+	return d.arena.String()[off:]
 }
 
 func (d *Decoder) dataField(i int, r *Record) (int, error) {
@@ -608,7 +634,7 @@ func (d *Decoder) dataField(i int, r *Record) (int, error) {
 		raw := p[start : start+q]
 		if bytes.IndexByte(raw, '\\') < 0 {
 			dst := d.data[len(d.data) : len(d.data)+base64.StdEncoding.DecodedLen(len(raw))]
-			n, err := base64.StdEncoding.Decode(dst, raw)
+			n, err := decodeBase64(dst, raw)
 			// StdEncoding skips '\r' and '\n', which JSON forbids raw inside
 			// a string: a short result means the slow path must look.
 			if err == nil && n == decodedLenExact(raw) {
@@ -623,7 +649,7 @@ func (d *Decoder) dataField(i int, r *Record) (int, error) {
 		return i, err
 	}
 	dst := d.data[len(d.data) : len(d.data)+base64.StdEncoding.DecodedLen(len(b))]
-	n, err := base64.StdEncoding.Decode(dst, b)
+	n, err := decodeBase64(dst, b)
 	if err != nil {
 		return i, d.errAt(i, "kinesis.data is not base64: %v", err)
 	}
