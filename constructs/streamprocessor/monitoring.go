@@ -178,6 +178,9 @@ func addMonitoring(scope constructs.Construct, t *monitoringTargets, props *Moni
 	if props != nil {
 		p = *props // defaults are resolved on a copy; the caller's struct is never mutated
 	}
+	if problems := monitoringProblems(&p, t.Retention, t.MaxRecordAge); len(problems) > 0 {
+		panic(&ValidationError{Path: *scope.Node().Path(), Problems: problems})
+	}
 	ensureEventCountMetrics(t.Mapping)
 	t = withConsumer(scope, t)
 
