@@ -332,6 +332,14 @@ func (s *Store) get(ctx context.Context, k sensor.Key) (current, error) {
 	return c, err
 }
 
+// Shared, read-only request parts (the SDK does not modify its inputs).
+var (
+	condNew     = aws.String("attribute_not_exists(#k)")
+	condVersion = aws.String("#v = :v")
+	namesNew    = map[string]string{"#k": contract.TablePartitionKey}
+	namesVer    = map[string]string{"#v": AttrVersion}
+)
+
 func (s *Store) putInput(k sensor.Key, a sensor.Aggregate, version int64) *dynamodb.PutItemInput {
 	in := &dynamodb.PutItemInput{
 		TableName:                           &s.cfg.Table,
@@ -339,11 +347,9 @@ func (s *Store) putInput(k sensor.Key, a sensor.Aggregate, version int64) *dynam
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
 	if version == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(#k)")
-		in.ExpressionAttributeNames = map[string]string{"#k": contract.TablePartitionKey}
+		in.ConditionExpression, in.ExpressionAttributeNames = condNew, namesNew
 	} else {
-		in.ConditionExpression = aws.String("#v = :v")
-		in.ExpressionAttributeNames = map[string]string{"#v": AttrVersion}
+		in.ConditionExpression, in.ExpressionAttributeNames = condVersion, namesVer
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}}
 	}
 	return in
@@ -370,24 +376,72 @@ func itemKey(k sensor.Key) map[string]types.AttributeValue {
 	}
 }
 
+// itemAttrs holds every attribute value of one item, so an item costs one
+// allocation for its values instead of one per attribute.
+type itemAttrs struct {
+	pk, ws, first, last, updated       types.AttributeValueMemberS
+	count, sum, min, max, avg, version types.AttributeValueMemberN
+	ids                                types.AttributeValueMemberB
+}
+
 // EncodeItem is the DynamoDB item of aggregate a for key k.
 func EncodeItem(k sensor.Key, a sensor.Aggregate, version int64, now time.Time) map[string]types.AttributeValue {
+	v := new(itemAttrs)
+	// Every text value is a substring of one string.
+	var arr [256]byte
+	b := arr[:0]
+	var off [11]int
+	b = time.UnixMilli(k.WindowStart).UTC().AppendFormat(b, time.RFC3339)
+	off[0] = len(b)
+	b = strconv.AppendInt(b, a.Count, 10)
+	off[1] = len(b)
+	b = a.Sum.AppendDecimal(b)
+	off[2] = len(b)
+	b = a.Min.AppendDecimal(b)
+	off[3] = len(b)
+	b = a.Max.AppendDecimal(b)
+	off[4] = len(b)
+	b = a.Avg().AppendDecimal(b)
+	off[5] = len(b)
+	b = time.UnixMilli(a.First).UTC().AppendFormat(b, sensor.TimeLayout)
+	off[6] = len(b)
+	b = time.UnixMilli(a.Last).UTC().AppendFormat(b, sensor.TimeLayout)
+	off[7] = len(b)
+	b = strconv.AppendInt(b, version, 10)
+	off[8] = len(b)
+	b = now.UTC().AppendFormat(b, sensor.TimeLayout)
+	off[9] = len(b)
+	text := string(b)
+	v.pk.Value = k.SensorID
+	v.ws.Value = text[:off[0]]
+	v.count.Value = text[off[0]:off[1]]
+	v.sum.Value = text[off[1]:off[2]]
+	v.min.Value = text[off[2]:off[3]]
+	v.max.Value = text[off[3]:off[4]]
+	v.avg.Value = text[off[4]:off[5]]
+	v.first.Value = text[off[5]:off[6]]
+	v.last.Value = text[off[6]:off[7]]
+	v.version.Value = text[off[7]:off[8]]
+	v.updated.Value = text[off[8]:off[9]]
 	ids := make([]byte, 8*len(a.IDs))
 	for i, h := range a.IDs {
 		binary.BigEndian.PutUint64(ids[8*i:], h)
 	}
-	item := itemKey(k)
-	item[AttrCount] = &types.AttributeValueMemberN{Value: strconv.FormatInt(a.Count, 10)}
-	item[AttrSum] = &types.AttributeValueMemberN{Value: a.Sum.String()}
-	item[AttrMin] = &types.AttributeValueMemberN{Value: a.Min.String()}
-	item[AttrMax] = &types.AttributeValueMemberN{Value: a.Max.String()}
-	item[AttrAvg] = &types.AttributeValueMemberN{Value: a.Avg().String()}
-	item[AttrFirst] = &types.AttributeValueMemberS{Value: sensor.FormatTime(a.First)}
-	item[AttrLast] = &types.AttributeValueMemberS{Value: sensor.FormatTime(a.Last)}
-	item[AttrVersion] = &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}
-	item[AttrEventIDs] = &types.AttributeValueMemberB{Value: ids}
-	item[AttrUpdatedAt] = &types.AttributeValueMemberS{Value: now.UTC().Format(sensor.TimeLayout)}
-	return item
+	v.ids.Value = ids
+	return map[string]types.AttributeValue{
+		contract.TablePartitionKey: &v.pk,
+		contract.TableSortKey:      &v.ws,
+		AttrCount:                  &v.count,
+		AttrSum:                    &v.sum,
+		AttrMin:                    &v.min,
+		AttrMax:                    &v.max,
+		AttrAvg:                    &v.avg,
+		AttrFirst:                  &v.first,
+		AttrLast:                   &v.last,
+		AttrVersion:                &v.version,
+		AttrEventIDs:               &v.ids,
+		AttrUpdatedAt:              &v.updated,
+	}
 }
 
 // DecodeItem reads an aggregate item back: its key, aggregate and version.
