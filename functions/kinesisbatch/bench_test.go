@@ -2,9 +2,12 @@ package kinesisbatch
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"syscall"
@@ -92,5 +95,37 @@ func BenchmarkDecode(b *testing.B) {
 		if stdNs > 0 {
 			b.ReportMetric(stdNs/fastNs, "x-less-cpu-than-encoding/json")
 		}
+	})
+}
+
+// BenchmarkInvoke is the toolkit's whole cost for a ~6 MB event with a
+// handler that does nothing: decoding, the attempt loop, the response, the
+// EMF line and the summary log (to io.Discard).
+func BenchmarkInvoke(b *testing.B) {
+	payload := genEvent(benchRecords)
+	quiet := Config{Logger: slog.New(slog.DiscardHandler), MetricsOutput: io.Discard}
+	run := func(b *testing.B, h BatchHandler) {
+		p := New(h, quiet)
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		c0 := cpuTime()
+		for b.Loop() {
+			out, err := p.Invoke(context.Background(), payload)
+			if err != nil || string(out) != `{"batchItemFailures":[]}` {
+				b.Fatal(err, string(out))
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRecords, "ns/record")
+	}
+	b.Run("RecordFunc", func(b *testing.B) {
+		run(b, RecordFunc(func(ctx context.Context, r *Record) error { return nil }))
+	})
+	b.Run("Grouped", func(b *testing.B) {
+		run(b, Grouped(
+			func(ctx context.Context, r *Record) (string, int, error) { return r.PartitionKey, len(r.Data), nil },
+			func(ctx context.Context, key string, items []Item[int]) error { return nil },
+			GroupOptions{},
+		))
 	})
 }

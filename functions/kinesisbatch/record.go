@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -194,8 +195,14 @@ func Grouped[K comparable, V any](
 			key   K
 			items []Item[V]
 		}
-		index := make(map[K]int)
+		// Prepare in event order, then lay the items out group by group in
+		// one array (a counting sort, stable): a few allocations per
+		// attempt whatever the number of groups.
+		index := make(map[K]int32)
 		var groups []group
+		flat := make([]Item[V], 0, len(b.Records))
+		gidx := make([]int32, 0, len(b.Records))
+		var counts []int
 		for _, r := range b.Records {
 			k, v, err := callPrepare(ctx, prepare, r)
 			if err != nil {
@@ -204,11 +211,24 @@ func Grouped[K comparable, V any](
 			}
 			gi, ok := index[k]
 			if !ok {
-				gi = len(groups)
+				gi = int32(len(groups))
 				index[k] = gi
 				groups = append(groups, group{key: k})
+				counts = append(counts, 0)
 			}
-			groups[gi].items = append(groups[gi].items, Item[V]{Record: r, Value: v})
+			counts[gi]++
+			flat = append(flat, Item[V]{Record: r, Value: v})
+			gidx = append(gidx, gi)
+		}
+		sorted := make([]Item[V], len(flat))
+		off := 0
+		for gi := range groups {
+			groups[gi].items = sorted[off : off : off+counts[gi]]
+			off += counts[gi]
+		}
+		for k, it := range flat {
+			g := &groups[gidx[k]]
+			g.items = append(g.items, it)
 		}
 		run := func(g *group) {
 			if err := callApply(ctx, apply, g.key, g.items); err != nil {
@@ -217,26 +237,35 @@ func Grouped[K comparable, V any](
 				}
 			}
 		}
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, conc)
-		for gi := range groups {
-			g := &groups[gi]
-			if err := ctx.Err(); err != nil {
-				for _, it := range g.items {
-					b.Fail(it.Record, err)
+		// conc workers take the groups in order.
+		var next atomic.Int64
+		work := func() {
+			for {
+				gi := next.Add(1) - 1
+				if gi >= int64(len(groups)) {
+					return
 				}
-				continue
-			}
-			if conc == 1 {
+				g := &groups[gi]
+				if err := ctx.Err(); err != nil {
+					for _, it := range g.items {
+						b.Fail(it.Record, err)
+					}
+					continue
+				}
 				run(g)
-				continue
 			}
-			sem <- struct{}{}
+		}
+		workers := min(conc, len(groups))
+		if workers <= 1 {
+			work()
+			return nil
+		}
+		var wg sync.WaitGroup
+		for range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer func() { <-sem }()
-				run(g)
+				work()
 			}()
 		}
 		wg.Wait()
