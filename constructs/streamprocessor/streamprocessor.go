@@ -1,0 +1,357 @@
+// Package streamprocessor is a CDK construct for a Kinesis -> Go Lambda
+// pipeline with safe defaults: a stream (new or existing), a Go function built
+// from a main package by the local go toolchain, an event source mapping with
+// bounded retries, bisection, partial batch failures and enhanced metrics, an
+// encrypted TLS-only dead-letter queue as the on-failure destination, and the
+// alarms and dashboard of the monitoring that goes with them.
+//
+//	sp := streamprocessor.NewStreamProcessor(stack, jsii.String("Orders"), &streamprocessor.StreamProcessorProps{
+//		Entry: jsii.String("./functions/orders"),
+//	})
+//	table.GrantReadWriteData(sp.Function())
+//
+// # Construct ids
+//
+// Ids are a public contract: renaming one replaces the resource (and loses the
+// stream's records or the DLQ's messages) in every stack that uses the
+// construct. The children of a StreamProcessor are:
+//
+//	Stream              awskinesis.Stream        (only when Stream is not passed)
+//	Consumer            awskinesis.StreamConsumer (only with EnhancedFanOut)
+//	DeadLetterQueueKey  awskms.Key, rotation on  (only when DeadLetterQueueEncryptionKey is not passed)
+//	DeadLetterQueue     awssqs.Queue, SSE-KMS, TLS-only, 14 days
+//	LogGroup            awslogs.LogGroup
+//	ServiceRole         awsiam.Role, the function's execution role
+//	Function            awslambda.Function; Function/CurrentVersion with provisioned concurrency
+//	Alias               awslambda.Alias          (only with ProvisionedConcurrentExecutions)
+//	EventSourceMapping  awslambda.EventSourceMapping
+//
+// The alarms, alarm topic and dashboard are added by addMonitoring in
+// monitoring.go, which documents their ids.
+//
+// # Permissions
+//
+// The function may read the stream (and use its key), write its own log group,
+// send to the DLQ (and use its key), and put X-Ray traces. Nothing else: grant
+// more through what the construct exposes, e.g. table.GrantReadWriteData(sp.Function()).
+package streamprocessor
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/streamproc/streamproc/internal/contract"
+)
+
+// Construct ids of the children (see the package documentation).
+const (
+	IDStream             = "Stream"
+	IDConsumer           = "Consumer"
+	IDDeadLetterQueue    = "DeadLetterQueue"
+	IDDeadLetterQueueKey = "DeadLetterQueueKey"
+	IDLogGroup           = "LogGroup"
+	IDServiceRole        = "ServiceRole"
+	IDFunction           = "Function"
+	IDAlias              = "Alias"
+	IDEventSourceMapping = "EventSourceMapping"
+)
+
+// StreamProcessor is a Kinesis stream consumed by a Go Lambda function through
+// an event source mapping whose failures land in a dead-letter queue. It is a
+// construct: use it as a scope, and read what it made through its methods.
+type StreamProcessor struct {
+	constructs.Construct
+
+	stream     awskinesis.IStream
+	consumer   awskinesis.StreamConsumer
+	dlq        awssqs.Queue
+	dlqKey     awskms.IKey
+	logGroup   awslogs.LogGroup
+	role       awsiam.Role
+	function   awslambda.Function
+	alias      awslambda.Alias
+	mapping    awslambda.EventSourceMapping
+	monitoring *Monitoring
+}
+
+// NewStreamProcessor makes the pipeline in scope. It panics with a
+// *ValidationError listing every invalid prop (tokens are not checked), before
+// it adds anything to the tree.
+func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamProcessorProps) *StreamProcessor {
+	r := resolve(props)
+	if problems := validate(r); len(problems) > 0 {
+		panic(&ValidationError{Path: *scope.Node().Path() + "/" + *id, Problems: problems})
+	}
+	if r.Entry != nil && *awscdk.Stack_Of(scope).BundlingRequired() {
+		if err := requireGo(); err != nil {
+			panic(err)
+		}
+	}
+
+	sp := &StreamProcessor{}
+	constructs.NewConstruct_Override(sp, scope, id)
+	p := &r.StreamProcessorProps
+
+	// ---- stream
+	if r.newStream {
+		sp.stream = awskinesis.NewStream(sp, jsii.String(IDStream), streamProps(r))
+	} else {
+		sp.stream = p.Stream
+	}
+	source := sp.stream.StreamArn()
+	if *p.EnhancedFanOut {
+		name := p.ConsumerName
+		if name == nil {
+			name = awscdk.Names_UniqueResourceName(sp, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)})
+		}
+		sp.consumer = awskinesis.NewStreamConsumer(sp, jsii.String(IDConsumer), &awskinesis.StreamConsumerProps{
+			Stream:             sp.stream,
+			StreamConsumerName: name,
+		})
+		source = sp.consumer.StreamConsumerArn()
+	}
+
+	// ---- DLQ: receives the mapping's on-failure descriptions and the
+	// function's quarantined records.
+	dlqKey := p.DeadLetterQueueEncryptionKey
+	if dlqKey == nil {
+		dlqKey = awskms.NewKey(sp, jsii.String(IDDeadLetterQueueKey), &awskms.KeyProps{
+			Description:       jsii.String(fmt.Sprintf("Encrypts the dead-letter queue of %s", *sp.Node().Path())),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     p.RemovalPolicy,
+		})
+	}
+	sp.dlqKey = dlqKey
+	sp.dlq = awssqs.NewQueue(sp, jsii.String(IDDeadLetterQueue), &awssqs.QueueProps{
+		Encryption:          awssqs.QueueEncryption_KMS,
+		EncryptionMasterKey: dlqKey,
+		EnforceSSL:          jsii.Bool(true),
+		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(DefaultDeadLetterRetentionDays)),
+		RemovalPolicy:       p.RemovalPolicy,
+	})
+
+	// ---- function
+	sp.logGroup = awslogs.NewLogGroup(sp, jsii.String(IDLogGroup), &awslogs.LogGroupProps{
+		Retention:     p.LogRetention,
+		RemovalPolicy: p.RemovalPolicy,
+	})
+	sp.role = awsiam.NewRole(sp, jsii.String(IDServiceRole), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String(fmt.Sprintf("Execution role of the %s stream processor", *sp.Node().Path())),
+	})
+	sp.logGroup.GrantWrite(sp.role)
+
+	code := p.Code
+	if code == nil {
+		code = GoCode(p.Entry, p.Architecture)
+	}
+	env := map[string]*string{}
+	if p.Environment != nil {
+		for k, v := range *p.Environment {
+			env[k] = v
+		}
+	}
+	env[contract.EnvQuarantineQueueURL] = sp.dlq.QueueUrl()
+	env[contract.EnvMetricsNamespace] = p.MetricsNamespace
+
+	sp.function = awslambda.NewFunction(sp, jsii.String(IDFunction), &awslambda.FunctionProps{
+		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
+		Handler:                      jsii.String("bootstrap"),
+		Code:                         code,
+		Architecture:                 p.Architecture,
+		FunctionName:                 p.FunctionName,
+		MemorySize:                   p.MemorySize,
+		Timeout:                      p.Timeout,
+		Environment:                  &env,
+		ReservedConcurrentExecutions: p.ReservedConcurrentExecutions,
+		Role:                         sp.role,
+		Tracing:                      awslambda.Tracing_ACTIVE,
+		LoggingFormat:                awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2:        p.ApplicationLogLevel,
+		SystemLogLevelV2:             awslambda.SystemLogLevel_INFO,
+		LogGroup:                     sp.logGroup,
+	})
+	sp.grantSendToDLQ()
+
+	var target awslambda.IFunction = sp.function
+	if p.ProvisionedConcurrentExecutions != nil {
+		sp.alias = awslambda.NewAlias(sp, jsii.String(IDAlias), &awslambda.AliasProps{
+			AliasName:                       jsii.String(DefaultAliasName),
+			Version:                         sp.function.CurrentVersion(),
+			ProvisionedConcurrentExecutions: p.ProvisionedConcurrentExecutions,
+		})
+		target = sp.alias
+	}
+
+	// ---- event source mapping
+	if sp.consumer != nil {
+		sp.consumer.GrantRead(sp.role)
+	} else {
+		sp.stream.GrantRead(sp.role)
+	}
+	var responseTypes *bool
+	if *p.ReportBatchItemFailures {
+		responseTypes = jsii.Bool(true)
+	}
+	sp.mapping = awslambda.NewEventSourceMapping(sp, jsii.String(IDEventSourceMapping), &awslambda.EventSourceMappingProps{
+		Target:                    target,
+		EventSourceArn:            source,
+		StartingPosition:          p.StartingPosition,
+		StartingPositionTimestamp: p.StartingPositionTimestamp,
+		BatchSize:                 p.BatchSize,
+		MaxBatchingWindow:         p.MaxBatchingWindow,
+		ParallelizationFactor:     p.ParallelizationFactor,
+		BisectBatchOnError:        p.BisectBatchOnError,
+		RetryAttempts:             p.RetryAttempts,
+		MaxRecordAge:              p.MaxRecordAge,
+		ReportBatchItemFailures:   responseTypes,
+		TumblingWindow:            p.TumblingWindow,
+		Filters:                   p.Filters,
+		Enabled:                   p.Enabled,
+		MetricsConfig:             &awslambda.MetricsConfig{Metrics: &[]awslambda.MetricType{awslambda.MetricType_EVENT_COUNT}},
+		OnFailure:                 &dlqDestination{queue: sp.dlq},
+	})
+	// The mapping validates its source when it is created; make sure the
+	// role's policy exists before it.
+	sp.mapping.Node().AddDependency(sp.role)
+
+	// ---- monitoring
+	var reserved *float64
+	if p.ReservedConcurrentExecutions != nil {
+		v := *p.ReservedConcurrentExecutions
+		reserved = &v
+	}
+	var consumerName *string
+	if sp.consumer != nil {
+		consumerName = sp.consumer.StreamConsumerName()
+	}
+	sp.monitoring = addMonitoring(sp, &monitoringTargets{
+		Stream:              sp.stream,
+		StreamIsNew:         r.newStream,
+		OnDemand:            r.onDemand,
+		Retention:           p.RetentionPeriod,
+		Function:            sp.function,
+		Mapping:             sp.mapping,
+		DLQ:                 sp.dlq,
+		MaxRecordAge:        p.MaxRecordAge,
+		Timeout:             p.Timeout,
+		ReservedConcurrency: reserved,
+		MetricsNamespace:    *p.MetricsNamespace,
+		EnhancedFanOut:      sp.consumer != nil,
+		ConsumerName:        consumerName,
+	}, p.Monitoring)
+	if sp.monitoring == nil {
+		sp.monitoring = &Monitoring{}
+	}
+	return sp
+}
+
+// grantSendToDLQ lets the function's role send to the DLQ: the mapping sends
+// failed-batch descriptions with it, and the function quarantines records
+// with it. Exactly sqs:SendMessage on the queue and the two KMS actions an
+// SSE-KMS producer needs on its key (CDK's grantSendMessages would add
+// kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey*).
+func (sp *StreamProcessor) grantSendToDLQ() {
+	sp.dlq.Grant(sp.role, jsii.String("sqs:SendMessage"))
+	sp.dlqKey.Grant(sp.role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
+}
+
+// dlqDestination is the mapping's on-failure destination: the DLQ. It
+// implements awslambda.IEventSourceDlq without granting anything itself;
+// grantSendToDLQ has already granted exactly what sending needs.
+type dlqDestination struct{ queue awssqs.IQueue }
+
+func (d *dlqDestination) Bind(_ awslambda.IEventSourceMapping, _ awslambda.IFunction) *awslambda.DlqDestinationConfig {
+	return &awslambda.DlqDestinationConfig{Destination: d.queue.QueueArn()}
+}
+
+func streamProps(r *resolved) *awskinesis.StreamProps {
+	p := &r.StreamProcessorProps
+	sp := &awskinesis.StreamProps{
+		StreamName:      p.StreamName,
+		StreamMode:      p.StreamMode,
+		RetentionPeriod: p.RetentionPeriod,
+		RemovalPolicy:   p.RemovalPolicy,
+	}
+	if !r.onDemand {
+		sp.ShardCount = p.ShardCount
+	}
+	if p.StreamEncryptionKey != nil {
+		sp.Encryption = awskinesis.StreamEncryption_KMS
+		sp.EncryptionKey = p.StreamEncryptionKey
+	} else {
+		sp.Encryption = awskinesis.StreamEncryption_MANAGED
+	}
+	return sp
+}
+
+// Stream is the stream the function consumes: the one the construct made, or
+// the one passed as StreamProcessorProps.Stream. Grant producers with
+// Stream().GrantWrite(...).
+func (sp *StreamProcessor) Stream() awskinesis.IStream { return sp.stream }
+
+// Consumer is the enhanced fan-out consumer, or nil without EnhancedFanOut.
+func (sp *StreamProcessor) Consumer() awskinesis.StreamConsumer { return sp.consumer }
+
+// Function is the Lambda function. Grant it more with e.g.
+// table.GrantReadWriteData(sp.Function()).
+func (sp *StreamProcessor) Function() awslambda.Function { return sp.function }
+
+// Alias is the alias carrying provisioned concurrency that the mapping
+// targets, or nil without ProvisionedConcurrentExecutions.
+func (sp *StreamProcessor) Alias() awslambda.Alias { return sp.alias }
+
+// Version is the published version behind Alias, or nil without
+// ProvisionedConcurrentExecutions.
+func (sp *StreamProcessor) Version() awslambda.IVersion {
+	if sp.alias == nil {
+		return nil
+	}
+	return sp.alias.Version()
+}
+
+// EventSourceMapping connects the stream (or consumer) to the function.
+func (sp *StreamProcessor) EventSourceMapping() awslambda.EventSourceMapping { return sp.mapping }
+
+// DeadLetterQueueKey encrypts the DLQ: grant consumers of the queue
+// kms:Decrypt on it (DeadLetterQueue().GrantConsumeMessages does).
+func (sp *StreamProcessor) DeadLetterQueueKey() awskms.IKey { return sp.dlqKey }
+
+// DeadLetterQueue receives a description of every batch the mapping gives up
+// on (records must be re-read from the stream: see streamctl redrive) and the
+// records the function quarantines. Its URL is in the function's environment
+// as STREAMPROC_QUARANTINE_QUEUE_URL.
+func (sp *StreamProcessor) DeadLetterQueue() awssqs.IQueue { return sp.dlq }
+
+// LogGroup holds the function's JSON logs.
+func (sp *StreamProcessor) LogGroup() awslogs.ILogGroup { return sp.logGroup }
+
+// Role is the function's execution role.
+func (sp *StreamProcessor) Role() awsiam.IRole { return sp.role }
+
+// Monitoring is what the monitoring made: alarms, composite alarm, topic and
+// dashboard.
+func (sp *StreamProcessor) Monitoring() *Monitoring { return sp.monitoring }
+
+// Alarms are the individual alarms.
+func (sp *StreamProcessor) Alarms() []awscloudwatch.IAlarm { return sp.monitoring.Alarms }
+
+// CompositeAlarm fires when any alarm of the pipeline fires.
+func (sp *StreamProcessor) CompositeAlarm() awscloudwatch.IAlarm { return sp.monitoring.Composite }
+
+// AlarmTopic receives the alarm notifications.
+func (sp *StreamProcessor) AlarmTopic() awssns.ITopic { return sp.monitoring.Topic }
+
+// Dashboard shows the pipeline.
+func (sp *StreamProcessor) Dashboard() awscloudwatch.Dashboard { return sp.monitoring.Dashboard }
