@@ -46,7 +46,7 @@ const (
 func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTargets, specs []alarmSpec, alarms []builtAlarm, composite awscloudwatch.IAlarm) awscloudwatch.Dashboard {
 	// th is the threshold line of the alarm on this metric (none when that
 	// alarm is disabled); with several kinds, the first one present.
-	th := func(unitScale float64, kinds ...AlarmKind) []*awscloudwatch.HorizontalAnnotation {
+	th := func(kinds ...AlarmKind) []*awscloudwatch.HorizontalAnnotation {
 		var names []string
 		var first *alarmSpec
 		for _, k := range kinds {
@@ -67,8 +67,8 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 			label = strings.Join(names, ", ") + " alarm"
 		}
 		return []*awscloudwatch.HorizontalAnnotation{{
-			Value: jsii.Number(first.Threshold * unitScale),
-			Label: jsii.String(fmt.Sprintf("%s: %s", label, thresholdText(*first, unitScale))),
+			Value: jsii.Number(first.Threshold),
+			Label: jsii.String(fmt.Sprintf("%s: %s", label, thresholdText(*first))),
 			Color: jsii.String(colorAlarmLine),
 		}}
 	}
@@ -147,7 +147,7 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 				metrics(
 					s.MetricWriteProvisionedThroughputExceeded(opts(statSum, slowPeriod, "Write throttled")),
 					s.MetricReadProvisionedThroughputExceeded(opts(statSum, slowPeriod, "Read throttled"))),
-				nil, th(1, AlarmWriteThrottled, AlarmReadThrottled), nil),
+				nil, th(AlarmWriteThrottled, AlarmReadThrottled), nil),
 		},
 		section("Consumer", "event source mapping of "+*fnName),
 		[]awscloudwatch.IWidget{
@@ -156,7 +156,7 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 					streamLagMetric(t, map[bool]string{false: "GetRecords iterator age (stream)", true: "MillisBehindLatest (fan-out consumer)"}[t.EnhancedFanOut]),
 					t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "IteratorAge (function)"))),
 				nil,
-				join(th(1, AlarmIteratorAge, AlarmStreamIteratorAge), []*awscloudwatch.HorizontalAnnotation{{
+				join(th(AlarmIteratorAge, AlarmStreamIteratorAge), []*awscloudwatch.HorizontalAnnotation{{
 					Value: jsii.Number(discardMs),
 					Label: jsii.String("Records discarded: " + human(thr.TimeToDiscard)),
 					Color: jsii.String(colorLimitLine),
@@ -172,7 +172,7 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 				metrics(
 					mappingMetric(t, esmDropped, fastPeriod, "Dropped"),
 					mappingMetric(t, esmOnFailureDelivered, fastPeriod, "Sent to on-failure DLQ")),
-				nil, th(1, AlarmDroppedEvents, AlarmOnFailureDelivered), nil),
+				nil, th(AlarmDroppedEvents, AlarmOnFailureDelivered), nil),
 		},
 		section("Function", *fnName),
 		[]awscloudwatch.IWidget{
@@ -180,10 +180,10 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 				metrics(
 					t.Function.MetricInvocations(opts(statSum, slowPeriod, "Invocations")),
 					t.Function.MetricErrors(opts(statSum, slowPeriod, "Errors"))),
-				metrics(errorRate(t)), nil, th(1, AlarmErrorRate)),
+				metrics(errorRate(t)), nil, th(AlarmErrorRate)),
 			graph("Throttles", 6,
 				metrics(t.Function.MetricThrottles(opts(statSum, slowPeriod, "Throttles"))),
-				nil, th(1, AlarmThrottles), nil),
+				nil, th(AlarmThrottles), nil),
 			graph("Duration (ms)", 6,
 				metrics(
 					t.Function.MetricDuration(opts("p50", slowPeriod, "p50")),
@@ -191,14 +191,14 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 					t.Function.MetricDuration(opts(statP99, slowPeriod, "p99")),
 					t.Function.MetricDuration(opts(statMax, slowPeriod, "max"))),
 				nil,
-				join(th(1, AlarmDuration), []*awscloudwatch.HorizontalAnnotation{{
+				join(th(AlarmDuration), []*awscloudwatch.HorizontalAnnotation{{
 					Value: jsii.Number(timeoutMs),
 					Label: jsii.String("Timeout: " + human(goDuration(t.Timeout))),
 					Color: jsii.String(colorLimitLine),
 				}}), nil),
 			graph("Concurrent executions", 6,
 				metrics(t.Function.Metric(jsii.String("ConcurrentExecutions"), opts(statMax, fastPeriod, "Concurrent executions (max)"))),
-				nil, join(th(1, AlarmConcurrency), reservedLine(t.ReservedConcurrency)), nil),
+				nil, join(th(AlarmConcurrency), reservedLine(t.ReservedConcurrency)), nil),
 		},
 		section("Failures", "DLQ "+*t.DLQ.QueueName()),
 		[]awscloudwatch.IWidget{
@@ -206,16 +206,16 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 				metrics(
 					t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "Visible")),
 					t.DLQ.MetricApproximateNumberOfMessagesNotVisible(opts(statMax, fastPeriod, "In flight (redrive)"))),
-				nil, th(1, AlarmDLQMessages), nil),
+				nil, th(AlarmDLQMessages), nil),
 			graph("DLQ oldest message age (s)", 8,
 				metrics(t.DLQ.MetricApproximateAgeOfOldestMessage(opts(statMax, slowPeriod, "Oldest message age"))),
-				nil, join(th(1, AlarmDLQAge), redriveLine(thr)), nil),
+				nil, join(th(AlarmDLQAge), redriveLine(thr)), nil),
 			graph("Records off the happy path", 8,
 				metrics(
 					functionMetric(t, contract.MetricRecordsQuarantined, statSum, slowPeriod, "Quarantined"),
 					functionMetric(t, contract.MetricRecordsFailed, statSum, slowPeriod, "Failed (batch item failures)"),
 					functionMetric(t, contract.MetricRecordsRetried, statSum, slowPeriod, "Retried in invocation")),
-				nil, th(1, AlarmRecordsQuarantined), nil),
+				nil, th(AlarmRecordsQuarantined), nil),
 		},
 		section("Business", "processor metrics, namespace "+ns),
 		[]awscloudwatch.IWidget{
@@ -319,12 +319,12 @@ func toRows(rows [][]awscloudwatch.IWidget) *[]*[]awscloudwatch.IWidget {
 }
 
 // thresholdText renders an alarm's condition in the graph's unit.
-func thresholdText(s alarmSpec, scale float64) string {
+func thresholdText(s alarmSpec) string {
 	op := ">"
 	if s.Comparison == awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD {
 		op = "≥"
 	}
-	v := s.Threshold * scale
+	v := s.Threshold
 	switch s.Kind {
 	case AlarmIteratorAge, AlarmStreamIteratorAge, AlarmDuration:
 		return op + " " + human(time.Duration(v)*time.Millisecond)

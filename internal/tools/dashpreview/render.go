@@ -240,16 +240,9 @@ func renderGraph(w cwdash.Widget, bx box, rng timeRange, now time.Time) (string,
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<div class="title">%s <span class="menu">⋮</span></div>`, html.EscapeString(w.Properties.Title))
-	b.WriteString(renderChart(bx.Width, chartH, left, right, anns, axisMin(w, "left"), rng, now))
+	b.WriteString(renderChart(bx.Width, chartH, left, right, anns, rng, now))
 	b.WriteString(legend)
 	return b.String(), nil
-}
-
-func axisMin(w cwdash.Widget, side string) *float64 {
-	if a, ok := w.Properties.YAxis[side]; ok {
-		return a.Min
-	}
-	return nil
 }
 
 // renderLegend lists every line with its stat and period (CloudWatch shows
@@ -297,7 +290,8 @@ func statPeriod(m cwdash.Metric) string {
 }
 
 // renderChart draws axes, grid, lines and threshold lines as SVG.
-func renderChart(width, height int, left, right []series, anns []cwdash.Annotation, leftMin *float64, rng timeRange, now time.Time) string {
+// Axes start at 0 (every graph of the construct sets min 0).
+func renderChart(width, height int, left, right []series, anns []cwdash.Annotation, rng timeRange, now time.Time) string {
 	padL, padR, padT, padB := 52, 14, 8, 20
 	if len(right) > 0 {
 		padR = 52
@@ -389,7 +383,6 @@ func renderChart(width, height int, left, right []series, anns []cwdash.Annotati
 		prevLabel = ty
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="%s" text-anchor="end" stroke="#fff" stroke-width="3" paint-order="stroke">%s</text>`, padL+pw-4, ty, c, html.EscapeString(l.a.Label))
 	}
-	_ = leftMin // CloudWatch axes here start at 0 (every graph sets min 0)
 	b.WriteString(`</svg>`)
 	return b.String()
 }
