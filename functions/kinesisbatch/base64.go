@@ -69,10 +69,27 @@ func decodeBase64(dst, src []byte) (int, error) {
 	if bad&badQuantum != 0 {
 		return base64.StdEncoding.Decode(dst, src)
 	}
-	m, err := base64.StdEncoding.Decode(dst[di:], src[n-4:])
-	if err != nil {
-		// Report the position in the whole string, as encoding/base64 does.
-		return base64.StdEncoding.Decode(dst, src)
+	// The last quantum: "xxxx", "xxx=" or "xx==". The bits padding leaves
+	// over are ignored, as encoding/base64 does outside strict mode.
+	q := src[n-4 : n : n]
+	d := dst[di : di+3 : di+3]
+	switch {
+	case q[3] != '=':
+		if x := b64[0][q[0]] | b64[1][q[1]] | b64[2][q[2]] | b64[3][q[3]]; x&badQuantum == 0 {
+			d[0], d[1], d[2] = byte(x>>16), byte(x>>8), byte(x)
+			return di + 3, nil
+		}
+	case q[2] != '=':
+		if x := b64[0][q[0]] | b64[1][q[1]] | b64[2][q[2]]; x&badQuantum == 0 {
+			d[0], d[1] = byte(x>>16), byte(x>>8)
+			return di + 2, nil
+		}
+	default:
+		if x := b64[0][q[0]] | b64[1][q[1]]; x&badQuantum == 0 {
+			d[0] = byte(x >> 16)
+			return di + 1, nil
+		}
 	}
-	return di + m, nil
+	// A bad character: encoding/base64 reports where.
+	return base64.StdEncoding.Decode(dst, src)
 }

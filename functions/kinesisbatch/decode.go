@@ -62,10 +62,10 @@ type Decoder struct {
 	scratch []byte           // unescaped strings
 	arena   *strings.Builder // current string block (Builder: no zeroing)
 	intern  [nInterned]string
-	// internRaw[k] is the JSON text of intern[k] when it needed no
-	// unescaping, nil otherwise.
+	// internRaw[k] is the JSON text of intern[k] with its closing quote
+	// when it needed no unescaping, nil otherwise.
 	internRaw [nInterned][]byte
-	shardRaw  []byte // shard id of the last eventID, as written
+	shardRaw  []byte // shard id and colon of the last eventID, as written
 	seqRaw    []byte // sequence number of the current record, as written
 	lastFlags int    // scan flags of the last string stringField scanned
 	// seqPending: the current record's sequence number is seqRaw and not
@@ -173,7 +173,7 @@ func (d *Decoder) decodeTop() error {
 		}
 		return d.errAt(i, "payload is JSON but not an object: not a Kinesis event")
 	}
-	i, err := d.members(i, 1, topKeys, func(_ int, i int) (int, error) {
+	i, err := d.members(i, 1, topKeys, topPats, func(_ int, i int) (int, error) {
 		return d.decodeRecords(i)
 	})
 	if err != nil {
@@ -368,66 +368,136 @@ const (
 	kkEncryptionType
 )
 
-// members parses an object at p[i]=='{' whose interesting keys are names and
-// calls member with the index of the key in names (-1 for other keys) and i
-// at the start of the value.
-func (d *Decoder) members(i, depth int, names []string, member func(id int, i int) (int, error)) (int, error) {
+// patterns returns each name followed by its closing quote, padded for
+// eqAt.
+func patterns(names []string) [][]byte {
+	out := make([][]byte, len(names))
+	for k, n := range names {
+		out[k] = padded([]byte(n + `"`))
+	}
+	return out
+}
+
+var (
+	topPats     = patterns(topKeys)
+	recordPats  = patterns(recordKeys)
+	kinesisPats = patterns(kinesisKeys)
+)
+
+// padded returns b in an array with 8 spare bytes, as eqAt needs.
+func padded(b []byte) []byte {
+	out := make([]byte, len(b), len(b)+8)
+	copy(out, b)
+	return out
+}
+
+// eqAt reports whether p[i:] starts with pat, comparing eight bytes at a
+// time without a call; pat should have 8 bytes of spare capacity.
+func eqAt(p []byte, i int, pat []byte) bool {
+	n := len(pat)
+	if len(p)-i < n+8 || cap(pat)-n < 8 {
+		return len(p)-i >= n && string(p[i:i+n]) == string(pat)
+	}
+	q := p[i:]
+	j := 0
+	for ; j+8 <= n; j += 8 {
+		if binary.LittleEndian.Uint64(q[j:]) != binary.LittleEndian.Uint64(pat[j:]) {
+			return false
+		}
+	}
+	if r := n - j; r > 0 {
+		mask := uint64(1)<<(8*r) - 1
+		return (binary.LittleEndian.Uint64(q[j:])^binary.LittleEndian.Uint64(pat[j:j+8]))&mask == 0
+	}
+	return true
+}
+
+// objStart enters the object at p[i]=='{'. It returns the index of the
+// first key, or with done set the index after an empty object.
+func (d *Decoder) objStart(i, depth int) (int, bool, error) {
 	if depth > maxDepth {
-		return i, d.errAt(i, "exceeded max nesting depth")
+		return i, false, d.errAt(i, "exceeded max nesting depth")
 	}
 	p := d.p
 	i = d.ws(i + 1)
 	if i < len(p) && p[i] == '}' {
-		return i + 1, nil
+		return i + 1, true, nil
 	}
-	hint := 0
-	for {
-		if i >= len(p) || p[i] != '"' {
-			return i, d.unexpected(i, "string for object key")
+	return i, false, nil
+}
+
+// objKey reads the key at p[i] and the colon after it. It returns the
+// key's index in names (-1 for other keys) and the index of the value. The
+// name at hint, the one Lambda writes next, is tried first by comparing
+// bytes; other keys are scanned and matched like encoding/json does.
+func (d *Decoder) objKey(i int, names []string, pats [][]byte, hint int) (int, int, error) {
+	p := d.p
+	if i >= len(p) || p[i] != '"' {
+		return -1, i, d.unexpected(i, "string for object key")
+	}
+	id := -1
+	if hint < len(pats) && eqAt(p, i+1, pats[hint]) {
+		id, i = hint, i+1+len(pats[hint])
+	}
+	if id < 0 {
+		key, end, err := d.stringValue(i)
+		if err != nil {
+			return -1, i, err
 		}
-		id := -1
-		if hint < len(names) {
-			n := names[hint]
-			if e := i + 1 + len(n); e < len(p) && p[e] == '"' && string(p[i+1:e]) == n {
-				id, i = hint, e+1
-			}
-		}
-		if id < 0 {
-			key, end, err := d.stringValue(i)
-			if err != nil {
-				return i, err
-			}
-			id = lookupKey(names, key)
-			i = end
-		}
-		hint = id + 1
+		id = lookupKey(names, key)
+		i = end
+	}
+	if i < len(p) && p[i] == ':' {
+		i++
+	} else {
 		i = d.ws(i)
 		if i >= len(p) || p[i] != ':' {
-			return i, d.unexpected(i, "':' after object key")
+			return -1, i, d.unexpected(i, "':' after object key")
 		}
-		i = d.ws(i + 1)
-		var err error
+		i++
+	}
+	return id, d.ws(i), nil
+}
+
+// objNext reads what follows a member's value: the index of the next key,
+// or with done set the index after the closing brace.
+func (d *Decoder) objNext(i int) (int, bool, error) {
+	p := d.p
+	i = d.ws(i)
+	if i < len(p) {
+		switch p[i] {
+		case ',':
+			return d.ws(i + 1), false, nil
+		case '}':
+			return i + 1, true, nil
+		}
+	}
+	return i, false, d.unexpected(i, "',' or '}' after object value")
+}
+
+// members parses an object at p[i]=='{' whose interesting keys are names and
+// calls member with the index of the key in names and i at the start of the
+// value; other keys' values are skipped.
+func (d *Decoder) members(i, depth int, names []string, pats [][]byte, member func(id int, i int) (int, error)) (int, error) {
+	i, done, err := d.objStart(i, depth)
+	hint := 0
+	for !done && err == nil {
+		var id int
+		if id, i, err = d.objKey(i, names, pats, hint); err != nil {
+			break
+		}
+		hint = id + 1
 		if id < 0 {
 			i, err = d.skipValue(i, depth)
 		} else {
 			i, err = member(id, i)
 		}
 		if err != nil {
-			return i, err
+			break
 		}
-		i = d.ws(i)
-		if i >= len(p) {
-			return i, d.unexpected(i, "',' or '}' after object value")
-		}
-		switch p[i] {
-		case ',':
-			i = d.ws(i + 1)
-		case '}':
-			return i + 1, nil
-		default:
-			return i, d.unexpected(i, "',' or '}' after object value")
-		}
+		i, done, err = d.objNext(i)
 	}
+	return i, err
 }
 
 // lookupKey finds key in names with encoding/json's rules: an exact match,
@@ -448,31 +518,44 @@ func lookupKey(names []string, key []byte) int {
 
 func (d *Decoder) decodeRecord(i int, r *Record) (int, error) {
 	d.seqRaw, d.seqPending = nil, false
-	end, err := d.members(i, 3, recordKeys, func(id int, i int) (int, error) {
+	i, done, err := d.objStart(i, 3)
+	hint := 0
+	for !done && err == nil {
+		var id int
+		if id, i, err = d.objKey(i, recordKeys, recordPats, hint); err != nil {
+			break
+		}
+		hint = id + 1
 		switch id {
 		case rkKinesis:
-			return d.decodeKinesis(i, r)
+			i, err = d.decodeKinesis(i, r)
 		case rkEventSource:
-			return d.stringField(i, "eventSource", &r.EventSource, inEventSource)
+			i, err = d.stringField(i, "eventSource", &r.EventSource, inEventSource)
 		case rkEventVersion:
-			return d.stringField(i, "eventVersion", &r.EventVersion, inEventVersion)
+			i, err = d.stringField(i, "eventVersion", &r.EventVersion, inEventVersion)
 		case rkEventID:
-			return d.eventIDField(i, r)
+			i, err = d.eventIDField(i, r)
 		case rkEventName:
-			return d.stringField(i, "eventName", &r.EventName, inEventName)
+			i, err = d.stringField(i, "eventName", &r.EventName, inEventName)
 		case rkInvokeIdentityARN:
-			return d.stringField(i, "invokeIdentityArn", &r.InvokeIdentityARN, inInvokeIdentityARN)
+			i, err = d.stringField(i, "invokeIdentityArn", &r.InvokeIdentityARN, inInvokeIdentityARN)
 		case rkAWSRegion:
-			return d.stringField(i, "awsRegion", &r.AWSRegion, inAWSRegion)
-		default: // rkEventSourceARN
-			return d.stringField(i, "eventSourceARN", &r.EventSourceARN, inEventSourceARN)
+			i, err = d.stringField(i, "awsRegion", &r.AWSRegion, inAWSRegion)
+		case rkEventSourceARN:
+			i, err = d.stringField(i, "eventSourceARN", &r.EventSourceARN, inEventSourceARN)
+		default:
+			i, err = d.skipValue(i, 3)
 		}
-	})
+		if err != nil {
+			break
+		}
+		i, done, err = d.objNext(i)
+	}
 	if d.seqPending {
 		r.SequenceNumber = d.str(d.seqRaw)
 		d.seqPending = false
 	}
-	return end, err
+	return i, err
 }
 
 // eventIDField decodes eventID. Lambda writes "<shardId>:<sequenceNumber>"
@@ -481,12 +564,12 @@ func (d *Decoder) decodeRecord(i int, r *Record) (int, error) {
 func (d *Decoder) eventIDField(i int, r *Record) (int, error) {
 	p := d.p
 	if sh, seq := d.shardRaw, d.seqRaw; sh != nil && seq != nil && i < len(p) && p[i] == '"' {
-		e := i + 1 + len(sh) + 1 + len(seq)
-		if e < len(p) && p[e] == '"' && p[i+1+len(sh)] == ':' &&
-			bytes.Equal(p[i+1:i+1+len(sh)], sh) && bytes.Equal(p[e-len(seq):e], seq) {
+		// shardRaw includes the colon.
+		e := i + 1 + len(sh) + len(seq)
+		if e < len(p) && p[e] == '"' && eqAt(p, i+1, sh) && eqAt(p, i+1+len(sh), seq) {
 			r.EventID = d.str(p[i+1 : e])
 			if d.seqPending {
-				r.SequenceNumber = r.EventID[len(sh)+1:]
+				r.SequenceNumber = r.EventID[len(sh):]
 				d.seqPending = false
 			}
 			return e + 1, nil
@@ -500,7 +583,7 @@ func (d *Decoder) eventIDField(i int, r *Record) (int, error) {
 		r.EventID = d.str(b)
 		if flags, _, _ := d.scanString(i); flags == 0 {
 			if c := bytes.LastIndexByte(b, ':'); c > 0 {
-				d.shardRaw = append(d.shardRaw[:0], b[:c]...)
+				d.shardRaw = padded(b[:c+1])
 			}
 		}
 		return end, nil
@@ -516,38 +599,58 @@ func (d *Decoder) decodeKinesis(i int, r *Record) (int, error) {
 	if i >= len(p) || p[i] != '{' {
 		return d.typeMismatch(i, "kinesis", "object")
 	}
-	return d.members(i, 4, kinesisKeys, func(id int, i int) (int, error) {
+	i, done, err := d.objStart(i, 4)
+	hint := 0
+	for !done && err == nil {
+		var id int
+		if id, i, err = d.objKey(i, kinesisKeys, kinesisPats, hint); err != nil {
+			break
+		}
+		hint = id + 1
 		switch id {
 		case kkSchemaVersion:
-			return d.stringField(i, "kinesis.kinesisSchemaVersion", &r.KinesisSchemaVersion, inSchemaVersion)
+			i, err = d.stringField(i, "kinesis.kinesisSchemaVersion", &r.KinesisSchemaVersion, inSchemaVersion)
 		case kkPartitionKey:
-			return d.stringField(i, "kinesis.partitionKey", &r.PartitionKey, -1)
+			i, err = d.stringField(i, "kinesis.partitionKey", &r.PartitionKey, -1)
 		case kkSequenceNumber:
-			if i < len(p) && p[i] == '"' {
-				flags, end, err := d.scanString(i)
-				if err != nil {
-					return i, err
-				}
-				if flags == 0 {
-					// Usually the tail of eventID, which follows: copied
-					// once, with eventID (see eventIDField).
-					d.seqRaw, d.seqPending = p[i+1:end-1], true
-					return end, nil
-				}
-				d.seqRaw, d.seqPending = nil, false
-				d.scratch = unquote(d.scratch[:0], p[i+1:end-1])
-				r.SequenceNumber = d.str(d.scratch)
-				return end, nil
-			}
-			return d.stringField(i, "kinesis.sequenceNumber", &r.SequenceNumber, -1)
+			i, err = d.sequenceField(i, r)
 		case kkData:
-			return d.dataField(i, r)
+			i, err = d.dataField(i, r)
 		case kkTimestamp:
-			return d.timestampField(i, r)
-		default: // kkEncryptionType
-			return d.stringField(i, "kinesis.encryptionType", &r.EncryptionType, inEncryptionType)
+			i, err = d.timestampField(i, r)
+		case kkEncryptionType:
+			i, err = d.stringField(i, "kinesis.encryptionType", &r.EncryptionType, inEncryptionType)
+		default:
+			i, err = d.skipValue(i, 4)
 		}
-	})
+		if err != nil {
+			break
+		}
+		i, done, err = d.objNext(i)
+	}
+	return i, err
+}
+
+// sequenceField reads kinesis.sequenceNumber. Without escapes it is left in
+// the payload (seqRaw) until eventID, whose tail it usually is, so the two
+// share one copy; decodeRecord copies it alone otherwise.
+func (d *Decoder) sequenceField(i int, r *Record) (int, error) {
+	p := d.p
+	if i < len(p) && p[i] == '"' {
+		flags, end, err := d.scanString(i)
+		if err != nil {
+			return i, err
+		}
+		if flags == 0 {
+			d.seqRaw, d.seqPending = p[i+1:end-1], true
+			return end, nil
+		}
+		d.seqRaw, d.seqPending = nil, false
+		d.scratch = unquote(d.scratch[:0], p[i+1:end-1])
+		r.SequenceNumber = d.str(d.scratch)
+		return end, nil
+	}
+	return d.stringField(i, "kinesis.sequenceNumber", &r.SequenceNumber, -1)
 }
 
 // stringField decodes a JSON string (or null, which leaves dst unchanged, as
@@ -557,9 +660,9 @@ func (d *Decoder) stringField(i int, field string, dst *string, slot int) (int, 
 	if slot >= 0 && i < len(p) && p[i] == '"' {
 		// The value of the previous record, compared instead of scanned.
 		if raw := d.internRaw[slot]; raw != nil {
-			if e := i + 1 + len(raw); e < len(p) && p[e] == '"' && bytes.Equal(p[i+1:e], raw) {
+			if eqAt(p, i+1, raw) { // raw includes the closing quote
 				*dst = d.intern[slot]
-				return e + 1, nil
+				return i + 1 + len(raw), nil
 			}
 		}
 	}
@@ -576,7 +679,7 @@ func (d *Decoder) stringField(i int, field string, dst *string, slot int) (int, 
 		}
 		if slot >= 0 {
 			if flags == 0 {
-				d.internRaw[slot] = append(d.internRaw[slot][:0], b...)
+				d.internRaw[slot] = padded(p[i+1 : end])
 			} else {
 				d.internRaw[slot] = nil
 			}
