@@ -152,7 +152,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // Invoke implements lambda.Handler: it decodes the raw payload with a
 // Decoder, processes the records and returns the JSON of
 // events.KinesisEventResponse. It returns an error only if the payload is not
-// a Kinesis event.
+// a Kinesis event (malformed, or a record without a sequence number, or from
+// another event source), so that Lambda retries the batch.
+//
+// The records' Data alias a buffer the next invocation reuses: a handler
+// must not keep them, or hand them to goroutines that outlive it, without
+// copying. Their strings may be kept.
 func (p *Processor) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	start := p.cfg.now()
 	d := p.decoders.Get().(*Decoder)

@@ -48,8 +48,7 @@ type SQSQuarantine struct {
 	Client   SQSSender
 	QueueURL string
 	// FunctionName is written into every message.
-	// Default: $AWS_LAMBDA_FUNCTION_NAME as seen by the Processor's config is
-	// not used here; empty means the field is omitted.
+	// Default: "" (the field is omitted).
 	FunctionName string
 	// MaxAttempts per message.
 	// Default: 3.
@@ -77,9 +76,8 @@ type qmsg struct {
 	body  string
 }
 
-// Messages builds the contract.QuarantinedRecord bodies for one failure,
-// split into parts. It is exported through Put; tests use it to check the
-// chunking.
+// messages builds the contract.QuarantinedRecord bodies for one failure,
+// split into parts of at most contract.MaxQuarantineChunk payload bytes.
 func (q *SQSQuarantine) messages(f Failure, now time.Time) ([]string, error) {
 	r := f.Record
 	data := r.Data
