@@ -56,6 +56,11 @@ type Options struct {
 	Adjust func(*localesm.Config)
 	// FunctionEnv adds variables to the function's environment.
 	FunctionEnv []string
+	// FunctionTimeout overrides the template's function timeout (tests that
+	// exhaust retries against a failing sink would otherwise wait for the
+	// processor to use most of a long timeout on every attempt).
+	// Default: the template's Timeout.
+	FunctionTimeout time.Duration
 	// Logger receives the poller's decisions. Default: discard.
 	Logger *slog.Logger
 	// Progress receives start-up steps, one line each. Default: discard.
@@ -123,6 +128,10 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	st, err := LoadStack(o.Template, o.Mapping)
 	if err != nil {
 		return nil, err
+	}
+	if o.FunctionTimeout > 0 {
+		st.Func.Timeout = o.FunctionTimeout
+		st.Mapping.Config.FunctionTimeout = o.FunctionTimeout
 	}
 	step("template   %s: mapping %s (batch %d, window %s, parallelization %d, bisect %v, retries %d, partial responses %v)",
 		o.Template, st.Mapping.LogicalID, orInt(st.Mapping.Config.BatchSize, localesm.DefaultBatchSize), st.Mapping.Config.BatchingWindow,
