@@ -155,6 +155,8 @@ type monitoringTargets struct {
 type Monitoring struct {
 	// Alarms in AllAlarmKinds order (those that apply and are not disabled).
 	Alarms []awscloudwatch.IAlarm
+	// ByKind is Alarms by kind, e.g. to add a paging action to ByKind[AlarmDroppedEvents] only.
+	ByKind map[AlarmKind]awscloudwatch.IAlarm
 	// Composite "pipeline unhealthy" alarm: any of Alarms in ALARM. Nil when alarms are disabled.
 	Composite awscloudwatch.IAlarm
 	// Topic the alarms notify. Nil when alarms are disabled.
@@ -191,7 +193,7 @@ func addMonitoring(scope constructs.Construct, t *monitoringTargets, props *Moni
 		prefix = *p.AlarmNamePrefix
 	}
 
-	res := &Monitoring{}
+	res := &Monitoring{ByKind: map[AlarmKind]awscloudwatch.IAlarm{}}
 	specs := alarmSpecs(t, &p)
 	var alarms []builtAlarm
 	if !boolValue(p.DisableAlarms) {
@@ -203,6 +205,7 @@ func addMonitoring(scope constructs.Construct, t *monitoringTargets, props *Moni
 			a.AddOkAction(action)
 			alarms = append(alarms, builtAlarm{spec: s, alarm: a})
 			res.Alarms = append(res.Alarms, a)
+			res.ByKind[s.Kind] = a
 		}
 		if len(res.Alarms) > 0 {
 			res.Composite = compositeAlarm(m, prefix, res.Alarms, p.CompositeTopic)

@@ -538,6 +538,14 @@ func TestCompositeAlarm(t *testing.T) {
 			if n := strings.Count(string(rule), "ALARM("); n != len(resources(tmpl, "AWS::CloudWatch::Alarm")) || strings.Contains(string(rule), " AND ") {
 				t.Errorf("composite rule should OR %d alarms: %s", n, rule)
 			}
+			for k, a := range s.results[tc.stack].ByKind {
+				if !strings.HasSuffix(*a.Node().Path(), "/"+string(k)+"Alarm") {
+					t.Errorf("ByKind[%s] is %s", k, *a.Node().Path())
+				}
+			}
+			if got := len(s.results[tc.stack].ByKind); got != len(resources(tmpl, "AWS::CloudWatch::Alarm")) {
+				t.Errorf("Monitoring.ByKind has %d, template %d", got, len(resources(tmpl, "AWS::CloudWatch::Alarm")))
+			}
 			if got := len(s.results[tc.stack].Alarms); got != len(resources(tmpl, "AWS::CloudWatch::Alarm")) {
 				t.Errorf("Monitoring.Alarms has %d, template %d", got, len(resources(tmpl, "AWS::CloudWatch::Alarm")))
 			}

@@ -86,3 +86,14 @@ func TestDeriveThresholdsMonotonic(t *testing.T) {
 		prev = cur
 	}
 }
+
+func TestHuman(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 30 * time.Second: "30s", 25 * time.Minute: "25m", 11*time.Hour + 55*time.Minute: "11h55m",
+		7 * 24 * time.Hour: "7d", 25*time.Hour + 30*time.Second: "1d1h30s", 1500 * time.Microsecond: "1.5ms",
+	} {
+		if got := human(d); got != want {
+			t.Errorf("human(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
