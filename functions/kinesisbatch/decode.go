@@ -800,32 +800,81 @@ func (d *Decoder) timestampField(i int, r *Record) (int, error) {
 	return end, nil
 }
 
-// parseEpochSeconds converts a JSON number of seconds since the epoch. The
-// common form (up to 18 integer digits, a fraction, no exponent) is read
-// exactly; others go through float64 like events.SecondsEpochTime.
+// parseEpochSeconds converts a (validated) JSON number of seconds since the
+// epoch. Up to 18 integer digits it is read exactly from the decimal text,
+// exponent included, to the nanosecond (truncated); larger values go through
+// float64 like events.SecondsEpochTime.
 func parseEpochSeconds(b []byte) (time.Time, bool) {
-	neg := false
 	j := 0
-	if b[0] == '-' {
-		neg = true
+	neg := b[0] == '-'
+	if neg {
 		j = 1
 	}
-	var sec, nsec int64
-	digits := 0
-	for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
-		sec = sec*10 + int64(b[j]-'0')
-		digits++
-	}
-	exact := digits <= 18
-	if exact && j < len(b) && b[j] == '.' {
-		j++
-		scale := int64(100000000)
-		for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
-			nsec += int64(b[j]-'0') * scale
-			scale /= 10
+	// The value is 0.d1d2d3... × 10^dp.
+	var digits [40]byte
+	nd, dp := 0, 0
+	exact := true
+	add := func(c byte) {
+		if nd < len(digits) {
+			digits[nd] = c
+			nd++
 		}
 	}
-	if exact && j == len(b) {
+	for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
+		if nd == 0 && b[j] == '0' {
+			continue
+		}
+		add(b[j])
+		dp++
+	}
+	if j < len(b) && b[j] == '.' {
+		for j++; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
+			if nd == 0 && b[j] == '0' {
+				dp--
+				continue
+			}
+			add(b[j])
+		}
+	}
+	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		j++
+		eneg := false
+		if b[j] == '+' || b[j] == '-' {
+			eneg = b[j] == '-'
+			j++
+		}
+		exp := 0
+		for ; j < len(b); j++ {
+			if exp < 10000 {
+				exp = exp*10 + int(b[j]-'0')
+			}
+		}
+		if eneg {
+			exp = -exp
+		}
+		dp += exp
+	}
+	if nd == 0 {
+		return time.Unix(0, 0), true
+	}
+	if dp > 18 {
+		exact = false
+	}
+	if exact {
+		var sec, nsec int64
+		for k := 0; k < dp; k++ {
+			sec *= 10
+			if k < nd {
+				sec += int64(digits[k] - '0')
+			}
+		}
+		scale := int64(100000000)
+		for k := dp; k < dp+9; k++ {
+			if k >= 0 && k < nd {
+				nsec += int64(digits[k]-'0') * scale
+			}
+			scale /= 10
+		}
 		if neg {
 			sec, nsec = -sec, -nsec
 		}

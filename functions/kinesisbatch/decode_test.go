@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,43 @@ func TestDecodeTestdata(t *testing.T) {
 	}
 }
 
+// TestDecodeTestdataFiles checks every event in testdata against
+// encoding/json: pretty-printed, escaped, reordered, with unknown fields and
+// the tumbling-window envelope.
+func TestDecodeTestdataFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.json")
+	if len(files) < 3 {
+		t.Fatalf("testdata events: %v", files)
+	}
+	for _, f := range files {
+		payload, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d Decoder
+		if _, err := d.Decode(payload); err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		compareWithStdlib(t, &d, payload)
+	}
+	recs, _ := DecodeEvent(mustRead(t, "testdata/time-window-event.json"))
+	r := recs[0]
+	if r.PartitionKey != "sensor-é☃" || r.EncryptionType != "KMS" || r.EventSourceARN != "arn:aws:kinesis:us-east-1:123456789012:stream/readings" ||
+		!r.ApproximateArrivalTimestamp.Equal(time.Unix(1764065251, 123000000)) || r.ShardID() != "shardId-000000000001" {
+		t.Errorf("decoded %+v", r)
+	}
+}
+
+func mustRead(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestDecodeAcceptsWhatEncodingJSONAccepts(t *testing.T) {
 	cases := map[string]string{
 		"empty object":        `{}`,
@@ -210,5 +248,31 @@ func TestDecoderReuse(t *testing.T) {
 	}
 	if id != "s:1" || pk != "a" {
 		t.Fatalf("strings from a previous decode changed: %q %q", id, pk)
+	}
+}
+
+func TestParseEpochSecondsExact(t *testing.T) {
+	cases := map[string]time.Time{
+		"1764065251.123":     time.Unix(1764065251, 123000000),
+		"1.764065251123E9":   time.Unix(1764065251, 123000000),
+		"1764065251123e-3":   time.Unix(1764065251, 123000000),
+		"0.000001e6":         time.Unix(1, 0),
+		"-1.5":               time.Unix(-1, -500000000),
+		"0":                  time.Unix(0, 0),
+		"-0.0":               time.Unix(0, 0),
+		"0.0000000001":       time.Unix(0, 0),
+		"12.3456789129":      time.Unix(12, 345678912),
+		"1E+2":               time.Unix(100, 0),
+		"000":                time.Unix(0, 0),
+		"123456789012345678": time.Unix(123456789012345678, 0),
+	}
+	for in, want := range cases {
+		got, ok := parseEpochSeconds([]byte(in))
+		if !ok || !got.Equal(want) {
+			t.Errorf("%s: %v, want %v", in, got, want)
+		}
+	}
+	if _, ok := parseEpochSeconds([]byte("1e400")); ok {
+		t.Error("1e400 accepted")
 	}
 }
