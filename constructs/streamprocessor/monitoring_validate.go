@@ -24,6 +24,10 @@ const maxDLQAgeThreshold = 14 * 24 * time.Hour
 // the bad value and the fix (lowercase, like the construct's own validation).
 // retention and maxRecordAge are the resolved stream and mapping settings the
 // thresholds derive from (nil maxRecordAge: no maximum). Tokens are skipped.
+//
+// addMonitoring panics with these; the construct's validate() should append
+// them too, so that a bad MonitoringProps is reported with the other props
+// before anything is added to the tree.
 func monitoringProblems(p *MonitoringProps, retention, maxRecordAge awscdk.Duration) []string {
 	if p == nil {
 		return nil
