@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -171,7 +172,7 @@ func validate(r *resolved) []string {
 		v.addf("BatchSize %s is invalid: use a whole number from 1 to 10000", fmtNum(n))
 	}
 	window, windowKnown := v.secs(p.MaxBatchingWindow)
-	if windowKnown && (window < 0 || window > maxBatchingWindowSeconds) {
+	if windowKnown && window > maxBatchingWindowSeconds {
 		v.addf("MaxBatchingWindow %s is invalid: use 0 to 300 seconds", fmtDur(window))
 	}
 	factor, factorKnown := v.num(p.ParallelizationFactor)
@@ -191,10 +192,7 @@ func validate(r *resolved) []string {
 	if ageKnown && (age < minRecordAgeSeconds || age > maxRecordAgeSeconds) {
 		v.addf("MaxRecordAge %s is invalid: use 60 seconds to 7 days", fmtDur(age))
 	}
-	redrive, redriveKnown := v.secs(p.RedriveWindow)
-	if redriveKnown && redrive < 0 {
-		v.addf("RedriveWindow %s is invalid: use zero or more", fmtDur(redrive))
-	}
+	redrive, redriveKnown := v.secs(p.RedriveWindow) // a Duration is never negative
 	// The DLQ only describes a failed batch; the records must be re-read from
 	// the stream. If they age out of the stream first, they are lost.
 	if ageKnown && retentionKnown && redriveKnown && age+redrive > retention {
@@ -209,14 +207,14 @@ func validate(r *resolved) []string {
 	// up to MaxBatchingWindow of gathering and Timeout of running. If that
 	// exceeds MaxRecordAge, the records expire before the retries configured
 	// for them can run.
-	if ageKnown && windowKnown && timeoutKnown && retriesKnown && retries >= 0 {
+	if ageKnown && windowKnown && timeoutKnown && retriesKnown && retries >= 0 && retries <= maxRetryAttempts {
 		need := window + timeout*(retries+1)
 		if need > age {
 			v.addf("MaxRecordAge (%s) is shorter than the time the configured retries can take: MaxBatchingWindow (%s) + Timeout (%s) x (RetryAttempts %s + 1) = %s, so a batch that times out expires before its retries run; raise MaxRecordAge to at least %s, or lower RetryAttempts, Timeout or MaxBatchingWindow", fmtDur(age), fmtDur(window), fmtDur(timeout), fmtNum(retries), fmtDur(need), fmtDur(need))
 		}
 	}
 	tumbling, tumblingKnown := v.secs(p.TumblingWindow)
-	if tumblingKnown && (tumbling < 0 || tumbling > maxTumblingWindowSeconds) {
+	if tumblingKnown && tumbling > maxTumblingWindowSeconds {
 		v.addf("TumblingWindow %s is invalid: use 0 to 900 seconds", fmtDur(tumbling))
 	}
 	if p.Filters != nil {
@@ -315,7 +313,7 @@ func fmtDur(seconds float64) string {
 	return s
 }
 
-func fmtNum(n float64) string { return fmt.Sprintf("%g", n) }
+func fmtNum(n float64) string { return strconv.FormatFloat(n, 'f', -1, 64) }
 
 func numOr(p *float64) string {
 	if p == nil {

@@ -1,0 +1,2 @@
+// Package notmain is not a main package: Entry pointing here is rejected.
+package notmain
