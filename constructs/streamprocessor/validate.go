@@ -239,6 +239,9 @@ func validate(r *resolved) []string {
 			v.addf("ReservedConcurrentExecutions (%s) is below the %s concurrent batches the mapping runs (ShardCount %s x ParallelizationFactor %s): throttled batches are retried until MaxRecordAge and then sent to the DLQ; raise ReservedConcurrentExecutions to at least %s, or lower ParallelizationFactor", fmtNum(reserved), fmtNum(shards*factor), fmtNum(shards), fmtNum(factor), fmtNum(shards*factor))
 		}
 	}
+	// ---- monitoring (monitoring_validate.go), reported with the rest before
+	// anything is added to the tree.
+	v.problems = append(v.problems, monitoringProblems(p.Monitoring, p.RetentionPeriod, p.MaxRecordAge)...)
 	return v.problems
 }
 

@@ -176,6 +176,8 @@ func TestValidation(t *testing.T) {
 			`Filters[0] is empty: build filters with awslambda.FilterCriteria_Filter`},
 		{"consumer name without fan-out", withCode(sp.StreamProcessorProps{ConsumerName: jsii.String("c")}),
 			`ConsumerName ("c") is set without EnhancedFanOut: set EnhancedFanOut to true, or remove ConsumerName`},
+		{"monitoring props", withCode(sp.StreamProcessorProps{Monitoring: &sp.MonitoringProps{ErrorRatePercent: jsii.Number(-1)}}),
+			`ErrorRatePercent`},
 		{"consumer name", withCode(sp.StreamProcessorProps{EnhancedFanOut: jsii.Bool(true), ConsumerName: jsii.String("bad name")}),
 			`ConsumerName "bad name" is invalid`},
 	} {
