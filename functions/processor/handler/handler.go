@@ -72,8 +72,8 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Prepared is the outcome of Prepare: the groups to store and what was seen.
-type Prepared struct {
+// prepared is the outcome of prepare: the groups to store and what was seen.
+type prepared struct {
 	Groups []sensor.Group
 	// Valid counts readings that decoded and validated.
 	Valid int
@@ -84,11 +84,11 @@ type Prepared struct {
 	Oldest int64
 }
 
-// Prepare decodes and validates every record of b, fails the invalid ones
+// prepare decodes and validates every record of b, fails the invalid ones
 // permanently (with the reason) and groups the rest. Point.Ref is the index in
 // b.Records. The groups alias st's buffers.
-func (h *Handler) prepare(b *kinesisbatch.Batch, st *state, now time.Time) Prepared {
-	var p Prepared
+func (h *Handler) prepare(b *kinesisbatch.Batch, st *state, now time.Time) prepared {
+	var p prepared
 	nowMs := now.UnixMilli()
 	st.bat.Reset()
 	w := h.cfg.Windows
