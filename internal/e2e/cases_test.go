@@ -18,7 +18,8 @@ import (
 
 var cases = []testCase{
 	{
-		name: "steady load, shards, out-of-order",
+		name:   "steady load, 4 shards, out-of-order",
+		shards: 4,
 		run: func(c *caseCtx) {
 			c.produce(producer.GenOptions{Seed: 1, Sensors: 200, OutOfOrder: 0.3, MaxLateness: 90 * time.Second}, 4000, 0, nil)
 		},
@@ -30,7 +31,8 @@ var cases = []testCase{
 		},
 	},
 	{
-		name: "duplicates: producer and redelivery",
+		name:   "duplicates: producer and redelivery",
+		shards: 2,
 		run: func(c *caseCtx) {
 			c.produce(producer.GenOptions{Seed: 2, Sensors: 50, Duplicates: 0.15, OutOfOrder: 0.1}, 3000, 0, nil)
 			c.settle()
@@ -139,14 +141,14 @@ var cases = []testCase{
 	{
 		name: "retries exhausted -> DLQ -> redrive",
 		// The processor retries a throttled sink until shortly before its
-		// deadline; a 5s timeout (instead of the template's) keeps each of
+		// deadline; a 4s timeout (instead of the template's) keeps each of
 		// the 1 + MaximumRetryAttempts invocations short.
-		functionTimeout: 5 * time.Second,
+		functionTimeout: 4 * time.Second,
 		run: func(c *caseCtx) {
 			c.produce(producer.GenOptions{Seed: 6, Sensors: 40}, 1000, 0, nil)
 			c.settle()
 			c.p.Sink.Throttle(time.Hour, 1)
-			c.produce(producer.GenOptions{Seed: 7, Sensors: 40, OutOfOrder: 0.2}, 600, 0, nil)
+			c.produce(producer.GenOptions{Seed: 7, Sensors: 40, OutOfOrder: 0.2}, 300, 0, nil)
 			c.settle() // every batch of this phase ends in the DLQ
 			c.p.Sink.Recover()
 			c.produce(producer.GenOptions{Seed: 8, Sensors: 40}, 1000, 0, nil)

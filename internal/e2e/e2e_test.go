@@ -157,7 +157,9 @@ type testCase struct {
 	name string
 	// functionTimeout overrides the template's function timeout.
 	functionTimeout time.Duration
-	run  func(c *caseCtx)
+	// shards overrides the stream's shard count.
+	shards int
+	run    func(c *caseCtx)
 	// expect checks the case's own promises beyond conservation.
 	expect func(c *caseCtx, v verdict)
 }
@@ -167,7 +169,7 @@ func runCase(t *testing.T, tc testCase) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	p, err := localrun.Start(ctx, localrun.Options{
-		Root: root, Template: template, Bootstrap: bootstrap, FunctionTimeout: tc.functionTimeout,
+		Root: root, Template: template, Bootstrap: bootstrap, FunctionTimeout: tc.functionTimeout, Shards: tc.shards,
 		// Poll idle shards every 200ms instead of AWS's 1s, so a case
 		// settles faster; every other setting is the template's.
 		Adjust: func(c *localesm.Config) { c.PollInterval = 200 * time.Millisecond },

@@ -3,7 +3,9 @@ package localesm
 import "testing"
 
 func TestFilterCriteria(t *testing.T) {
-	rec := func(key, data string) *Record { return &Record{PartitionKey: key, SequenceNumber: "1", Data: []byte(data)} }
+	rec := func(key, data string) *Record {
+		return &Record{PartitionKey: key, SequenceNumber: "1", Data: []byte(data)}
+	}
 	for _, tc := range []struct {
 		name     string
 		patterns []string

@@ -61,6 +61,10 @@ type Options struct {
 	// processor to use most of a long timeout on every attempt).
 	// Default: the template's Timeout.
 	FunctionTimeout time.Duration
+	// Shards overrides the stream's ShardCount (a case that needs several
+	// shards against a one-shard dev stack).
+	// Default: the template's ShardCount.
+	Shards int
 	// Logger receives the poller's decisions. Default: discard.
 	Logger *slog.Logger
 	// Progress receives start-up steps, one line each. Default: discard.
@@ -128,6 +132,9 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	st, err := LoadStack(o.Template, o.Mapping)
 	if err != nil {
 		return nil, err
+	}
+	if o.Shards > 0 {
+		st.Stream.ShardCount = o.Shards
 	}
 	if o.FunctionTimeout > 0 {
 		st.Func.Timeout = o.FunctionTimeout

@@ -169,6 +169,15 @@ func ParseStack(doc []byte, mapping string) (*Stack, error) {
 		}
 	}
 	st.Mapping.Config.FunctionTimeout = st.Func.Timeout
+	// Lambda turns LoggingConfig into these variables for the runtime.
+	if lc, ok := fr.Properties["LoggingConfig"].(map[string]any); ok {
+		if f, ok := lc["LogFormat"].(string); ok {
+			st.Func.Env["AWS_LAMBDA_LOG_FORMAT"] = f
+		}
+		if l, ok := lc["ApplicationLogLevel"].(string); ok {
+			st.Func.Env["AWS_LAMBDA_LOG_LEVEL"] = l
+		}
+	}
 
 	if dc, ok := m.Properties["DestinationConfig"].(map[string]any); ok {
 		if of, ok := dc["OnFailure"].(map[string]any); ok {

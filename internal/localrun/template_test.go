@@ -1,6 +1,7 @@
 package localrun_test
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -81,4 +82,36 @@ func mapping(extra string) string {
  "S":{"Type":"AWS::Kinesis::Stream","Properties":{"ShardCount":1}},
  "F":{"Type":"AWS::Lambda::Function","Properties":{"Timeout":10}},
  "M":{"Type":"AWS::Lambda::EventSourceMapping","Properties":{"EventSourceArn":{"Fn::GetAtt":["S","Arn"]},"FunctionName":{"Ref":"F"},"StartingPosition":"LATEST",` + extra + `}}}}`
+}
+
+// TestParseSynthesizedTemplate reads the real `make synth` output when it
+// exists: the local run must understand every setting the construct emits.
+func TestParseSynthesizedTemplate(t *testing.T) {
+	path := "../../" + localrun.DefaultTemplate
+	st, err := localrun.LoadStack(path, "")
+	if err != nil {
+		if _, statErr := os.Stat(path); statErr != nil {
+			t.Skipf("%s not synthesized (run make synth): %v", path, statErr)
+		}
+		t.Fatal(err)
+	}
+	c := st.Mapping.Config
+	c.StreamName = st.Stream.Name
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mapping.OnFailureQueue == "" || len(st.Tables) == 0 || st.Stream.ShardCount < 1 {
+		t.Fatalf("stack %+v", st)
+	}
+	// Every function variable resolves against the resources a local run creates.
+	known := map[string]bool{st.Stream.LogicalID: true, st.Func.LogicalID: true}
+	for _, q := range st.Queues {
+		known[q.LogicalID] = true
+	}
+	for _, tb := range st.Tables {
+		known[tb.LogicalID] = true
+	}
+	if _, err := st.Func.ResolveEnv(func(id, attr string) (string, bool) { return id + "." + attr, known[id] }); err != nil {
+		t.Fatal(err)
+	}
 }
