@@ -276,3 +276,11 @@ func TestParseEpochSecondsExact(t *testing.T) {
 		t.Error("1e400 accepted")
 	}
 }
+
+func TestDecodeGeneratedEventMatchesEncodingJSON(t *testing.T) {
+	var d Decoder
+	// Twice through the same Decoder: the second decode reuses its buffers
+	// and takes the compare-instead-of-scan paths from the first.
+	compareWithStdlib(t, &d, genEvent(1000))
+	compareWithStdlib(t, &d, genEvent(1000))
+}
