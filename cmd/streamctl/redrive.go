@@ -1,11 +1,305 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamproc/streamproc/internal/cliout"
+	"github.com/streamproc/streamproc/internal/redrive"
 )
 
-// runRedrive is implemented by the redrive subcommand's owner.
+const redriveUsage = `usage: streamctl redrive --queue URL|NAME [flags]
+
+Replay what the pipeline's dead-letter queue holds. The DLQ has two kinds of
+message, and redrive handles both:
+
+  batch info   The event source mapping's on-failure message. It describes a
+               failed batch (stream ARN, shard, start and end sequence numbers,
+               batch size) but does not contain the records. redrive reads the
+               range back from the stream (GetShardIterator AT_SEQUENCE_NUMBER,
+               up to the end sequence number) and invokes the processor
+               synchronously with a Kinesis event holding the records with their
+               ORIGINAL shard, sequence numbers, event ids ("shardId:seq"),
+               partition keys and arrival times — so the processor's
+               exactly-once scheme skips whatever it had already applied.
+               Batch item failures are retried (--retries) from the lowest
+               failed sequence number, as the mapping does.
+  quarantined  A record the processor rejected as invalid (message attribute
+               streamproc-kind=quarantined; large payloads come in parts, which
+               are reassembled and checked against their SHA-256). By default
+               they are listed with their reasons and left alone; --reprocess
+               replays them through the function once the cause is fixed;
+               --discard deletes them (asks for confirmation, or --yes).
+
+Safety: a message is deleted only after every record it stands for was
+applied (or discarded on request). Anything in doubt keeps the message and is
+reported: records expired from the stream (past its retention period) or a
+shard that is gone, a range that does not hold batchSize records, a function
+that keeps failing, missing or corrupt parts, a message of unknown shape.
+Messages are hidden from other consumers while redrive works (--visibility,
+extended as needed) and those kept are made visible again at the end.
+Replaying twice is safe: the processor applies each record once.
+
+Exit status: 0 when nothing needs attention; 1 when any message was kept
+because of a problem (listed quarantined records and dry runs are not
+problems); 2 for bad flags.
+
+The function invoked is the one named in each message (functionArn of the
+on-failure message, functionName of a quarantined record) unless --function
+is given. AWS configuration is the standard one (AWS_PROFILE / --profile,
+AWS_REGION / --region, AWS_ENDPOINT_URL_SQS, _KINESIS, _LAMBDA, ...).
+
+flags:
+`
+
+const redriveExamples = `
+examples:
+  streamctl redrive --queue StreamProc-dev-dlq --dry-run         # what is there, what would happen
+  streamctl redrive --queue StreamProc-dev-dlq                   # replay failed batches, list quarantined records
+  streamctl redrive --queue StreamProc-dev-dlq --only quarantined --reprocess --match "temperature"
+  streamctl redrive --queue StreamProc-dev-dlq --only quarantined --discard --yes
+`
+
+type redriveFlags struct {
+	queue       string
+	function    string
+	stream      string
+	dryRun      bool
+	reprocess   bool
+	discard     bool
+	yes         bool
+	match       string
+	only        string
+	maxMessages int
+	visibility  time.Duration
+	retries     int
+	jsonOut     bool
+	noProgress  bool
+	profile     string
+	region      string
+}
+
 func runRedrive(ctx context.Context, args []string) error {
-	return errors.New("not implemented yet")
+	var f redriveFlags
+	fs := flag.NewFlagSet("redrive", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), redriveUsage)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), redriveExamples)
+	}
+	fs.StringVar(&f.queue, "queue", "", "the DLQ: queue URL or name (required)")
+	fs.StringVar(&f.function, "function", "", "function to invoke: name, ARN or partial ARN (default: the one named in each message)")
+	fs.StringVar(&f.stream, "stream", "", "read batch ranges from this stream name (default: the stream in each message's streamArn)")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "read and report only: no invoke, no delete")
+	fs.BoolVar(&f.reprocess, "reprocess", false, "replay quarantined records through the function and delete their messages once accepted")
+	fs.BoolVar(&f.discard, "discard", false, "delete quarantined records without replaying them (asks for confirmation; see --yes)")
+	fs.BoolVar(&f.yes, "yes", false, "confirm --discard without asking (required when not on a terminal)")
+	fs.StringVar(&f.match, "match", "", "only quarantined records whose record id or reason contains this `TEXT`")
+	fs.StringVar(&f.only, "only", "", "handle only one kind of message: batches or quarantined")
+	fs.IntVar(&f.maxMessages, "max-messages", 1000, "take at most this many messages from the queue in one run")
+	fs.DurationVar(&f.visibility, "visibility", 5*time.Minute, "hide received messages from other consumers this long (extended while working)")
+	fs.IntVar(&f.retries, "retries", 3, "invoke records that failed again this many times before keeping the message")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fs.BoolVar(&f.noProgress, "no-progress", false, "do not draw the progress line even on a terminal")
+	fs.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: AWS_PROFILE or default)")
+	fs.StringVar(&f.region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		exitUsage("redrive", errFlagParse)
+	}
+	if fs.NArg() > 0 {
+		exitUsage("redrive", fmt.Errorf("unexpected argument %q: redrive takes only flags", fs.Arg(0)))
+	}
+	cfg, err := f.validate()
+	if err != nil {
+		exitUsage("redrive", err)
+	}
+	if f.discard && !f.dryRun && !f.yes {
+		if !cliout.IsTerminal(os.Stdin) || !cliout.IsTerminal(os.Stderr) {
+			exitUsage("redrive", errors.New("--discard deletes quarantined records for good: add --yes to confirm when not running on a terminal"))
+		}
+		if !confirm(os.Stdin, os.Stderr, f) {
+			return errors.New("not confirmed: nothing was discarded")
+		}
+	}
+
+	awsCfg, err := loadAWSConfig(ctx, f.profile, f.region, 4)
+	if err != nil {
+		return err
+	}
+	sq := sqs.NewFromConfig(awsCfg)
+	cfg.QueueURL, err = queueURL(ctx, sq, f.queue)
+	if err != nil {
+		return err
+	}
+	var done, total atomic.Int64
+	cfg.Progress = func(d, t int) { done.Store(int64(d)); total.Store(int64(t)) }
+	bar := cliout.StartProgress(os.Stderr, !f.noProgress, func(el time.Duration) string {
+		t := total.Load()
+		if t == 0 {
+			return "receiving messages from the DLQ... " + cliout.Duration(el)
+		}
+		return fmt.Sprintf("%s %s/%s handled  %s", cliout.Bar(float64(done.Load())/float64(t), 24), cliout.Count(done.Load()), cliout.Count(t), cliout.Duration(el))
+	})
+	r := redrive.New(sq, kinesis.NewFromConfig(awsCfg), lambda.NewFromConfig(awsCfg), cfg)
+	rep, runErr := r.Run(ctx)
+	bar.Stop()
+
+	if f.jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(struct {
+			Queue string `json:"queue"`
+			redrive.Report
+		}{cfg.QueueURL, rep})
+	} else {
+		printRedriveReport(os.Stdout, cfg.QueueURL, rep)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if n := rep.Problems(); n > 0 {
+		return fmt.Errorf("%d message(s) kept in the DLQ because of a problem (see above)", n)
+	}
+	return nil
+}
+
+func (f *redriveFlags) validate() (redrive.Config, error) {
+	var cfg redrive.Config
+	if f.queue == "" {
+		return cfg, errors.New("--queue is required: give the DLQ's URL or name")
+	}
+	if f.reprocess && f.discard {
+		return cfg, errors.New("--reprocess and --discard exclude each other: choose what to do with quarantined records")
+	}
+	if f.yes && !f.discard {
+		return cfg, errors.New("--yes only confirms --discard")
+	}
+	switch f.only {
+	case "", "batches", "quarantined":
+	default:
+		return cfg, fmt.Errorf("--only %q is not valid: use batches or quarantined", f.only)
+	}
+	if f.only == "batches" && (f.reprocess || f.discard || f.match != "") {
+		return cfg, errors.New("--reprocess, --discard and --match act on quarantined records, which --only batches skips")
+	}
+	if f.maxMessages < 1 || f.maxMessages > 100_000 {
+		return cfg, fmt.Errorf("--max-messages %d is not valid: use 1 to 100000", f.maxMessages)
+	}
+	if f.visibility < 30*time.Second || f.visibility > 12*time.Hour {
+		return cfg, fmt.Errorf("--visibility %s is not valid: use 30s to 12h", f.visibility)
+	}
+	if f.retries < 0 || f.retries > 100 {
+		return cfg, fmt.Errorf("--retries %d is not valid: use 0 to 100", f.retries)
+	}
+	cfg = redrive.Config{Function: f.function, Stream: f.stream, DryRun: f.dryRun, Match: f.match,
+		SkipBatches: f.only == "quarantined", SkipQuarantined: f.only == "batches",
+		MaxMessages: f.maxMessages, Visibility: f.visibility, Retries: f.retries}
+	if f.retries == 0 {
+		cfg.Retries = -1 // the package's zero means its default
+	}
+	switch {
+	case f.reprocess:
+		cfg.Quarantined = redrive.Reprocess
+	case f.discard:
+		cfg.Quarantined = redrive.Discard
+	}
+	return cfg, nil
+}
+
+func confirm(in io.Reader, out io.Writer, f redriveFlags) bool {
+	what := "every quarantined record"
+	if f.match != "" {
+		what = fmt.Sprintf("every quarantined record matching %q", f.match)
+	}
+	fmt.Fprintf(out, "This deletes %s in %s without replaying it.\nType discard to continue: ", what, f.queue)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	return strings.TrimSpace(line) == "discard"
+}
+
+// queueURL accepts a queue URL or a queue name.
+func queueURL(ctx context.Context, c *sqs.Client, q string) (string, error) {
+	if strings.HasPrefix(q, "https://") || strings.HasPrefix(q, "http://") {
+		return q, nil
+	}
+	out, err := c.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q)})
+	if err != nil {
+		return "", fmt.Errorf("--queue %q: %w", q, err)
+	}
+	return aws.ToString(out.QueueUrl), nil
+}
+
+func printRedriveReport(w io.Writer, queue string, rep redrive.Report) {
+	mode := ""
+	if rep.DryRun {
+		mode = " (dry run: nothing invoked, nothing deleted)"
+	}
+	fmt.Fprintf(w, "streamctl redrive: %s%s\n", queue, mode)
+	for _, r := range rep.Results {
+		mark := "  "
+		if r.Outcome.Problem() {
+			mark = "! "
+		}
+		switch r.Kind {
+		case "batch":
+			fmt.Fprintf(w, "%sbatch        %-22s %s %s..%s (%d records)\n", mark, strings.ToUpper(string(r.Outcome)), r.ShardID, r.Start, r.End, r.BatchSize)
+			if r.Condition != "" {
+				fmt.Fprintf(w, "               failed with %s; stream %s\n", r.Condition, r.StreamARN)
+			}
+		case "quarantined":
+			fmt.Fprintf(w, "%squarantined  %-22s %s (%s) %q\n", mark, strings.ToUpper(string(r.Outcome)), r.RecordID, cliout.Bytes(int64(r.Size)), r.Reason)
+			if !r.QuarantinedAt.IsZero() {
+				fmt.Fprintf(w, "               quarantined %s", r.QuarantinedAt.UTC().Format(time.RFC3339))
+				if r.Preview != "" {
+					fmt.Fprintf(w, "; payload %s", r.Preview)
+				}
+				fmt.Fprintln(w)
+			}
+		default:
+			fmt.Fprintf(w, "%sunknown      %-22s message %s: %s\n", mark, strings.ToUpper(string(r.Outcome)), strings.Join(r.MessageIDs, ","), r.Preview)
+		}
+		if r.Detail != "" {
+			fmt.Fprintf(w, "               %s\n", r.Detail)
+		}
+		if len(r.FailedSeqs) > 0 {
+			fmt.Fprintf(w, "               not applied: %s\n", strings.Join(limit(r.FailedSeqs, 5), ", "))
+		}
+	}
+	fmt.Fprintf(w, "summary: %d messages received, %d deleted, %d invokes, %d records replayed\n",
+		rep.Received, rep.Deleted, rep.Invokes, rep.Replayed)
+	var parts []string
+	for _, o := range []redrive.Outcome{redrive.Replayed, redrive.WouldReplay, redrive.Reprocessed, redrive.Discarded, redrive.Listed,
+		redrive.KeptExpired, redrive.KeptFailed, redrive.KeptIncomplete, redrive.KeptUnknown, redrive.KeptError, redrive.ReplayedNotDeleted} {
+		if n := rep.Count(o); n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", o, n))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "the DLQ is empty")
+	}
+	fmt.Fprintf(w, "         %s\n", strings.Join(parts, ", "))
+}
+
+func limit(s []string, n int) []string {
+	if len(s) > n {
+		return append(append([]string(nil), s[:n]...), fmt.Sprintf("... (%d in all)", len(s)))
+	}
+	return s
 }

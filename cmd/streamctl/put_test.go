@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamproc/streamproc/internal/emulator"
+)
+
+// buildCLI builds streamctl once per test binary.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "streamctl")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func runCLI(t *testing.T, bin string, env []string, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+// TestPutCLI runs the real binary against kinesis-local through the standard
+// AWS_ENDPOINT_URL_KINESIS variable.
+func TestPutCLI(t *testing.T) {
+	bin := buildCLI(t)
+	kin, err := emulator.StartKinesis(context.Background(), emulator.KinesisOptions{Streams: []string{"readings:2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kin.Stop()
+	env := []string{"AWS_ENDPOINT_URL_KINESIS=" + kin.Endpoint, "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test", "AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+	kc := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(kin.Endpoint), Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		out, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("readings")})
+		if err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("stream never active")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	stdout, stderr, code := runCLI(t, bin, env, "", "put", "--stream", "readings", "--count", "300", "--seed", "42",
+		"--out-of-order", "0.1", "--duplicates", "0.05", "--invalid", "0.02")
+	t.Logf("put report:\n%s", stdout)
+	if code != 0 || !strings.Contains(stdout, "sent        300 records") || stderr != "" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	stdout, _, code = runCLI(t, bin, env, "{\"sensor_id\":\"a\",\"x\":1}\n{\"sensor_id\":\"b\",\"x\":2}\n", "put", "--stream", "readings", "--from", "-", "--json")
+	var rep struct {
+		Sent   int64  `json:"Sent"`
+		Stream string `json:"stream"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 0 || rep.Sent != 2 || rep.Stream != "readings" {
+		t.Fatalf("--from - --json: exit %d, %v\n%s", code, err, stdout)
+	}
+
+	// A stream that does not exist: a clear error and exit status 1.
+	stdout, stderr, code = runCLI(t, bin, env, "", "put", "--stream", "nope", "--count", "10")
+	if code != 1 || !strings.Contains(stderr, "nope") || !strings.Contains(stdout, "INCOMPLETE") {
+		t.Fatalf("missing stream: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	t.Logf("missing stream:\n%s%s", stdout, stderr)
+
+	// Bad flags: exit 2 with the value and the fix.
+	_, stderr, code = runCLI(t, bin, env, "", "put", "--stream", "readings", "--count", "10", "--duplicates", "2")
+	if code != 2 || !strings.Contains(stderr, "--duplicates 2 is not valid") {
+		t.Fatalf("bad flag: exit %d, %s", code, stderr)
+	}
+}
