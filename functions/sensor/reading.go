@@ -159,33 +159,37 @@ func (d *Decoder) Decode(data []byte, now int64) (Reading, error) {
 	if !s.consume('}') {
 		for {
 			s.ws()
-			key, esc, err := s.str()
-			if err != nil {
-				return r, invalid("", "bad object key: "+err.Error())
-			}
-			if esc {
-				// Rare: unescape into the scratch buffer, then copy out so a
-				// later string can reuse it.
-				key = append([]byte(nil), key...)
+			bit, key := s.knownKey()
+			if bit == 0 {
+				var esc bool
+				var err error
+				key, esc, err = s.str()
+				if err != nil {
+					return r, invalid("", "bad object key: "+err.Error())
+				}
+				if esc {
+					// Rare: unescape into the scratch buffer, then copy out so
+					// a later string can reuse it.
+					key = append([]byte(nil), key...)
+				}
+				switch string(key) {
+				case "event_id":
+					bit = fEventID
+				case "sensor_id":
+					bit = fSensorID
+				case "ts":
+					bit = fTS
+				case "temperature":
+					bit = fTemperature
+				case "humidity":
+					bit = fHumidity
+				}
 			}
 			s.ws()
 			if !s.consume(':') {
 				return r, invalid("", "expected ':' after key at byte "+itoa(s.i))
 			}
 			s.ws()
-			var bit int
-			switch string(key) {
-			case "event_id":
-				bit = fEventID
-			case "sensor_id":
-				bit = fSensorID
-			case "ts":
-				bit = fTS
-			case "temperature":
-				bit = fTemperature
-			case "humidity":
-				bit = fHumidity
-			}
 			if bit != 0 && seen&bit != 0 {
 				return r, invalid(string(key), "field appears more than once")
 			}
@@ -256,6 +260,40 @@ func (d *Decoder) Decode(data []byte, now int64) (Reading, error) {
 		return r, invalid("", "unexpected data after the JSON object at byte "+itoa(s.i))
 	}
 	return r, d.validate(&r, seen, eventID, now)
+}
+
+// knownKey recognises the reading's own keys written plainly (the common
+// case) without the general string scan. It returns 0 and no key otherwise,
+// leaving s unchanged.
+func (s *scanner) knownKey() (int, []byte) {
+	b, i := s.b, s.i
+	if i+3 >= len(b) || b[i] != '"' {
+		return 0, nil
+	}
+	var name string
+	var bit int
+	switch b[i+1] {
+	case 'e':
+		name, bit = "event_id\"", fEventID
+	case 's':
+		name, bit = "sensor_id\"", fSensorID
+	case 't':
+		if b[i+2] == 's' {
+			name, bit = "ts\"", fTS
+		} else {
+			name, bit = "temperature\"", fTemperature
+		}
+	case 'h':
+		name, bit = "humidity\"", fHumidity
+	default:
+		return 0, nil
+	}
+	end := i + 1 + len(name)
+	if end > len(b) || string(b[i+1:end]) != name {
+		return 0, nil
+	}
+	s.i = end
+	return bit, b[i+1 : end-1]
 }
 
 func (d *Decoder) validate(r *Reading, seen int, eventID []byte, now int64) error {

@@ -59,10 +59,12 @@ const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // FormatTime formats Unix ms in TimeLayout.
 func FormatTime(ms int64) string {
-	return time.UnixMilli(ms).UTC().Format(TimeLayout)
+	var b [32]byte
+	return string(AppendTime(b[:0], ms))
 }
 
 // FormatWindowStart formats a window start as the table's sort key.
 func FormatWindowStart(ms int64) string {
-	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
+	var b [32]byte
+	return string(AppendWindowStart(b[:0], ms))
 }
