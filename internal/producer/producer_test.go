@@ -27,7 +27,7 @@ type fakeKinesis struct {
 	stored  map[string]int // data -> times stored
 	batches []int
 	bytes   []int
-	fail    func(n int, recs []types.PutRecordsRequestEntry) (callErr error, written bool, codes map[int]string)
+	fail    func(n int, recs []types.PutRecordsRequestEntry) (codes map[int]string, written bool, callErr error)
 }
 
 func newFake() *fakeKinesis { return &fakeKinesis{stored: map[string]int{}} }
@@ -46,7 +46,7 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 	written := false
 	var codes map[int]string
 	if f.fail != nil {
-		callErr, written, codes = f.fail(f.calls, in.Records)
+		codes, written, callErr = f.fail(f.calls, in.Records)
 	}
 	out := &kinesis.PutRecordsOutput{}
 	for i, r := range in.Records {
@@ -109,7 +109,7 @@ func TestBatchesStayWithinLimits(t *testing.T) {
 
 func TestPerRecordThrottlingIsRetriedWithoutDuplicates(t *testing.T) {
 	f := newFake()
-	f.fail = func(n int, recs []types.PutRecordsRequestEntry) (error, bool, map[int]string) {
+	f.fail = func(n int, recs []types.PutRecordsRequestEntry) (map[int]string, bool, error) {
 		if n > 6 {
 			return nil, false, nil
 		}
@@ -121,7 +121,7 @@ func TestPerRecordThrottlingIsRetriedWithoutDuplicates(t *testing.T) {
 				codes[i] = "InternalFailure"
 			}
 		}
-		return nil, false, codes
+		return codes, false, nil
 	}
 	rep, err := producer.New(f, fastCfg()).Run(context.Background(), producer.SliceSource(entries(1000, 20)))
 	if err != nil {
@@ -148,12 +148,12 @@ func TestCallLevelErrors(t *testing.T) {
 	// Two throttled calls (definitely not written), then one 500 after the
 	// records were written (ambiguous): the 10 records land twice, counted.
 	f := newFake()
-	f.fail = func(n int, _ []types.PutRecordsRequestEntry) (error, bool, map[int]string) {
+	f.fail = func(n int, _ []types.PutRecordsRequestEntry) (map[int]string, bool, error) {
 		switch n {
 		case 1, 2:
-			return throttle, false, nil
+			return nil, false, throttle
 		case 3:
-			return errors.New("read tcp: connection reset by peer"), true, nil
+			return nil, true, errors.New("read tcp: connection reset by peer")
 		}
 		return nil, false, nil
 	}
@@ -173,8 +173,8 @@ func TestCallLevelErrors(t *testing.T) {
 	// A non-retryable error stops the run with a clear error; every record
 	// is accounted as failed.
 	f = newFake()
-	f.fail = func(int, []types.PutRecordsRequestEntry) (error, bool, map[int]string) {
-		return &types.ResourceNotFoundException{Message: aws.String("Stream s under account 000000000000 not found.")}, false, nil
+	f.fail = func(int, []types.PutRecordsRequestEntry) (map[int]string, bool, error) {
+		return nil, false, &types.ResourceNotFoundException{Message: aws.String("Stream s under account 000000000000 not found.")}
 	}
 	rep, err = producer.New(f, fastCfg()).Run(context.Background(), producer.SliceSource(entries(2000, 10)))
 	if err == nil || !strings.Contains(err.Error(), "not found") {
@@ -187,7 +187,7 @@ func TestCallLevelErrors(t *testing.T) {
 
 func TestRetryTimeoutAndRejectedRecords(t *testing.T) {
 	f := newFake()
-	f.fail = func(_ int, recs []types.PutRecordsRequestEntry) (error, bool, map[int]string) {
+	f.fail = func(_ int, recs []types.PutRecordsRequestEntry) (map[int]string, bool, error) {
 		codes := map[int]string{}
 		for i, r := range recs {
 			if string(r.Data[:8]) == "00000003" {
@@ -197,7 +197,7 @@ func TestRetryTimeoutAndRejectedRecords(t *testing.T) {
 				codes[i] = "KMSAccessDeniedException"
 			}
 		}
-		return nil, false, codes
+		return codes, false, nil
 	}
 	cfg := fastCfg()
 	cfg.RetryTimeout = 50 * time.Millisecond

@@ -162,7 +162,7 @@ const (
 	ReplayedNotDeleted Outcome = "replayed-not-deleted" // applied, but the delete failed: the message will come back (replaying again is safe)
 )
 
-// Kept reports whether the outcome leaves a problem for the operator.
+// Problem reports whether the outcome leaves a problem for the operator.
 func (o Outcome) Problem() bool {
 	switch o {
 	case KeptExpired, KeptFailed, KeptIncomplete, KeptUnknown, KeptError, ReplayedNotDeleted:
