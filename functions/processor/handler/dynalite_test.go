@@ -86,6 +86,9 @@ type faultyDB struct {
 	aggstore.API
 	mu      sync.Mutex
 	putHook func(key [2]string, n int) error // n counts PutItem calls from 1
+	// block, if set, makes PutItem of that key wait until its context ends,
+	// like a connection that never answers.
+	block [2]string
 	puts    int
 }
 
@@ -94,11 +97,15 @@ func (f *faultyDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...
 	f.puts++
 	n, hook := f.puts, f.putHook
 	f.mu.Unlock()
+	k := [2]string{in.Item[contract.TablePartitionKey].(*types.AttributeValueMemberS).Value, in.Item[contract.TableSortKey].(*types.AttributeValueMemberS).Value}
 	if hook != nil {
-		k := [2]string{in.Item[contract.TablePartitionKey].(*types.AttributeValueMemberS).Value, in.Item[contract.TableSortKey].(*types.AttributeValueMemberS).Value}
 		if err := hook(k, n); err != nil {
 			return nil, err
 		}
+	}
+	if k == f.block {
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 	return f.API.PutItem(ctx, in, o...)
 }
@@ -345,4 +352,39 @@ func TestConcurrentWritersConvergeOnDynalite(t *testing.T) {
 	}
 	wg.Wait()
 	checkTotals(t, scan(t, c, table), recs)
+}
+
+// TestAHungWriteIsReportedBeforeTheDeadline: one window's write never
+// answers; the invocation still returns before its deadline, with exactly
+// that window's records as batch item failures and everything else applied.
+func TestAHungWriteIsReportedBeforeTheDeadline(t *testing.T) {
+	c, table := dynamo(t)
+	r := newLiveRig(t, c, table, 5)
+	recs := liveRecords(300, 10, 7)
+	win, _ := sensor.NewWindows(time.Minute)
+	victim := recs[42]
+	r.db.block = [2]string{victim.SensorID, sensor.FormatWindowStart(win.Start(victim.EventTime.UnixMilli()))}
+	var want []string
+	var rest []workload.Record
+	for _, rec := range recs {
+		if rec.SensorID == r.db.block[0] && sensor.FormatWindowStart(win.Start(rec.EventTime.UnixMilli())) == r.db.block[1] {
+			want = append(want, rec.Sequence)
+		} else {
+			rest = append(rest, rec)
+		}
+	}
+	const budget = 3 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	start := time.Now()
+	res := r.p.Process(ctx, toRecords(recs))
+	took := time.Since(start)
+	if ctx.Err() != nil {
+		t.Fatalf("returned after the deadline (%s)", took)
+	}
+	if got := failed(res.Response); !slices.Equal(got, want) {
+		t.Fatalf("batch item failures\n%v\nwant\n%v", got, want)
+	}
+	t.Logf("returned %s into a %s budget", took.Round(time.Millisecond), budget)
+	checkTotals(t, scan(t, c, table), rest)
 }
