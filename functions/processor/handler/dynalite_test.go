@@ -89,7 +89,7 @@ type faultyDB struct {
 	// block, if set, makes PutItem of that key wait until its context ends,
 	// like a connection that never answers.
 	block [2]string
-	puts    int
+	puts  int
 }
 
 func (f *faultyDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
