@@ -144,6 +144,7 @@ func runRedrive(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.Region = awsCfg.Region
 	sq := sqs.NewFromConfig(awsCfg)
 	cfg.QueueURL, err = queueURL(ctx, sq, f.queue)
 	if err != nil {

@@ -127,3 +127,33 @@ func TestNDJSONSource(t *testing.T) {
 		t.Fatalf("over-long line: %v, want an error naming line 2", err)
 	}
 }
+
+func TestExpectedWindows(t *testing.T) {
+	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	g := producer.NewGenerator(producer.GenOptions{Seed: 2, Sensors: 3, Start: start, Step: time.Second, Duplicates: 0.2, Invalid: 0.1, OutOfOrder: 0.2})
+	recs := producer.Generate(g, 600)
+	ws := producer.ExpectedWindows(recs, time.Minute)
+	var count int64
+	valid := 0
+	for _, r := range recs {
+		if r.Kind == producer.Valid {
+			valid++
+		}
+	}
+	for k, w := range ws {
+		count += w.Count
+		if k.Start.Second() != 0 || k.Start.Nanosecond() != 0 || w.MinCenti > w.MaxCenti || w.FirstEventMs < k.Start.UnixMilli() || w.LastEventMs >= k.Start.Add(time.Minute).UnixMilli() {
+			t.Fatalf("window %+v %+v", k, w)
+		}
+	}
+	if count != int64(valid) {
+		t.Fatalf("windows hold %d readings, %d valid ones were generated", count, valid)
+	}
+	// Re-sending everything (a replay) changes nothing.
+	again := producer.ExpectedWindows(append(recs, recs...), time.Minute)
+	for k, w := range ws {
+		if again[k] != w {
+			t.Fatalf("a replay changed window %+v", k)
+		}
+	}
+}

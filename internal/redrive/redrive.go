@@ -80,6 +80,11 @@ type Config struct {
 	// Stream overrides the stream to read batch ranges from (name).
 	// Default: the name in the message's streamArn
 	Stream string
+	// Region is the region of the Kinesis client. A batch whose stream ARN
+	// is in another region is kept with a message saying so (the client would
+	// read a different stream, or none).
+	// Default: "" (not checked)
+	Region string
 	// DryRun reads and reports, and changes nothing: no invoke, no delete.
 	DryRun bool
 	// Quarantined says what to do with quarantined records.
@@ -412,6 +417,9 @@ func (r *Redriver) handleBatch(ctx context.Context, b batchMsg) Result {
 	}
 	if r.cfg.Stream != "" {
 		name = r.cfg.Stream
+	} else if r.cfg.Region != "" && region != "" && region != r.cfg.Region {
+		res.Outcome, res.Detail = KeptError, fmt.Sprintf("the stream is in region %s but redrive runs against %s: run again with --region %s", region, r.cfg.Region, region)
+		return res
 	}
 	recs, err := readRange(ctx, r.kinesis, name, k.ShardID, k.StartSequenceNumber, k.EndSequenceNumber, r.cfg.ReadPause)
 	var unreadable *UnreadableError
