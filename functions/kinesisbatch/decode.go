@@ -71,6 +71,9 @@ type Decoder struct {
 	// seqPending: the current record's sequence number is seqRaw and not
 	// yet copied.
 	seqPending bool
+	tmpl       recordTemplate // see template.go
+	learned    int            // templates built in this Decode
+	hits       int            // records decoded through the template, for tests
 }
 
 // Interned string slots: values that are usually identical in every record of
@@ -100,6 +103,7 @@ func DecodeEvent(payload []byte) ([]Record, error) {
 func (d *Decoder) Decode(payload []byte) ([]Record, error) {
 	d.p = payload
 	d.hwm = 0
+	d.learned, d.hits = 0, 0
 	d.recs = d.recs[:0]
 	// Every base64 string decodes to at most 3/4 of its length and all of
 	// them are disjoint parts of the payload, so this buffer never grows
@@ -266,6 +270,10 @@ func (d *Decoder) decodeRecords(i int) (int, error) {
 		// already there (merging) and reuses the slice's spare capacity as
 		// is; hwm reproduces that without clearing the whole slice on every
 		// invocation.
+		// fresh: the element holds a previous Decode's record and must
+		// read as zero; the template path overwrites every field instead
+		// of clearing first.
+		fresh := false
 		if n < len(d.recs) {
 			// merge into the existing element
 		} else if n < d.hwm {
@@ -273,7 +281,7 @@ func (d *Decoder) decodeRecords(i int) (int, error) {
 		} else {
 			if n < cap(d.recs) {
 				d.recs = d.recs[:n+1]
-				d.recs[n] = Record{}
+				fresh = true
 			} else {
 				d.recs = append(d.recs, Record{})
 			}
@@ -281,9 +289,21 @@ func (d *Decoder) decodeRecords(i int) (int, error) {
 		}
 		var err error
 		if i < len(p) && p[i] == 'n' {
+			if fresh {
+				d.recs[n] = Record{}
+			}
 			i, err = d.literal(i, "null")
 		} else if i < len(p) && p[i] == '{' {
-			i, err = d.decodeRecord(i, &d.recs[n])
+			var hit bool
+			r := &d.recs[n]
+			if i, hit = d.templateRecord(i, r, fresh); !hit {
+				if fresh {
+					*r = Record{}
+				}
+				if i, err = d.decodeRecord(i, r); err == nil && d.learned < maxLearn {
+					d.learnTemplate()
+				}
+			}
 		} else if i < len(p) {
 			if _, err = d.skipValue(i, 2); err != nil {
 				return i, err
@@ -395,7 +415,8 @@ func padded(b []byte) []byte {
 // time without a call; pat should have 8 bytes of spare capacity.
 func eqAt(p []byte, i int, pat []byte) bool {
 	n := len(pat)
-	if len(p)-i < n+8 || cap(pat)-n < 8 {
+	if n > 24 || len(p)-i < n+8 || cap(pat)-n < 8 {
+		// Long patterns: the runtime's vectorised comparison.
 		return len(p)-i >= n && string(p[i:i+n]) == string(pat)
 	}
 	q := p[i:]
@@ -809,6 +830,28 @@ func parseEpochSeconds(b []byte) (time.Time, bool) {
 	neg := b[0] == '-'
 	if neg {
 		j = 1
+	}
+	// The usual form, seconds.millis: one pass.
+	{
+		var sec, nsec int64
+		k := j
+		for ; k < len(b) && k-j < 18 && b[k] >= '0' && b[k] <= '9'; k++ {
+			sec = sec*10 + int64(b[k]-'0')
+		}
+		if k < len(b) && b[k] == '.' {
+			k++
+			scale := int64(100000000)
+			for ; k < len(b) && b[k] >= '0' && b[k] <= '9'; k++ {
+				nsec += int64(b[k]-'0') * scale
+				scale /= 10
+			}
+		}
+		if k == len(b) {
+			if neg {
+				sec, nsec = -sec, -nsec
+			}
+			return time.Unix(sec, nsec), true
+		}
 	}
 	// The value is 0.d1d2d3... × 10^dp.
 	var digits [40]byte

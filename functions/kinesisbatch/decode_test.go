@@ -282,5 +282,29 @@ func TestDecodeGeneratedEventMatchesEncodingJSON(t *testing.T) {
 	// Twice through the same Decoder: the second decode reuses its buffers
 	// and takes the compare-instead-of-scan paths from the first.
 	compareWithStdlib(t, &d, genEvent(1000))
+	if d.hits != 999 {
+		t.Errorf("%d of 1000 records through the template, want all but the first", d.hits)
+	}
 	compareWithStdlib(t, &d, genEvent(1000))
+	if d.hits != 1000 {
+		t.Errorf("%d of 1000 records through the template, want all: it is kept between events", d.hits)
+	}
+}
+
+// TestDecoderTemplateStaleState alternates events that take the template
+// path and events that cannot (encryptionType, pretty-printed, another
+// shard) through one Decoder: no value may leak from one into the other.
+func TestDecoderTemplateStaleState(t *testing.T) {
+	plain := genEvent(20)
+	kms := bytes.ReplaceAll(plain, []byte(`"kinesisSchemaVersion":"1.0",`), []byte(`"kinesisSchemaVersion":"1.0","encryptionType":"KMS",`))
+	otherShard := bytes.ReplaceAll(plain, []byte(`shardId-000000000006`), []byte(`shardId-000000000007`))
+	otherRegion := bytes.ReplaceAll(plain, []byte(`eu-west-1`), []byte(`eu-central-1`))
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, plain, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	var d Decoder
+	for _, ev := range [][]byte{plain, kms, plain, otherShard, plain, pretty.Bytes(), otherRegion, plain, append(kms[:len(kms):len(kms)], ' ')} {
+		compareWithStdlib(t, &d, ev)
+	}
 }

@@ -1,6 +1,7 @@
 package kinesisbatch
 
 import (
+	"bytes"
 	"os"
 	"testing"
 )
@@ -15,6 +16,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add(genEvent(3))
+	f.Add(bytes.ReplaceAll(genEvent(2), []byte(`"kinesisSchemaVersion":"1.0",`), []byte(`"kinesisSchemaVersion":"1.0","encryptionType":"KMS",`)))
 	for _, s := range []string{
 		`{}`, `{"Records":[]}`, `{"Records":null}`, `{"Records":[null,{}]}`,
 		`{"Records":[{"kinesis":{"data":"aGk=","sequenceNumber":"1","approximateArrivalTimestamp":1.5}}]}`,
