@@ -74,6 +74,7 @@ type Decoder struct {
 	tmpl       recordTemplate // see template.go
 	learned    int            // templates built in this Decode
 	hits       int            // records decoded through the template, for tests
+	noTemplate bool           // benchmarks of the general path
 }
 
 // Interned string slots: values that are usually identical in every record of
@@ -300,7 +301,7 @@ func (d *Decoder) decodeRecords(i int) (int, error) {
 				if fresh {
 					*r = Record{}
 				}
-				if i, err = d.decodeRecord(i, r); err == nil && d.learned < maxLearn {
+				if i, err = d.decodeRecord(i, r); err == nil && d.learned < maxLearn && !d.noTemplate {
 					d.learnTemplate()
 				}
 			}
