@@ -78,8 +78,12 @@
 // raw invoke payload. A [Decoder] scans the event JSON by hand: strings are
 // checked eight bytes at a time, kinesis.data is base64-decoded straight from
 // the payload into one reused buffer, values repeated in every record are
-// interned and the remaining strings are copied into shared blocks, so a
-// 6 MB event of 8,000 records costs a handful of allocations instead of
-// tens of thousands. It accepts every document encoding/json accepts (see
-// [Decoder] for the exact contract); a fuzz test holds it to that.
+// compared with the previous record's instead of scanned, and the remaining
+// strings are copied into shared blocks, so a 6 MB event of 8,000 records
+// costs about twenty allocations instead of a hundred thousand. Records laid
+// out exactly like the one before (Lambda writes every record of a shard with
+// the same fields in the same order) are matched against a template learned
+// from it: six comparisons of constant text around the four values that
+// change. It accepts every document encoding/json accepts (see [Decoder] for
+// the exact contract); a fuzz test holds it to that.
 package kinesisbatch
