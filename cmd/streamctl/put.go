@@ -328,6 +328,9 @@ func putProgress(s producer.Stats, cfg producer.Config, el time.Duration) string
 	if s.ThrottledRecords > 0 {
 		line += "  throttled " + cliout.Count(s.ThrottledRecords)
 	}
+	if s.Retried > 0 {
+		line += "  retries " + cliout.Count(s.Retried)
+	}
 	if s.Failed > 0 {
 		line += "  FAILED " + cliout.Count(s.Failed)
 	}
