@@ -43,6 +43,7 @@ request went out); those are counted as "ambiguous" in the report.
 
 A progress line is drawn on a terminal (standard error); when output is piped
 only the final report is printed (standard output, or JSON with --json).
+Ctrl-C stops generating; batches already formed get up to 10 s to finish.
 Exit status: 0 when every record was acknowledged, 1 when any was not (failed,
 or interrupted by Ctrl-C), 2 for bad flags.
 
@@ -50,7 +51,7 @@ AWS configuration is the standard one: AWS_PROFILE / --profile, AWS_REGION /
 --region, credentials from the usual chain, and AWS_ENDPOINT_URL or
 AWS_ENDPOINT_URL_KINESIS to point at another endpoint (e.g. kinesis-local).
 
-flags:
+flags (one or two dashes):
 `
 
 const putExamples = `
@@ -97,7 +98,7 @@ func runPut(ctx context.Context, args []string) error {
 	fs.StringVar(&f.rate, "rate", "", "records per second, e.g. 500 or 500/s (default: as fast as the stream accepts)")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long, e.g. 30s or 10m (with --count: whichever comes first)")
 	fs.IntVar(&f.sensors, "sensors", 100, "number of distinct sensors (partition keys) in generated readings")
-	fs.StringVar(&f.seed, "seed", "", "seed for generated readings; the same seed gives the same records and event ids (default: random, printed in the report)")
+	fs.StringVar(&f.seed, "seed", "", "seed for generated readings: the same seed gives the same records and event ids, so the processor treats a repeat as duplicates (default: random, printed in the report)")
 	fs.StringVar(&f.runID, "run-id", "", "prefix of generated event ids (default: derived from the seed)")
 	fs.Float64Var(&f.outOfOrder, "out-of-order", 0, "fraction `F` (0-1) of readings whose event time is moved back by up to --max-lateness")
 	fs.Float64Var(&f.duplicates, "duplicates", 0, "fraction `F` (0-1) of records that re-send an earlier reading with the same event_id")

@@ -63,7 +63,7 @@ on-failure message, functionName of a quarantined record) unless --function
 is given. AWS configuration is the standard one (AWS_PROFILE / --profile,
 AWS_REGION / --region, AWS_ENDPOINT_URL_SQS, _KINESIS, _LAMBDA, ...).
 
-flags:
+flags (one or two dashes):
 `
 
 const redriveExamples = `
