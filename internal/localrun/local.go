@@ -107,7 +107,9 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sum, serr := p.Summarize(sctx, rep.Sent, time.Since(start))
-	if serr == nil {
+	if serr != nil {
+		fmt.Fprintf(out, "summary unavailable: %v\n", serr)
+	} else {
 		sum.Print(out)
 		fmt.Fprintf(out, "  %-26s %d valid, %d duplicates, %d invalid (producer: %d sent, %d retried, %.0f records/s)\n", "generated",
 			kinds[producer.Valid].Load(), kinds[producer.Duplicate].Load(), kinds[producer.Invalid].Load(), rep.Sent, rep.Retried, rep.RecordsPerSec)

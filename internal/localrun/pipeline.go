@@ -93,14 +93,15 @@ type Pipeline struct {
 	// Endpoints per service name as in AWS_ENDPOINT_URL_<SERVICE>.
 	Endpoints map[string]string
 
-	kin, ddb *emulator.Process
-	lambda   *lambdaAPI
-	metrics  *emfSink
-	tmp      string
-	cancel   context.CancelFunc
-	done     chan error
-	stopOnce sync.Once
-	started  time.Time
+	kin, ddb   *emulator.Process
+	lambda     *lambdaAPI
+	metrics    *emfSink
+	tmp        string
+	cancel     context.CancelFunc
+	procCancel context.CancelFunc
+	done       chan error
+	stopOnce   sync.Once
+	started    time.Time
 }
 
 // AWSConfig is an SDK configuration for the local identity (dummy static
@@ -146,11 +147,30 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		retriesOf(st.Mapping.Config), st.Mapping.Config.ReportBatchItemFailures)
 
 	p := &Pipeline{Stack: st, started: time.Now(), metrics: newEMFSink(), Endpoints: map[string]string{}}
+	// The processes live until Stop, not until ctx ends: after Ctrl-C the
+	// caller can still read the table and the DLQ for its summary. A ctx
+	// that ends during start-up aborts the start.
+	procCtx, procCancel := context.WithCancel(context.Background())
+	p.procCancel = procCancel
+	startDone := make(chan struct{})
+	defer close(startDone)
+	go func() {
+		select {
+		case <-ctx.Done():
+			procCancel()
+		case <-startDone:
+		}
+	}()
 	defer func() {
+		if err == nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		if err != nil {
 			p.Stop()
 		}
 	}()
+	outer := ctx
+	ctx = procCtx
 	if p.tmp, err = os.MkdirTemp("", "streamproc-local-"); err != nil {
 		return nil, err
 	}
@@ -309,7 +329,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	if p.Poller, err = localesm.New(mc, localesm.Options{Kinesis: p.Kinesis, Invoker: p.Pool, Destination: dest, Logger: o.Logger}); err != nil {
 		return nil, err
 	}
-	pctx, cancel := context.WithCancel(ctx)
+	pctx, cancel := context.WithCancel(outer)
 	p.cancel = cancel
 	p.done = make(chan error, 1)
 	go func() { p.done <- p.Poller.Run(pctx) }()
@@ -375,6 +395,9 @@ func (p *Pipeline) Stop() {
 		}
 		if p.ddb != nil {
 			p.ddb.Stop()
+		}
+		if p.procCancel != nil {
+			p.procCancel()
 		}
 		if p.tmp != "" {
 			_ = os.RemoveAll(p.tmp)

@@ -163,6 +163,9 @@ func (s Summary) Print(w io.Writer) {
 		{"invocations", fmt.Sprintf("%d (%d failed, %d timed out, %d partial, %d bisections, %d retries)", s.Poller.Invocations, s.Poller.FailedInvocations, s.Poller.Timeouts, s.Poller.PartialFailures, s.Poller.Bisections, s.Poller.Retries)},
 		{"elapsed", s.Elapsed.Round(100 * time.Millisecond).String()},
 	}
+	if left := s.Produced - s.Poller.PolledRecords + s.Poller.Pending; left > 0 {
+		rows = append(rows, [2]string{"not processed at stop", fmt.Sprintf("%d (stopped before the pipeline drained)", left)})
+	}
 	fmt.Fprintln(w, "\nsummary")
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-26s %s\n", r[0], r[1])
