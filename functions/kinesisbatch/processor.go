@@ -290,9 +290,11 @@ func (p *Processor) process(ctx context.Context, recs []Record, start time.Time)
 		if len(pending) == 0 || attempt >= cfg.Retry.MaxAttempts || hctx.Err() != nil {
 			break
 		}
-		delay := cfg.Retry.BaseDelay << (attempt - 1)
-		if delay > cfg.Retry.MaxDelay || delay <= 0 {
-			delay = cfg.Retry.MaxDelay
+		delay := cfg.Retry.MaxDelay
+		if attempt <= 32 {
+			if d := cfg.Retry.BaseDelay << (attempt - 1); d > 0 && d < delay {
+				delay = d
+			}
 		}
 		delay = time.Duration(cfg.rand(int64(delay) + 1))
 		if hasDeadline && cfg.now().Add(delay+took).After(hdeadline) {
