@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -245,4 +246,22 @@ func TestPanicInTheStoreFailsValidRecordsButStillQuarantinesInvalidOnes(t *testi
 	if _, ok := r.q.got[recs[0].Sequence]; !ok {
 		t.Fatal("invalid record not quarantined")
 	}
+}
+
+// TestLargeBatchDecodedInParallel runs a batch big enough for the parallel
+// decoder (with GOMAXPROCS forced to 2) with invalid records spread across
+// both halves: same outcome as sequential decoding.
+func TestLargeBatchDecodedInParallel(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	r := newRig(t, nil, kinesisbatch.RetryPolicy{})
+	recs := corrupt(small(3000, 50), map[int]string{0: `{`, 1499: `[]`, 1500: `{"event_id":"x"}`, 2999: `null`})
+	resp := r.invoke(t, recs)
+	if len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("failures %v", failed(resp))
+	}
+	if len(r.q.got) != 4 {
+		t.Fatalf("quarantined %d records, want 4: %v", len(r.q.got), r.q.got)
+	}
+	valid := append(slices.Clone(recs[1:1499]), recs[1501:2999]...)
+	checkTotals(t, r.db.Items(), valid)
 }
