@@ -68,11 +68,15 @@ func (l *scriptedLambda) Invoke(_ context.Context, in *lambda.InvokeInput, _ ...
 }
 
 func ok() func(events.KinesisEvent) *lambda.InvokeOutput {
-	return func(events.KinesisEvent) *lambda.InvokeOutput { return &lambda.InvokeOutput{StatusCode: 200, Payload: []byte("null")} }
+	return func(events.KinesisEvent) *lambda.InvokeOutput {
+		return &lambda.InvokeOutput{StatusCode: 200, Payload: []byte("null")}
+	}
 }
 
 func answer(body string) func(events.KinesisEvent) *lambda.InvokeOutput {
-	return func(events.KinesisEvent) *lambda.InvokeOutput { return &lambda.InvokeOutput{StatusCode: 200, Payload: []byte(body)} }
+	return func(events.KinesisEvent) *lambda.InvokeOutput {
+		return &lambda.InvokeOutput{StatusCode: 200, Payload: []byte(body)}
+	}
 }
 
 func runOne(t *testing.T, n, size int, l *scriptedLambda, cfg func(*redrive.Config)) (redrive.Report, int) {
