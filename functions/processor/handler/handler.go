@@ -127,6 +127,9 @@ func (h *Handler) prepare(b *kinesisbatch.Batch, st *state, now time.Time) prepa
 			p.Oldest = rd.EventTime
 		}
 	}
+	if parallel {
+		clear(st.errs) // do not keep this batch's errors alive in the pool
+	}
 	p.Groups = st.bat.Groups()
 	return p
 }
