@@ -249,7 +249,7 @@ func (p *Producer) Run(ctx context.Context, src Source) (Report, error) {
 			}
 		}()
 	}
-	p.batch(entries, batches)
+	p.batch(readCtx, entries, batches)
 	close(batches)
 	wg.Wait()
 	cancelSend()
@@ -325,12 +325,15 @@ func (p *Producer) readSource(ctx context.Context, src Source, start time.Time, 
 }
 
 // batch groups entries into PutRecords batches: full (records or bytes) or
-// after Linger, whichever comes first.
-func (p *Producer) batch(in <-chan Entry, out chan<- []Entry) {
+// after Linger, whichever comes first. Once ctx ends it waits only briefly
+// for the source to finish: a source blocked on an idle pipe is abandoned.
+func (p *Producer) batch(ctx context.Context, in <-chan Entry, out chan<- []Entry) {
 	var cur []Entry
 	size := 0
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	done := ctx.Done()
+	var grace <-chan time.Time
 	flush := func() {
 		if len(cur) > 0 {
 			out <- cur
@@ -356,6 +359,12 @@ func (p *Producer) batch(in <-chan Entry, out chan<- []Entry) {
 			size += e.size()
 		case <-timer.C:
 			flush()
+		case <-done:
+			done = nil
+			grace = time.After(200 * time.Millisecond)
+		case <-grace:
+			flush()
+			return
 		}
 	}
 }

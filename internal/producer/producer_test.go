@@ -258,3 +258,32 @@ func TestCancelStopsTakingButFinishesBatches(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 }
+
+// blockingSource yields n entries, then blocks like an idle pipe.
+type blockingSource struct{ n int }
+
+func (s *blockingSource) Next() (producer.Entry, error) {
+	if s.n == 0 {
+		select {}
+	}
+	s.n--
+	return producer.Entry{PartitionKey: "k", Data: []byte("x")}, nil
+}
+
+func TestCancelWithABlockedSource(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	done := make(chan producer.Report)
+	go func() {
+		rep, _ := producer.New(newFake(), fastCfg()).Run(ctx, &blockingSource{n: 5})
+		done <- rep
+	}()
+	select {
+	case rep := <-done:
+		if rep.Sent != 5 || !rep.Interrupted {
+			t.Fatalf("report %+v", rep)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel while the source was blocked")
+	}
+}
