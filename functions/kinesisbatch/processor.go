@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -80,8 +81,13 @@ type RetryPolicy struct {
 // Processor runs a BatchHandler over Kinesis events. It implements
 // lambda.Handler; one Processor may serve concurrent invocations.
 type Processor struct {
-	h        BatchHandler
-	cfg      Config
+	h   BatchHandler
+	cfg Config
+	// dec serves one invocation at a time (Lambda's default) and keeps its
+	// buffers and record template for good; concurrent invocations (Lambda
+	// Managed Instances) take Decoders from the pool.
+	dec      Decoder
+	decBusy  atomic.Bool
 	decoders sync.Pool
 }
 
@@ -160,8 +166,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // copying. Their strings may be kept.
 func (p *Processor) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	start := p.cfg.now()
-	d := p.decoders.Get().(*Decoder)
-	defer p.decoders.Put(d)
+	var d *Decoder
+	if p.decBusy.CompareAndSwap(false, true) {
+		d = &p.dec
+		defer p.decBusy.Store(false)
+	} else {
+		d = p.decoders.Get().(*Decoder)
+		defer p.decoders.Put(d)
+	}
 	recs, err := d.Decode(payload)
 	if err == nil {
 		err = checkEnvelope(recs)
