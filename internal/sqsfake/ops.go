@@ -117,17 +117,19 @@ func (s *Server) listQueues(r *http.Request) (any, error) {
 	if in.MaxResults > 0 {
 		limit = in.MaxResults
 	}
+	last := ""
 	for _, n := range names {
 		if !strings.HasPrefix(n, in.QueueNamePrefix) || (in.NextToken != "" && n <= in.NextToken) {
 			continue
 		}
 		if len(out.QueueUrls) == limit {
 			if in.MaxResults > 0 { // SQS pages only when MaxResults is given
-				out.NextToken = out.QueueUrls[len(out.QueueUrls)-1][strings.LastIndex(out.QueueUrls[len(out.QueueUrls)-1], "/")+1:]
+				out.NextToken = last // the fake's token: the last name returned
 			}
 			break
 		}
 		out.QueueUrls = append(out.QueueUrls, s.QueueURL(n))
+		last = n
 	}
 	return out, nil
 }

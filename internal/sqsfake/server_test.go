@@ -356,3 +356,24 @@ func TestCloseEndsLongPoll(t *testing.T) {
 		t.Fatal("Close left a long poll waiting")
 	}
 }
+
+func TestListQueuesPages(t *testing.T) {
+	_, c := start(t)
+	for _, n := range []string{"a1", "a2", "a3", "a4", "a5", "b1"} {
+		createQueue(t, c, n, nil)
+	}
+	p := sqs.NewListQueuesPaginator(c, &sqs.ListQueuesInput{QueueNamePrefix: aws.String("a"), MaxResults: aws.Int32(2)})
+	var got []string
+	pages := 0
+	for p.HasMorePages() {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		got = append(got, out.QueueUrls...)
+	}
+	if len(got) != 5 || pages != 3 || !strings.HasSuffix(got[4], "/a5") {
+		t.Fatalf("%d pages: %v", pages, got)
+	}
+}
