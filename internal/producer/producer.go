@@ -32,6 +32,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -58,7 +59,7 @@ func (e Entry) size() int { return len(e.Data) + len(e.PartitionKey) }
 
 // check validates e against the per-record limits.
 func (e Entry) check() error {
-	if n := len([]rune(e.PartitionKey)); n < 1 || n > MaxPartitionKeyLen {
+	if n := utf8.RuneCountInString(e.PartitionKey); n < 1 || n > MaxPartitionKeyLen {
 		return fmt.Errorf("partition key %q has %d characters: it must have 1 to %d", truncate(e.PartitionKey, 40), n, MaxPartitionKeyLen)
 	}
 	if e.size() > MaxRecordBytes {
