@@ -773,13 +773,24 @@ func (d *Decoder) dataField(i int, r *Record) (int, error) {
 	if err != nil {
 		return i, err
 	}
-	dst := d.data[len(d.data) : len(d.data)+base64.StdEncoding.DecodedLen(len(b))]
+	need := base64.StdEncoding.DecodedLen(len(b))
+	var dst []byte
+	if len(d.data)+need <= cap(d.data) {
+		dst = d.data[len(d.data) : len(d.data)+need]
+	} else {
+		// Unescaping only grows the text when invalid UTF-8 becomes
+		// U+FFFD, which is not base64: this decode fails. Keep the
+		// shared buffer's bound anyway.
+		dst = make([]byte, need)
+	}
 	n, err := decodeBase64(dst, b)
 	if err != nil {
 		return i, d.errAt(i, "kinesis.data is not base64: %v", err)
 	}
 	r.Data = dst[:n:n]
-	d.data = d.data[:len(d.data)+n]
+	if len(d.data)+need <= cap(d.data) {
+		d.data = d.data[:len(d.data)+n]
+	}
 	return end, nil
 }
 

@@ -210,6 +210,8 @@ func TestDecodeRejectsWithOffset(t *testing.T) {
 		{`{"Records":[{"x":tru}]}`, 20, `"true"`},
 		{`{"Records":[{"x":"\u12g4"}]}`, 22, "hexadecimal"},
 		{`{"a" 1}`, 5, "':'"},
+		// Invalid UTF-8 triples in size when unescaped (U+FFFD): found by FuzzDecode.
+		{`{"Records":[{"kinesis":{"data":"\u0041` + strings.Repeat("\xa6", 100) + `"}}]}`, 31, "not base64"},
 		{"\xef\xbb\xbf{}", 0, "expected value"},
 		{strings.Repeat("[", 10001) + strings.Repeat("]", 10001), 10000, "max nesting depth"},
 		{`{"x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`, 10004, "max nesting depth"},
