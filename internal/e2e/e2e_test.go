@@ -111,7 +111,7 @@ func printTable(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nend-to-end fault suite (template %s)\n\n", rel(template))
 	fmt.Fprintf(&b, "| %-40s | %8s | %7s | %5s | %7s | %8s | %11s | %-13s | %-17s | %-42s | %-6s | %6s |\n",
-		"case", "produced", "unique", "dups", "invalid", "applied", "quarantined", "DLQ msgs/recs", "invokes (failed)", "fault", "result", "time")
+		"case", "produced", "unique", "dups", "invalid", "applied", "quarantined", "DLQ left/sent", "invokes (failed)", "fault", "result", "time")
 	fmt.Fprintf(&b, "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", dash(42), dash(10), dash(9), dash(7), dash(9), dash(10), dash(13), dash(15), dash(19), dash(44), dash(8), dash(8))
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %-40s | %8d | %7d | %5d | %7d | %8d | %11d | %-13s | %-17s | %-42s | %-6s | %5.1fs |\n",
