@@ -19,7 +19,9 @@ import (
 
 type invokerFunc func(ctx context.Context, payload []byte) ([]byte, error)
 
-func (f invokerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) { return f(ctx, payload) }
+func (f invokerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return f(ctx, payload)
+}
 
 // The local Lambda API answers the SDK's Invoke as Lambda does: a function
 // error is a 200 with X-Amz-Function-Error, an unknown function a
