@@ -163,6 +163,12 @@ func (s Summary) Print(w io.Writer) {
 		{"invocations", fmt.Sprintf("%d (%d failed, %d timed out, %d partial, %d bisections, %d retries)", s.Poller.Invocations, s.Poller.FailedInvocations, s.Poller.Timeouts, s.Poller.PartialFailures, s.Poller.Bisections, s.Poller.Retries)},
 		{"elapsed", s.Elapsed.Round(100 * time.Millisecond).String()},
 	}
+	accounted := s.Applied + int64(s.Quarantined) + int64(s.DLQBatchRecords) + s.DuplicatesSkipped
+	verdict := "every produced record is applied, quarantined, a suppressed duplicate or described in the DLQ"
+	if accounted != s.Produced {
+		verdict = "does not add up: records in flight, or redeliveries counted as duplicates; `make e2e` checks this exactly"
+	}
+	rows = append(rows, [2]string{"accounted for", fmt.Sprintf("%d of %d: %s", accounted, s.Produced, verdict)})
 	if left := s.Produced - s.Poller.PolledRecords + s.Poller.Pending; left > 0 {
 		rows = append(rows, [2]string{"not processed at stop", fmt.Sprintf("%d (stopped before the pipeline drained)", left)})
 	}
