@@ -164,6 +164,19 @@ var cases = []testCase{
 				c.t.Errorf("before redrive: %s", p)
 			}
 			c.before = &v
+			// The messages are the mapping's, in AWS's shape.
+			retries := -1
+			if r := c.p.Poller.Config().MaximumRetryAttempts; r != nil {
+				retries = *r
+			}
+			for _, m := range c.p.DLQ().BatchInfo {
+				b := m.KinesisBatchInfo
+				if m.RequestContext.Condition != "RetryAttemptsExhausted" || m.RequestContext.ApproximateInvokeCount != retries+1 ||
+					m.RequestContext.FunctionARN != c.p.FunctionARN || b.StreamARN != c.p.StreamARN || b.BatchSize < 1 ||
+					m.Version != "1.0" || b.ApproximateArrivalOfFirstRecord.After(b.ApproximateArrivalOfLastRecord) {
+					c.t.Errorf("on-failure message %+v", m)
+				}
+			}
 			c.fault = fmt.Sprintf("%d batches (%d readings) to DLQ", v.DLQMessages, v.CoveredReadings)
 			if err := c.redrive(); err != nil {
 				c.t.Skipf("streamctl redrive is not usable yet (%v): conservation before redrive holds", err)
