@@ -293,3 +293,29 @@ func TestPoisonTimeoutAndCrashThroughTheRIE(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestStartingPositionLatest: records put before the mapping starts are not
+// delivered; records put after are.
+func TestStartingPositionLatest(t *testing.T) {
+	kc, fn := setup(t)
+	stream := createStream(t, kc, 1)
+	put(t, kc, stream, []rec{{ID: "before-1", Key: "k"}, {ID: "before-2", Key: "k"}})
+	r := start(t, kc, fn, localesm.Config{StreamName: stream, StartingPosition: localesm.Latest}, nil, 5)
+	// LATEST is taken when the iterator is made: wait for the first poll.
+	deadline := time.Now().Add(30 * time.Second)
+	for !r.p.Idle() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	put(t, kc, stream, []rec{{ID: "after-1", Key: "k"}, {ID: "after-2", Key: "k"}})
+	for r.p.Stats().AcknowledgedRecords < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.waitIdle(t)
+	var ids []string
+	for _, l := range readLog(t, r.log) {
+		ids = append(ids, l.IDs...)
+	}
+	if fmt.Sprint(ids) != "[after-1 after-2]" {
+		t.Fatalf("delivered %v, want only the records put after the start", ids)
+	}
+}
