@@ -78,4 +78,9 @@
 //     is exactly such an object would be read as an error.
 //   - Reads respect 5 GetRecords calls per second per shard; the 2 MB/s read
 //     limit is not modelled.
+//   - With ParallelizationFactor > 1, each concurrent batch buffers at most
+//     four GetRecords results; when one partition key's batch is stuck in
+//     retries, the shard's reader stops once that buffer is full, so the
+//     other keys of the shard pause too (bounded memory; AWS does not
+//     document how far other keys may run ahead).
 package localesm
