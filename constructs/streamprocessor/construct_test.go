@@ -215,6 +215,9 @@ func TestBundling(t *testing.T) {
 			if st, _ := os.Stat(bin); st.Mode()&0o111 == 0 {
 				t.Errorf("bootstrap is not executable: %v", st.Mode())
 			}
+			if e.Section(".interp") != nil {
+				t.Error("bootstrap is dynamically linked: not built with CGO_ENABLED=0")
+			}
 			if e.Section(".symtab") != nil {
 				t.Error("bootstrap has a symbol table: not built with -ldflags -s")
 			}
