@@ -28,21 +28,16 @@ setup: node_modules/.installed $(BIN)/aws-lambda-rie ## install pinned tools (np
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
+	@# npm's postinstall writes it; `npm install <pkg>` skips that, so make sure.
+	@test -f node_modules/go.mod || printf 'module nodemodules\n' > node_modules/go.mod
 	go mod download
 	@touch $@
 
 $(BIN)/aws-lambda-rie:
 	GOBIN=$(BIN) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
-build: setup ## build every functions/* bootstrap (linux/arm64) into .build/
-	@for d in functions/*/; do \
-	  if [ -f "$$d/main.go" ]; then \
-	    n=$$(basename $$d); echo "build $$n"; \
-	    GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -buildvcs=false \
-	      -ldflags "-s -w -buildid=" -o $(BUILD)/$$n/bootstrap ./$$d; \
-	    ls -l $(BUILD)/$$n/bootstrap; \
-	  fi; \
-	done
+build: setup ## build every functions/* bootstrap (linux/arm64; ARCH=amd64 for this machine) into .build/
+	go run ./internal/tools/build -out $(BUILD) -arch $(or $(ARCH),arm64)
 
 synth: setup ## synthesize the example stack with cdk-nag (fails on any finding)
 	$(CDK) synth --quiet -c stage=$(STAGE)
@@ -77,12 +72,17 @@ dashboard: synth ## render the synthesized dashboard to cdk.out/dashboard.png (+
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-dejavu-core; }
 	go run ./internal/tools/dashpreview -template cdk.out/$(STACK).template.json -out cdk.out/dashboard.png
 
-local: setup ## run the whole pipeline on this machine (emulators + real bootstrap under aws-lambda-rie); ARGS="--count 20000 --rate 0"
-	@test -f cdk.out/$(STACK).template.json || $(MAKE) --no-print-directory synth
+# local and e2e read the pipeline's settings from the synthesized template;
+# re-synthesize when the app, the construct or cdk.json changed since.
+TEMPLATE     := cdk.out/$(STACK).template.json
+SYNTH_INPUTS := $(shell git ls-files infra constructs internal/contract internal/gobuild cdk.json 2>/dev/null)
+$(TEMPLATE): $(SYNTH_INPUTS) | setup
+	$(MAKE) --no-print-directory synth
+
+local: $(TEMPLATE) ## run the whole pipeline on this machine (emulators + real bootstrap under aws-lambda-rie); ARGS="--count 20000 --rate 0"
 	go run ./cmd/streamctl local --template cdk.out/$(STACK).template.json $(ARGS)
 
-e2e: setup ## end-to-end fault suite against the local pipeline (prints a table of cases)
-	@test -f cdk.out/$(STACK).template.json || $(MAKE) --no-print-directory synth
+e2e: $(TEMPLATE) ## end-to-end fault suite against the local pipeline (prints a table of cases)
 	STREAMPROC_TEMPLATE=$(CURDIR)/cdk.out/$(STACK).template.json go test -count=1 -tags e2e -timeout 15m -v ./internal/e2e/...
 
 clean: ## remove build output (keeps node_modules and .bin)
