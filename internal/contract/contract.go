@@ -97,19 +97,29 @@ type OnFailureMessage struct {
 		FunctionError   string `json:"functionError"`
 	} `json:"responseContext"`
 	Version          string           `json:"version"`
-	Timestamp        time.Time        `json:"timestamp"`
+	Timestamp        Time             `json:"timestamp"`
 	KinesisBatchInfo KinesisBatchInfo `json:"KinesisBatchInfo"`
+}
+
+// Time is a time in a Lambda-written message. It marshals the way Lambda
+// writes it (UTC, milliseconds, "Z": 2023-12-10T22:06:23.446Z) and reads any
+// RFC 3339 time.
+type Time struct{ time.Time }
+
+// MarshalJSON writes Lambda's format.
+func (t Time) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.UTC().Format("2006-01-02T15:04:05.000Z") + `"`), nil
 }
 
 // KinesisBatchInfo locates a failed batch in the stream.
 type KinesisBatchInfo struct {
-	ShardID                         string    `json:"shardId"`
-	StartSequenceNumber             string    `json:"startSequenceNumber"`
-	EndSequenceNumber               string    `json:"endSequenceNumber"`
-	ApproximateArrivalOfFirstRecord time.Time `json:"approximateArrivalOfFirstRecord"`
-	ApproximateArrivalOfLastRecord  time.Time `json:"approximateArrivalOfLastRecord"`
-	BatchSize                       int       `json:"batchSize"`
-	StreamARN                       string    `json:"streamArn"`
+	ShardID                         string `json:"shardId"`
+	StartSequenceNumber             string `json:"startSequenceNumber"`
+	EndSequenceNumber               string `json:"endSequenceNumber"`
+	ApproximateArrivalOfFirstRecord Time   `json:"approximateArrivalOfFirstRecord"`
+	ApproximateArrivalOfLastRecord  Time   `json:"approximateArrivalOfLastRecord"`
+	BatchSize                       int    `json:"batchSize"`
+	StreamARN                       string `json:"streamArn"`
 }
 
 // Aggregate table schema of the example sensor pipeline.

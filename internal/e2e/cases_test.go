@@ -173,7 +173,7 @@ var cases = []testCase{
 				b := m.KinesisBatchInfo
 				if m.RequestContext.Condition != "RetryAttemptsExhausted" || m.RequestContext.ApproximateInvokeCount != retries+1 ||
 					m.RequestContext.FunctionARN != c.p.FunctionARN || b.StreamARN != c.p.StreamARN || b.BatchSize < 1 ||
-					m.Version != "1.0" || b.ApproximateArrivalOfFirstRecord.After(b.ApproximateArrivalOfLastRecord) {
+					m.Version != "1.0" || b.ApproximateArrivalOfFirstRecord.After(b.ApproximateArrivalOfLastRecord.Time) {
 					c.t.Errorf("on-failure message %+v", m)
 				}
 			}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/streamproc/streamproc/internal/contract"
 )
 
 // Destination receives the on-failure messages of discarded batches.
@@ -38,45 +40,11 @@ const (
 	ConditionRecordAgeExceeded      = "RecordAgeExceeded"
 )
 
-// awsTime formats like the mapping does: UTC, milliseconds, "Z"
-// (2023-12-10T22:06:23.446Z).
-type awsTime time.Time
-
-func (t awsTime) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Time(t).UTC().Format("2006-01-02T15:04:05.000Z"))
-}
-
-// onFailureMessage is the body Lambda sends to an SQS or SNS on-failure
-// destination for a Kinesis source, field for field and in the same order
-// (it unmarshals into contract.OnFailureMessage, which streamctl reads).
-// https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
-type onFailureMessage struct {
-	RequestContext struct {
-		RequestID              string `json:"requestId"`
-		FunctionARN            string `json:"functionArn"`
-		Condition              string `json:"condition"`
-		ApproximateInvokeCount int    `json:"approximateInvokeCount"`
-	} `json:"requestContext"`
-	ResponseContext struct {
-		StatusCode      int    `json:"statusCode"`
-		ExecutedVersion string `json:"executedVersion"`
-		FunctionError   string `json:"functionError"`
-	} `json:"responseContext"`
-	Version          string  `json:"version"`
-	Timestamp        awsTime `json:"timestamp"`
-	KinesisBatchInfo struct {
-		ShardID                         string  `json:"shardId"`
-		StartSequenceNumber             string  `json:"startSequenceNumber"`
-		EndSequenceNumber               string  `json:"endSequenceNumber"`
-		ApproximateArrivalOfFirstRecord awsTime `json:"approximateArrivalOfFirstRecord"`
-		ApproximateArrivalOfLastRecord  awsTime `json:"approximateArrivalOfLastRecord"`
-		BatchSize                       int     `json:"batchSize"`
-		StreamARN                       string  `json:"streamArn"`
-	} `json:"KinesisBatchInfo"`
-}
-
 func (p *Poller) onFailureBody(recs []*Record, condition string, b *inflight, now time.Time) ([]byte, error) {
-	var m onFailureMessage
+	// The body Lambda sends to an SQS or SNS on-failure destination for a
+	// Kinesis source:
+	// https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
+	var m contract.OnFailureMessage
 	m.RequestContext.RequestID = b.lastRequestID
 	if m.RequestContext.RequestID == "" {
 		m.RequestContext.RequestID = newRequestID()
@@ -92,13 +60,13 @@ func (p *Poller) onFailureBody(recs []*Record, condition string, b *inflight, no
 		m.ResponseContext.FunctionError = "Unhandled"
 	}
 	m.Version = "1.0"
-	m.Timestamp = awsTime(now)
+	m.Timestamp = contract.Time{Time: now}
 	first, last := recs[0], recs[len(recs)-1]
 	m.KinesisBatchInfo.ShardID = first.ShardID
 	m.KinesisBatchInfo.StartSequenceNumber = first.SequenceNumber
 	m.KinesisBatchInfo.EndSequenceNumber = last.SequenceNumber
-	m.KinesisBatchInfo.ApproximateArrivalOfFirstRecord = awsTime(first.Arrival)
-	m.KinesisBatchInfo.ApproximateArrivalOfLastRecord = awsTime(last.Arrival)
+	m.KinesisBatchInfo.ApproximateArrivalOfFirstRecord = contract.Time{Time: first.Arrival}
+	m.KinesisBatchInfo.ApproximateArrivalOfLastRecord = contract.Time{Time: last.Arrival}
 	m.KinesisBatchInfo.BatchSize = len(recs)
 	m.KinesisBatchInfo.StreamARN = p.cfg.StreamARN
 	return json.Marshal(m)

@@ -150,9 +150,9 @@ func onFailure(shard, start, end string, size int) string {
 	m.ResponseContext.StatusCode = 200
 	m.ResponseContext.FunctionError = "Unhandled"
 	m.Version = "1.0"
-	m.Timestamp = time.Now().UTC()
+	m.Timestamp = contract.Time{Time: time.Now().UTC()}
 	m.KinesisBatchInfo = contract.KinesisBatchInfo{ShardID: shard, StartSequenceNumber: start, EndSequenceNumber: end,
-		BatchSize: size, StreamARN: streamARN, ApproximateArrivalOfFirstRecord: time.Now().UTC(), ApproximateArrivalOfLastRecord: time.Now().UTC()}
+		BatchSize: size, StreamARN: streamARN, ApproximateArrivalOfFirstRecord: contract.Time{Time: time.Now().UTC()}, ApproximateArrivalOfLastRecord: contract.Time{Time: time.Now().UTC()}}
 	b, _ := json.Marshal(m)
 	return string(b)
 }
