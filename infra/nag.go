@@ -18,7 +18,7 @@ func addNagChecks(app awscdk.App) {
 
 // suppressPipelineFindings records, on the one resource each applies to, the
 // findings that are deliberate design choices, with the reason.
-func suppressPipelineFindings(stack awscdk.Stack, sp *streamprocessor.StreamProcessor) {
+func suppressPipelineFindings(sp *streamprocessor.StreamProcessor) {
 	suppress := func(resource interface{}, rule, reason string, appliesTo ...string) {
 		s := &cdknag.NagPackSuppression{Id: jsii.String(rule), Reason: jsii.String(reason)}
 		if len(appliesTo) > 0 {
@@ -45,5 +45,4 @@ func suppressPipelineFindings(stack awscdk.Stack, sp *streamprocessor.StreamProc
 	suppress(sp.Function().Node().DefaultChild(), "Serverless-LambdaDLQ",
 		"the function is invoked synchronously by the Kinesis event source mapping, never asynchronously, so a function-level "+
 			"DeadLetterConfig would never receive anything; failed batches go to the mapping's on-failure destination (the DLQ).")
-	_ = stack
 }
