@@ -125,7 +125,7 @@ func validate(r *resolved) []string {
 	if retentionKnown {
 		h := retention / 3600
 		if h < minRetentionHours || h > maxRetentionHours || h != math.Trunc(h) {
-			v.addf("RetentionPeriod %s is invalid: use whole hours from 24 hours to 365 days (8760 hours)", fmtDur(retention))
+			v.addf("RetentionPeriod %s is invalid: use whole hours from 24 hours to 365 days (8760 hours)", secsDur(retention))
 		}
 	}
 
@@ -138,7 +138,7 @@ func validate(r *resolved) []string {
 	}
 	timeout, timeoutKnown := v.secs(p.Timeout)
 	if timeoutKnown && (timeout < 1 || timeout > maxTimeoutSeconds) {
-		v.addf("Timeout %s is invalid: use 1 second to 15 minutes", fmtDur(timeout))
+		v.addf("Timeout %s is invalid: use 1 second to 15 minutes", secsDur(timeout))
 	}
 	v.checkEnvironment(p.Environment)
 	reserved, reservedKnown := v.num(p.ReservedConcurrentExecutions)
@@ -173,7 +173,7 @@ func validate(r *resolved) []string {
 	}
 	window, windowKnown := v.secs(p.MaxBatchingWindow)
 	if windowKnown && window > maxBatchingWindowSeconds {
-		v.addf("MaxBatchingWindow %s is invalid: use 0 to 300 seconds", fmtDur(window))
+		v.addf("MaxBatchingWindow %s is invalid: use 0 to 300 seconds", secsDur(window))
 	}
 	factor, factorKnown := v.num(p.ParallelizationFactor)
 	if factorKnown && (factor < 1 || factor > maxParallelization || factor != math.Trunc(factor)) {
@@ -190,18 +190,18 @@ func validate(r *resolved) []string {
 	}
 	age, ageKnown := v.secs(p.MaxRecordAge)
 	if ageKnown && (age < minRecordAgeSeconds || age > maxRecordAgeSeconds) {
-		v.addf("MaxRecordAge %s is invalid: use 60 seconds to 7 days", fmtDur(age))
+		v.addf("MaxRecordAge %s is invalid: use 60 seconds to 7 days", secsDur(age))
 	}
 	redrive, redriveKnown := v.secs(p.RedriveWindow) // a Duration is never negative
 	// The DLQ only describes a failed batch; the records must be re-read from
 	// the stream. If they age out of the stream first, they are lost.
 	if ageKnown && retentionKnown && redriveKnown && age+redrive > retention {
 		limit := retention - redrive
-		fix := fmt.Sprintf("lower MaxRecordAge to at most %s, or raise RetentionPeriod to at least %s", fmtDur(limit), fmtDur(age+redrive))
+		fix := fmt.Sprintf("lower MaxRecordAge to at most %s, or raise RetentionPeriod to at least %s", secsDur(limit), secsDur(age+redrive))
 		if limit < minRecordAgeSeconds {
-			fix = fmt.Sprintf("raise RetentionPeriod to at least %s", fmtDur(age+redrive))
+			fix = fmt.Sprintf("raise RetentionPeriod to at least %s", secsDur(age+redrive))
 		}
-		v.addf("MaxRecordAge (%s) leaves %s of the stream's %s retention to redrive a failed batch from the DLQ, less than RedriveWindow (%s): %s", fmtDur(age), fmtDur(math.Max(retention-age, 0)), fmtDur(retention), fmtDur(redrive), fix)
+		v.addf("MaxRecordAge (%s) leaves %s of the stream's %s retention to redrive a failed batch from the DLQ, less than RedriveWindow (%s): %s", secsDur(age), secsDur(math.Max(retention-age, 0)), secsDur(retention), secsDur(redrive), fix)
 	}
 	// A batch that keeps timing out is retried RetryAttempts times, each after
 	// up to MaxBatchingWindow of gathering and Timeout of running. If that
@@ -210,12 +210,12 @@ func validate(r *resolved) []string {
 	if ageKnown && windowKnown && timeoutKnown && retriesKnown && retries >= 0 && retries <= maxRetryAttempts {
 		need := window + timeout*(retries+1)
 		if need > age {
-			v.addf("MaxRecordAge (%s) is shorter than the time the configured retries can take: MaxBatchingWindow (%s) + Timeout (%s) x (RetryAttempts %s + 1) = %s, so a batch that times out expires before its retries run; raise MaxRecordAge to at least %s, or lower RetryAttempts, Timeout or MaxBatchingWindow", fmtDur(age), fmtDur(window), fmtDur(timeout), fmtNum(retries), fmtDur(need), fmtDur(need))
+			v.addf("MaxRecordAge (%s) is shorter than the time the configured retries can take: MaxBatchingWindow (%s) + Timeout (%s) x (RetryAttempts %s + 1) = %s, so a batch that times out expires before its retries run; raise MaxRecordAge to at least %s, or lower RetryAttempts, Timeout or MaxBatchingWindow", secsDur(age), secsDur(window), secsDur(timeout), fmtNum(retries), secsDur(need), secsDur(need))
 		}
 	}
 	tumbling, tumblingKnown := v.secs(p.TumblingWindow)
 	if tumblingKnown && tumbling > maxTumblingWindowSeconds {
-		v.addf("TumblingWindow %s is invalid: use 0 to 900 seconds", fmtDur(tumbling))
+		v.addf("TumblingWindow %s is invalid: use 0 to 900 seconds", secsDur(tumbling))
 	}
 	if p.Filters != nil {
 		for i, f := range *p.Filters {
@@ -304,16 +304,10 @@ func (c *checker) checkEnvironment(env *map[string]*string) {
 	}
 }
 
-func fmtDur(seconds float64) string {
-	d := time.Duration(seconds * float64(time.Second))
-	s := d.String()
-	// "1h0m0s" reads better as "1h".
-	for _, suf := range []string{"0s", "0m"} {
-		if strings.HasSuffix(s, suf) && len(s) > len(suf) && strings.ContainsAny(s[:len(s)-len(suf)], "hm") {
-			s = strings.TrimSuffix(s, suf)
-		}
-	}
-	return s
+// secsDur formats a number of seconds with human, as every other message of
+// the construct does (1h10m, 1d2h, 90s reads 1m30s).
+func secsDur(seconds float64) string {
+	return human(time.Duration(seconds * float64(time.Second)))
 }
 
 func fmtNum(n float64) string { return strconv.FormatFloat(n, 'f', -1, 64) }
