@@ -280,12 +280,10 @@ func (c *checker) checkEnvironment(env *map[string]*string) {
 	size := 0
 	for k, val := range *env {
 		switch {
-		case k == contract.EnvQuarantineQueueURL || k == contract.EnvMetricsNamespace:
-			v := "MetricsNamespace"
-			if k == contract.EnvQuarantineQueueURL {
-				v = "DeadLetterQueue (it is the DLQ's URL)"
-			}
-			c.addf("Environment sets %s, which the construct sets itself: remove it from Environment (configure it through %s)", k, v)
+		case k == contract.EnvQuarantineQueueURL:
+			c.addf("Environment sets %s: remove it from Environment; the construct always sets it to its DLQ's URL", k)
+		case k == contract.EnvMetricsNamespace:
+			c.addf("Environment sets %s, which the construct sets itself: remove it from Environment (configure it through MetricsNamespace)", k)
 		case lambdaReservedEnv[k]:
 			c.addf("Environment sets %s, which Lambda reserves: the deployment would fail; remove it or rename it", k)
 		case !envKeyRE.MatchString(k):
