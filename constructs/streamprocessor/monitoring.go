@@ -175,17 +175,15 @@ const (
 	statP99     = "p99"
 )
 
+// addMonitoring adds the alarms and dashboard of the pipeline t. Its only
+// caller is NewStreamProcessor, after validate (which checks props with
+// monitoringProblems) and with the mapping's EventCount metrics and the
+// fan-out consumer already in t.
 func addMonitoring(scope constructs.Construct, t *monitoringTargets, props *MonitoringProps) *Monitoring {
 	p := MonitoringProps{}
 	if props != nil {
 		p = *props // defaults are resolved on a copy; the caller's struct is never mutated
 	}
-	if problems := monitoringProblems(&p, t.Retention, t.MaxRecordAge); len(problems) > 0 {
-		panic(&ValidationError{Path: *scope.Node().Path(), Problems: problems})
-	}
-	ensureEventCountMetrics(t.Mapping)
-	t = withConsumer(scope, t)
-
 	m := constructs.NewConstruct(scope, jsii.String("Monitoring"))
 	name := dashboardName(scope, p.DashboardName)
 	prefix := name
@@ -221,42 +219,6 @@ func addMonitoring(scope constructs.Construct, t *monitoringTargets, props *Moni
 		Description: jsii.String("CloudWatch dashboard of the " + *scope.Node().Path() + " pipeline"),
 	})
 	return res
-}
-
-// ensureEventCountMetrics turns on the mapping's EventCount metrics: without
-// them the DroppedEvents and OnFailureDelivered alarms never receive data.
-// The construct should set them itself; this makes the alarms safe if it
-// does not (a setting already present is left alone).
-func ensureEventCountMetrics(mapping awslambda.EventSourceMapping) {
-	if mapping == nil {
-		return
-	}
-	cfn, ok := mapping.Node().DefaultChild().(awslambda.CfnEventSourceMapping)
-	if !ok || cfn.MetricsConfig() != nil {
-		return
-	}
-	cfn.SetMetricsConfig(&awslambda.CfnEventSourceMapping_MetricsConfigProperty{
-		Metrics: jsii.Strings("EventCount"), // the CloudFormation value (awslambda.MetricType_EVENT_COUNT is the jsii enum name)
-	})
-}
-
-// withConsumer fills EnhancedFanOut and ConsumerName from the construct's
-// own enhanced fan-out consumer (child id IDConsumer, a public contract) when
-// the caller did not: with a fan-out consumer, GetRecords metrics are never
-// emitted for this pipeline and the stream-side lag alarm must watch the
-// consumer instead. Returns a copy; t is not changed.
-func withConsumer(scope constructs.Construct, t *monitoringTargets) *monitoringTargets {
-	if t.EnhancedFanOut {
-		return t
-	}
-	c, ok := scope.Node().TryFindChild(jsii.String("Consumer")).(awskinesis.StreamConsumer)
-	if !ok {
-		return t
-	}
-	cp := *t
-	cp.EnhancedFanOut = true
-	cp.ConsumerName = c.StreamConsumerName()
-	return &cp
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)

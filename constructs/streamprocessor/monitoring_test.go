@@ -553,13 +553,6 @@ func TestCompositeAlarm(t *testing.T) {
 	}
 }
 
-func TestMappingEventCountMetricsEnabled(t *testing.T) {
-	s := synth(t)
-	s.cdk[provisionedStack].HasResourceProperties(jsii.String("AWS::Lambda::EventSourceMapping"), map[string]any{
-		"MetricsConfig": map[string]any{"Metrics": []any{"EventCount"}},
-	})
-}
-
 func TestCallerPropsNotMutated(t *testing.T) {
 	s := synth(t)
 	for _, v := range variants {

@@ -251,9 +251,6 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		EnhancedFanOut:      sp.consumer != nil,
 		ConsumerName:        consumerName,
 	}, p.Monitoring)
-	if sp.monitoring == nil {
-		sp.monitoring = &Monitoring{}
-	}
 	return sp
 }
 
