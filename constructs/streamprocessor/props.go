@@ -172,6 +172,17 @@ type StreamProcessorProps struct {
 	RedriveWindow awscdk.Duration
 	// Let the function return events.KinesisEventResponse with
 	// BatchItemFailures so only the failed part of a batch is retried.
+	//
+	// WARNING: do not set false with a kinesisbatch handler (functions/
+	// kinesisbatch, and the example processor built on it). kinesisbatch
+	// reports failed records only in batchItemFailures and never returns a
+	// function error for them; with false, Lambda ignores batchItemFailures,
+	// treats every invocation as a success and checkpoints past the records
+	// kinesisbatch reported as failed (transient failures, and permanent ones
+	// it could not quarantine): they are never retried, never described in
+	// the DLQ, and lost.
+	// false is only for a handler that fails the whole invocation (returns an
+	// error) when any record fails.
 	// Default: true.
 	ReportBatchItemFailures *bool
 	// Tumbling window for stateful aggregation (0 to 900 seconds).
