@@ -37,7 +37,11 @@ message, and redrive handles both:
                partition keys and arrival times — so the processor's
                exactly-once scheme skips whatever it had already applied.
                Batch item failures are retried (--retries) from the lowest
-               failed sequence number, as the mapping does.
+               failed sequence number, as the mapping does. With
+               ParallelizationFactor > 1 or filters on the mapping the range
+               also holds records that were not in the batch; such a batch is
+               kept unless --replay-range replays the whole range (safe for an
+               idempotent processor such as streamproc's).
   quarantined  A record the processor rejected as invalid (message attribute
                streamproc-kind=quarantined; large payloads come in parts, which
                are reassembled and checked against their SHA-256). By default
@@ -79,6 +83,7 @@ type redriveFlags struct {
 	function    string
 	stream      string
 	dryRun      bool
+	replayRange bool
 	reprocess   bool
 	discard     bool
 	yes         bool
@@ -106,6 +111,7 @@ func runRedrive(ctx context.Context, args []string) error {
 	fs.StringVar(&f.function, "function", "", "function to invoke: name, ARN or partial ARN (default: the one named in each message)")
 	fs.StringVar(&f.stream, "stream", "", "read batch ranges from this stream name (default: the stream in each message's streamArn)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "read and report only: no invoke, no delete")
+	fs.BoolVar(&f.replayRange, "replay-range", false, "replay a batch whose range holds more records than its batchSize (ParallelizationFactor > 1 or filters on the mapping) as the whole range; safe only for an idempotent processor, and with filters it also sends the records they dropped")
 	fs.BoolVar(&f.reprocess, "reprocess", false, "replay quarantined records through the function and delete their messages once accepted")
 	fs.BoolVar(&f.discard, "discard", false, "delete quarantined records without replaying them (asks for confirmation; see --yes)")
 	fs.BoolVar(&f.yes, "yes", false, "confirm --discard without asking (required when not on a terminal)")
@@ -198,6 +204,9 @@ func (f *redriveFlags) validate() (redrive.Config, error) {
 	default:
 		return cfg, fmt.Errorf("--only %q is not valid: use batches or quarantined", f.only)
 	}
+	if f.only == "quarantined" && f.replayRange {
+		return cfg, errors.New("--replay-range acts on batch info messages, which --only quarantined skips")
+	}
 	if f.only == "batches" && (f.reprocess || f.discard || f.match != "") {
 		return cfg, errors.New("--reprocess, --discard and --match act on quarantined records, which --only batches skips")
 	}
@@ -210,7 +219,7 @@ func (f *redriveFlags) validate() (redrive.Config, error) {
 	if f.retries < 0 || f.retries > 100 {
 		return cfg, fmt.Errorf("--retries %d is not valid: use 0 to 100", f.retries)
 	}
-	cfg = redrive.Config{Function: f.function, Stream: f.stream, DryRun: f.dryRun, Match: f.match,
+	cfg = redrive.Config{Function: f.function, Stream: f.stream, DryRun: f.dryRun, ReplayRange: f.replayRange, Match: f.match,
 		SkipBatches: f.only == "quarantined", SkipQuarantined: f.only == "batches",
 		MaxMessages: f.maxMessages, Visibility: f.visibility, Retries: f.retries}
 	if f.retries == 0 {

@@ -22,7 +22,8 @@
 // Rules: a message is deleted only after every record it stands for was
 // applied (or, for quarantined records, explicitly discarded). Anything in
 // doubt — records expired from the stream, a range that does not match the
-// message, a function that keeps failing, parts missing, a checksum mismatch,
+// message (unless Config.ReplayRange allows a range holding more records than
+// the batch), a function that keeps failing, parts missing, a checksum mismatch,
 // a message of unknown shape — keeps the message and is reported. Messages
 // are held invisible while redrive works (their visibility is extended as
 // needed) and the ones kept are made visible again at the end.
@@ -94,6 +95,14 @@ type Config struct {
 	// contains it.
 	// Default: "" (all)
 	Match string
+	// ReplayRange replays a batch whose start..end range holds MORE records
+	// than the message's batchSize: the whole range, records of other
+	// partition keys (ParallelizationFactor > 1) and records the mapping's
+	// filters dropped included. Safe only for an idempotent processor
+	// (streamproc's applies each event id once); with filters it also sends
+	// records the filters would have kept from the function.
+	// Default: false (such a batch is kept with kept-error)
+	ReplayRange bool
 	// SkipBatches and SkipQuarantined leave one kind of message alone.
 	SkipBatches, SkipQuarantined bool
 	// MaxMessages bounds how many messages one run takes from the queue.
@@ -432,9 +441,20 @@ func (r *Redriver) handleBatch(ctx context.Context, b batchMsg) Result {
 		return res
 	}
 	res.Records = len(recs)
-	if k.BatchSize > 0 && len(recs) != k.BatchSize {
+	rangeNote := ""
+	switch {
+	case k.BatchSize <= 0 || len(recs) == k.BatchSize:
+	case len(recs) > k.BatchSize && r.cfg.ReplayRange:
+		rangeNote = fmt.Sprintf(" (the whole range, --replay-range: it holds %d records for batchSize %d)", len(recs), k.BatchSize)
+	case len(recs) > k.BatchSize:
 		res.Outcome = KeptError
-		res.Detail = fmt.Sprintf("read %d records between the start and end sequence numbers, but the message says batchSize %d: not replaying on a doubt", len(recs), k.BatchSize)
+		res.Detail = fmt.Sprintf("the range holds %d records for batchSize %d, likely ParallelizationFactor > 1 or filters on the mapping "+
+			"(the range also holds other partition keys' or filtered-out records): not replaying on a doubt; "+
+			"--replay-range replays the whole range (safe for idempotent processors; with filters it also sends the records they dropped)", len(recs), k.BatchSize)
+		return res
+	default:
+		res.Outcome = KeptError
+		res.Detail = fmt.Sprintf("the range holds %d records for batchSize %d: fewer than the batch (trimmed or expired?): not replaying on a doubt", len(recs), k.BatchSize)
 		return res
 	}
 	function := r.cfg.Function
@@ -447,7 +467,7 @@ func (r *Redriver) handleBatch(ctx context.Context, b batchMsg) Result {
 	}
 	if r.cfg.DryRun {
 		res.Outcome = WouldReplay
-		res.Detail = fmt.Sprintf("%d records readable; would invoke %s", len(recs), function)
+		res.Detail = fmt.Sprintf("%d records readable; would invoke %s%s", len(recs), function, rangeNote)
 		return res
 	}
 	replay := make([]Record, len(recs))
@@ -466,7 +486,7 @@ func (r *Redriver) handleBatch(ctx context.Context, b batchMsg) Result {
 		return res
 	}
 	res.Outcome = Replayed
-	res.Detail = fmt.Sprintf("%d records applied by %s", len(recs), function)
+	res.Detail = fmt.Sprintf("%d records applied by %s%s", len(recs), function, rangeNote)
 	if err := r.delete(ctx, b.held); err != nil {
 		res.Outcome = ReplayedNotDeleted
 		res.Detail += "; deleting the message failed: " + err.Error()

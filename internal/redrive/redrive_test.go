@@ -260,6 +260,34 @@ func TestRedrive(t *testing.T) {
 		}
 	})
 
+	t.Run("a range holding more records than batchSize is replayed whole only with ReplayRange", func(t *testing.T) {
+		fake, sq, url := dlq(t)
+		lc, log := e.fn(t)
+		// As with ParallelizationFactor 2: the failed batch held 6 of the 10
+		// records between its start and end sequence numbers.
+		send(t, sq, url, onFailure("shardId-000000000000", first, last, 6), nil)
+		rep, err := redrive.New(sq, e.kc, lc, fastCfg(url)).Run(ctx)
+		if err != nil || rep.Results[0].Outcome != redrive.KeptError || !strings.Contains(rep.Results[0].Detail, "--replay-range") ||
+			len(fake.Peek("dlq")) != 1 || len(readSeen(t, log)) != 0 {
+			t.Fatalf("without ReplayRange: %+v %v", rep, err)
+		}
+		cfg := fastCfg(url)
+		cfg.ReplayRange = true
+		rep, err = redrive.New(sq, e.kc, lc, cfg).Run(ctx)
+		if err != nil || rep.Results[0].Outcome != redrive.Replayed || rep.Results[0].Records != 10 || len(fake.Peek("dlq")) != 0 {
+			t.Fatalf("with ReplayRange: %+v %v", rep, err)
+		}
+		got := readSeen(t, log)
+		if len(got) != len(rng) {
+			t.Fatalf("function saw %d records, want the whole range of %d", len(got), len(rng))
+		}
+		for i, s := range got {
+			if s.Seq != aws.ToString(rng[i].SequenceNumber) {
+				t.Fatalf("record %d: seq %s, want %s", i, s.Seq, aws.ToString(rng[i].SequenceNumber))
+			}
+		}
+	})
+
 	t.Run("records the function keeps failing are retried, then the message is kept", func(t *testing.T) {
 		fake, sq, url := dlq(t)
 		var bad struct {

@@ -171,3 +171,39 @@ func TestRegionMismatchIsKept(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// A range holding more records than batchSize (ParallelizationFactor > 1 or
+// filters on the mapping) is kept unless ReplayRange asks for the whole range;
+// a range holding fewer is kept either way.
+func TestReplayRange(t *testing.T) {
+	l := &scriptedLambda{answers: []func(events.KinesisEvent) *lambda.InvokeOutput{ok()}}
+	rep, left := runOne(t, 8, 5, l, nil)
+	r := rep.Results[0]
+	if r.Outcome != redrive.KeptError || left != 1 || len(l.events) != 0 || r.Records != 8 ||
+		!strings.Contains(r.Detail, "holds 8 records for batchSize 5") || !strings.Contains(r.Detail, "ParallelizationFactor > 1 or filters") ||
+		!strings.Contains(r.Detail, "--replay-range replays the whole range") {
+		t.Fatalf("without --replay-range: %+v, %d left, %d invokes", r, left, len(l.events))
+	}
+
+	l = &scriptedLambda{answers: []func(events.KinesisEvent) *lambda.InvokeOutput{ok()}}
+	rep, left = runOne(t, 8, 5, l, func(c *redrive.Config) { c.ReplayRange = true })
+	r = rep.Results[0]
+	if r.Outcome != redrive.Replayed || left != 0 || r.Records != 8 || rep.Replayed != 8 || !strings.Contains(r.Detail, "--replay-range") {
+		t.Fatalf("with --replay-range: %+v, %d left", r, left)
+	}
+	if got := strings.Join(l.events[0], ","); len(l.events) != 1 || got != "1000,1001,1002,1003,1004,1005,1006,1007" {
+		t.Fatalf("replayed %v, want the whole range in one event", l.events)
+	}
+
+	l = &scriptedLambda{answers: []func(events.KinesisEvent) *lambda.InvokeOutput{ok()}}
+	rep, left = runOne(t, 8, 5, l, func(c *redrive.Config) { c.ReplayRange = true; c.DryRun = true })
+	if r := rep.Results[0]; r.Outcome != redrive.WouldReplay || left != 1 || len(l.events) != 0 {
+		t.Fatalf("dry run with --replay-range: %+v, %d left", r, left)
+	}
+
+	l = &scriptedLambda{answers: []func(events.KinesisEvent) *lambda.InvokeOutput{ok()}}
+	rep, left = runOne(t, 3, 5, l, func(c *redrive.Config) { c.ReplayRange = true })
+	if r := rep.Results[0]; r.Outcome != redrive.KeptError || left != 1 || len(l.events) != 0 || !strings.Contains(r.Detail, "holds 3 records for batchSize 5") {
+		t.Fatalf("fewer records than batchSize must stay kept: %+v, %d left", r, left)
+	}
+}
