@@ -73,7 +73,8 @@ type RetryPolicy struct {
 	MaxDelay time.Duration
 	// SafetyMargin is kept free before the invocation deadline for the
 	// quarantine writes and the response; the handler's context ends this
-	// much earlier than the invocation.
+	// much earlier than the invocation. The quarantine writes' context ends
+	// 150ms before the invocation deadline, which is kept for the response.
 	// Default: 10% of the time left when the invocation starts, between 200ms and 3s.
 	SafetyMargin time.Duration
 }
@@ -139,6 +140,23 @@ func New(h BatchHandler, cfg Config) *Processor {
 	p := &Processor{h: h, cfg: cfg}
 	p.decoders.New = func() any { return new(Decoder) }
 	return p
+}
+
+// responseMargin is kept free after the quarantine writes, before the
+// invocation deadline, to log, emit metrics and return the response.
+const responseMargin = 150 * time.Millisecond
+
+// quarantineContext bounds the quarantine writes to the invocation deadline
+// minus responseMargin: a slow quarantine (SDK retries, throttled SQS) then
+// turns its records into batch item failures instead of timing out the
+// invocation, which would fail and retry the whole batch. Without an
+// invocation deadline (tests, local runs) ctx is used as is.
+func quarantineContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, deadline.Add(-responseMargin))
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -328,7 +346,9 @@ func (p *Processor) process(ctx context.Context, recs []Record, start time.Time)
 	if len(toQuarantine) > 0 {
 		var put []error
 		if cfg.Quarantine != nil {
-			put = cfg.Quarantine.Put(ctx, toQuarantine)
+			qctx, cancel := quarantineContext(ctx)
+			put = cfg.Quarantine.Put(qctx, toQuarantine)
+			cancel()
 		}
 		for k, f := range toQuarantine {
 			var qerr error = errNoQuarantine

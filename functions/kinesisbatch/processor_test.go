@@ -240,6 +240,50 @@ func TestRetriesStopBeforeDeadline(t *testing.T) {
 	}
 }
 
+// slowQuarantine blocks until its context ends, like SQS writes retried by
+// the SDK against a throttled queue, and records the deadline it was given.
+type slowQuarantine struct{ deadline time.Time }
+
+func (q *slowQuarantine) Put(ctx context.Context, fs []Failure) []error {
+	q.deadline, _ = ctx.Deadline()
+	<-ctx.Done()
+	errs := make([]error, len(fs))
+	for i := range errs {
+		errs[i] = ctx.Err()
+	}
+	return errs
+}
+
+func TestSlowQuarantineStopsBeforeInvocationDeadline(t *testing.T) {
+	// A quarantine that cannot finish must not run the invocation into its
+	// timeout (which fails and retries the whole batch): its records are
+	// reported as batch item failures, with time left to return.
+	q := &slowQuarantine{}
+	recs := testRecords(3)
+	p, _ := newTestProcessor(t, RecordFunc(func(ctx context.Context, r *Record) error {
+		if string(r.Data) == "r1" {
+			return Permanent(errors.New("bad record"))
+		}
+		return nil
+	}), Config{Quarantine: q, Retry: RetryPolicy{SafetyMargin: 300 * time.Millisecond}})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	res := p.Process(ctx, recs)
+	if left := time.Until(deadline); left < 50*time.Millisecond {
+		t.Fatalf("returned %v before the invocation deadline, want about %v left for the response", left, responseMargin)
+	}
+	if want := deadline.Add(-responseMargin); !q.deadline.Equal(want) {
+		t.Fatalf("quarantine deadline %v, want invocation deadline minus %v (%v)", q.deadline, responseMargin, want)
+	}
+	if got := failedIDs(res); !slices.Equal(got, []string{recs[1].SequenceNumber}) {
+		t.Fatalf("failures %v, want the record the quarantine could not store", got)
+	}
+	if res.Quarantined != 0 || res.Succeeded != 2 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
 func TestRecordsNotStartedBeforeDeadlineAreReported(t *testing.T) {
 	// The handler is slow; the records it could not reach before the handler
 	// deadline fail with the context error instead of being skipped.
