@@ -47,13 +47,16 @@ message, and redrive handles both:
                are reassembled and checked against their SHA-256). By default
                they are listed with their reasons and left alone; --reprocess
                replays them through the function once the cause is fixed;
-               --discard deletes them (asks for confirmation, or --yes).
+               --discard deletes them (asks for confirmation, or --yes),
+               also the parts of a record that cannot be reassembled (parts
+               missing or corrupt), which would otherwise stay for ever.
 
 Safety: a message is deleted only after every record it stands for was
 applied (or discarded on request). Anything in doubt keeps the message and is
 reported: records expired from the stream (past its retention period) or a
 shard that is gone, a range that does not hold batchSize records, a function
-that keeps failing, missing or corrupt parts, a message of unknown shape.
+that keeps failing, missing or corrupt parts (unless --discard), a message of
+unknown shape.
 Messages are hidden from other consumers while redrive works (--visibility,
 extended as needed) and those kept are made visible again at the end.
 Replaying twice is safe: the processor applies each record once.

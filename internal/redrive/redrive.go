@@ -17,7 +17,8 @@
 //     the message attribute contract.AttrKind = contract.KindQuarantined),
 //     possibly split into parts: redrive reassembles and checks them, lists
 //     them with their reasons, and on request reprocesses them the same way or
-//     discards them.
+//     discards them (discarding also deletes the parts of a record that cannot
+//     be reassembled: parts missing or corrupt).
 //
 // Rules: a message is deleted only after every record it stands for was
 // applied (or, for quarantined records, explicitly discarded). Anything in
@@ -540,12 +541,29 @@ func (r *Redriver) handleQuarantined(ctx context.Context, parts []quarantinePart
 	q, data, err := assemble(parts)
 	res := Result{Kind: "quarantined", MessageIDs: ids, RecordID: q.RecordID, Reason: q.Reason, StreamARN: q.EventSourceARN,
 		ShardID: q.ShardID, Start: q.SequenceNumber, Size: q.Size, QuarantinedAt: q.QuarantinedAt}
+	matches := r.cfg.Match == "" || strings.Contains(q.RecordID, r.cfg.Match) || strings.Contains(q.Reason, r.cfg.Match)
 	if err != nil {
 		res.Outcome, res.Detail = KeptIncomplete, err.Error()
+		if r.cfg.Quarantined != Discard || !matches {
+			return res
+		}
+		// The operator asked to discard: parts that can never be reassembled
+		// (missing or corrupt) would otherwise stay in the queue for ever.
+		if r.cfg.DryRun {
+			res.Detail += fmt.Sprintf("; dry run: --discard would delete its %d message(s) anyway", len(parts))
+			return res
+		}
+		for i, p := range parts {
+			if derr := r.delete(ctx, p.held); derr != nil {
+				res.Outcome, res.Detail = KeptError, fmt.Sprintf("%s; discarding: deleted %d of %d message(s), then: %v", err, i, len(parts), derr)
+				return res
+			}
+		}
+		res.Outcome, res.Detail = Discarded, fmt.Sprintf("discarded although it cannot be reassembled (%s): deleted %d message(s)", err, len(parts))
 		return res
 	}
 	res.Preview = truncate(string(data), 120)
-	if r.cfg.Match != "" && !strings.Contains(q.RecordID, r.cfg.Match) && !strings.Contains(q.Reason, r.cfg.Match) {
+	if !matches {
 		res.Outcome, res.Detail = Listed, "does not match --match; left alone"
 		return res
 	}

@@ -365,12 +365,47 @@ func TestRedrive(t *testing.T) {
 			t.Fatalf("%d messages left, want only the corrupt one", len(p))
 		}
 
-		// Discard removes what is left only when asked; the corrupt one stays.
+		// Reprocess left the corrupt one; discard, asked for, removes it too.
 		cfg.Quarantined = redrive.Discard
 		rep, err = redrive.New(sq, e.kc, lc, cfg).Run(ctx)
-		if err != nil || rep.Count(redrive.KeptIncomplete) != 1 || len(fake.Peek("dlq")) != 1 {
+		if err != nil || rep.Count(redrive.Discarded) != 1 || rep.Deleted != 1 || len(fake.Peek("dlq")) != 0 ||
+			!strings.Contains(rep.Results[0].Detail, "SHA-256") {
 			t.Fatalf("discard: %+v %v", rep, err)
 		}
+	})
+
+	t.Run("discard clears the parts of a record that cannot be reassembled", func(t *testing.T) {
+		fake, sq, url := dlq(t)
+		attrs := map[string]sqstypes.MessageAttributeValue{
+			contract.AttrKind: {DataType: aws.String("String"), StringValue: aws.String(contract.KindQuarantined)}}
+		// Part 2 of 3 and part 3 of 3 of one record; part 1 never arrives.
+		for part := 2; part <= 3; part++ {
+			q := contract.QuarantinedRecord{RecordID: "shardId-000000000000/42", Reason: "not JSON", ShardID: "shardId-000000000000",
+				SequenceNumber: "42", Part: part, Parts: 3, Offset: (part - 1) * 4, Size: 12, Data: []byte("abcd")}
+			b, _ := json.Marshal(q)
+			send(t, sq, url, string(b), attrs)
+		}
+		cfg := fastCfg(url)
+		rep, err := redrive.New(sq, e.kc, nil, cfg).Run(ctx)
+		if err != nil || rep.Count(redrive.KeptIncomplete) != 1 || len(fake.Peek("dlq")) != 2 || !strings.Contains(rep.Results[0].Detail, "missing part(s) 1") {
+			t.Fatalf("list: %+v %v", rep, err)
+		}
+		cfg.Quarantined = redrive.Discard
+		cfg.DryRun = true
+		if rep, err = redrive.New(sq, e.kc, nil, cfg).Run(ctx); err != nil || rep.Count(redrive.KeptIncomplete) != 1 || len(fake.Peek("dlq")) != 2 {
+			t.Fatalf("dry run discard: %+v %v", rep, err)
+		}
+		cfg.DryRun = false
+		cfg.Match = "something else"
+		if rep, err = redrive.New(sq, e.kc, nil, cfg).Run(ctx); err != nil || rep.Count(redrive.KeptIncomplete) != 1 || len(fake.Peek("dlq")) != 2 {
+			t.Fatalf("discard of a record --match excludes: %+v %v", rep, err)
+		}
+		cfg.Match = "not JSON"
+		rep, err = redrive.New(sq, e.kc, nil, cfg).Run(ctx)
+		if err != nil || rep.Count(redrive.Discarded) != 1 || rep.Deleted != 2 || len(fake.Peek("dlq")) != 0 || rep.Problems() != 0 {
+			t.Fatalf("discard: %+v %v", rep, err)
+		}
+		t.Logf("reported as: %s", rep.Results[0].Detail)
 	})
 
 	t.Run("messages of unknown shape are kept", func(t *testing.T) {
