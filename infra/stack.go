@@ -33,18 +33,14 @@ const (
 	idTable     = "Aggregates"
 )
 
-// processorTableActions are what the processor does to the aggregate table:
-// read windows and merge readings into them with conditional writes
-// (single-item or transactional). Nothing else (no Scan, no DeleteItem).
+// processorTableActions are the calls the processor (functions/aggstore's
+// API interface) makes on the aggregate table: it reads windows with GetItem
+// and BatchGetItem and writes them with conditional PutItem. Nothing else
+// (aggstore.CreateTable is for emulators; the stack owns the table).
 var processorTableActions = []string{
-	"dynamodb:DescribeTable",
 	"dynamodb:GetItem",
 	"dynamodb:BatchGetItem",
-	"dynamodb:Query",
 	"dynamodb:PutItem",
-	"dynamodb:UpdateItem",
-	"dynamodb:BatchWriteItem",
-	"dynamodb:ConditionCheckItem",
 }
 
 // NewPipelineStack makes the example pipeline stack.
