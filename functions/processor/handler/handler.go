@@ -62,7 +62,7 @@ const minPerWorker = 512
 // New returns a Handler.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("handler: no Store")
+		return nil, errors.New("handler: Config.Store is nil: pass an aggstore.Store (aggstore.New)")
 	}
 	if cfg.Windows.Size() == 0 {
 		w, err := sensor.NewWindows(contract.DefaultWindowSize)

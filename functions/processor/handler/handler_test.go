@@ -265,3 +265,10 @@ func TestLargeBatchDecodedInParallel(t *testing.T) {
 	valid := append(slices.Clone(recs[1:1499]), recs[1501:2999]...)
 	checkTotals(t, r.db.Items(), valid)
 }
+
+func TestNewWithoutStoreSaysWhatToPass(t *testing.T) {
+	_, err := handler.New(handler.Config{})
+	if err == nil || err.Error() != "handler: Config.Store is nil: pass an aggstore.Store (aggstore.New)" {
+		t.Fatalf("err %v", err)
+	}
+}
