@@ -60,12 +60,7 @@ func readStream(ctx context.Context, kc *kinesis.Client, stream string) ([]strea
 	return out, nil
 }
 
-func seqLE(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a <= b
-}
+func seqLE(a, b string) bool { return contract.CompareSequenceNumbers(a, b) <= 0 }
 
 // window is the aggregate key of a reading.
 type window struct{ sensor, start string }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/streamproc/streamproc/internal/contract"
 )
 
 // Record is one Kinesis record as the poller read it.
@@ -20,13 +22,8 @@ type Record struct {
 	size int // bytes this record adds to the invocation payload
 }
 
-// seqLess orders Kinesis sequence numbers (decimal strings of up to 128 bits).
-func seqLess(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
-}
+// seqLess reports whether sequence number a is before b.
+func seqLess(a, b string) bool { return contract.CompareSequenceNumbers(a, b) < 0 }
 
 func (p *Poller) eventRecord(r *Record) events.KinesisEventRecord {
 	return events.KinesisEventRecord{
