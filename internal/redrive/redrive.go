@@ -266,13 +266,15 @@ type held struct {
 // cannot be read); per-message problems are in the report.
 func (r *Redriver) Run(ctx context.Context) (Report, error) {
 	rep := Report{DryRun: r.cfg.DryRun}
-	msgs, err := r.receiveAll(ctx)
+	// Visibility is extended from the first receive on: with many messages
+	// the receiving alone can outlast --visibility.
+	holder := r.hold()
+	defer holder.release(context.WithoutCancel(ctx))
+	msgs, err := r.receiveAll(ctx, holder)
 	rep.Received = len(msgs)
 	if err != nil && len(msgs) == 0 {
 		return rep, err
 	}
-	holder := r.hold(msgs)
-	defer holder.release(context.WithoutCancel(ctx))
 
 	var batches []batchMsg
 	quarantined := map[string][]quarantinePart{}
@@ -352,33 +354,29 @@ func (r *Redriver) progress(done, total int) {
 	}
 }
 
-// receiveAll receives until the queue answers empty or MaxMessages.
-func (r *Redriver) receiveAll(ctx context.Context) ([]*held, error) {
-	var out []*held
-	seen := map[string]bool{}
-	for len(out) < r.cfg.MaxMessages {
+// receiveAll receives until the queue answers empty or MaxMessages, into h
+// (which keeps them hidden meanwhile), and returns what h holds.
+func (r *Redriver) receiveAll(ctx context.Context, h *holder) ([]*held, error) {
+	for n := h.count(); n < r.cfg.MaxMessages; n = h.count() {
 		resp, err := r.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(r.cfg.QueueURL),
-			MaxNumberOfMessages:         int32(min(10, r.cfg.MaxMessages-len(out))),
+			MaxNumberOfMessages:         int32(min(10, r.cfg.MaxMessages-n)),
 			VisibilityTimeout:           int32(r.cfg.Visibility / time.Second),
 			WaitTimeSeconds:             int32(r.cfg.WaitTime / time.Second),
 			MessageAttributeNames:       []string{"All"},
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount, sqstypes.MessageSystemAttributeNameSentTimestamp},
 		})
 		if err != nil {
-			return out, fmt.Errorf("receiving from %s: %w", r.cfg.QueueURL, err)
+			return h.all(), fmt.Errorf("receiving from %s: %w", r.cfg.QueueURL, err)
 		}
 		if len(resp.Messages) == 0 {
-			return out, nil
+			break
 		}
 		for _, m := range resp.Messages {
-			if id := aws.ToString(m.MessageId); !seen[id] {
-				seen[id] = true
-				out = append(out, &held{msg: m})
-			}
+			h.add(m)
 		}
 	}
-	return out, nil
+	return h.all(), nil
 }
 
 type batchMsg struct {
@@ -631,14 +629,16 @@ func (r *Redriver) delete(ctx context.Context, h *held) error {
 // ones not deleted visible again at the end.
 type holder struct {
 	r    *Redriver
-	msgs []*held
 	stop chan struct{}
 	wg   sync.WaitGroup
-	mu   sync.Mutex
+	mu   sync.Mutex // guards msgs, byID and each held's msg while receiving
+	msgs []*held
+	byID map[string]*held
 }
 
-func (r *Redriver) hold(msgs []*held) *holder {
-	h := &holder{r: r, msgs: msgs, stop: make(chan struct{})}
+// hold starts keeping the messages added to it invisible.
+func (r *Redriver) hold() *holder {
+	h := &holder{r: r, stop: make(chan struct{}), byID: map[string]*held{}}
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -654,6 +654,34 @@ func (r *Redriver) hold(msgs []*held) *holder {
 		}
 	}()
 	return h
+}
+
+// add holds a received message. A message received again (its visibility
+// ran out before an extension reached it) keeps its place, with the NEWEST
+// receipt handle: SQS accepts only the latest one for delete and visibility.
+func (h *holder) add(m sqstypes.Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := aws.ToString(m.MessageId)
+	if x, ok := h.byID[id]; ok {
+		x.msg = m
+		return
+	}
+	x := &held{msg: m}
+	h.byID[id] = x
+	h.msgs = append(h.msgs, x)
+}
+
+func (h *holder) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.msgs)
+}
+
+func (h *holder) all() []*held {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*held(nil), h.msgs...)
 }
 
 func (h *holder) release(ctx context.Context) {

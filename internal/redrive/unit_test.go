@@ -2,10 +2,13 @@ package redrive_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/streamproc/streamproc/internal/contract"
 	"github.com/streamproc/streamproc/internal/redrive"
 )
 
@@ -205,5 +211,89 @@ func TestReplayRange(t *testing.T) {
 	rep, left = runOne(t, 3, 5, l, func(c *redrive.Config) { c.ReplayRange = true })
 	if r := rep.Results[0]; r.Outcome != redrive.KeptError || left != 1 || len(l.events) != 0 || !strings.Contains(r.Detail, "holds 3 records for batchSize 5") {
 		t.Fatalf("fewer records than batchSize must stay kept: %+v, %d left", r, left)
+	}
+}
+
+// slowSQS makes every receive slow, can make the first message received
+// visible again before the next receive (as if its visibility had run out),
+// and records visibility extensions made while receiving.
+type slowSQS struct {
+	*sqs.Client
+	url             string
+	delay           time.Duration
+	expireFirst     bool
+	receives        int
+	first           *string
+	receiving       atomic.Bool
+	extendedWhileRx atomic.Int32
+}
+
+func (s *slowSQS) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	s.receiving.Store(true)
+	time.Sleep(s.delay)
+	s.receives++
+	if s.expireFirst && s.receives == 2 && s.first != nil {
+		if _, err := s.Client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: &s.url, ReceiptHandle: s.first, VisibilityTimeout: 0}); err != nil {
+			return nil, err
+		}
+	}
+	out, err := s.Client.ReceiveMessage(ctx, in, optFns...)
+	if err == nil && s.first == nil && len(out.Messages) > 0 {
+		s.first = out.Messages[0].ReceiptHandle
+	}
+	if err != nil || len(out.Messages) == 0 {
+		s.receiving.Store(false)
+	}
+	return out, err
+}
+
+func (s *slowSQS) ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	if s.receiving.Load() && len(in.Entries) > 0 && in.Entries[0].VisibilityTimeout > 0 {
+		s.extendedWhileRx.Add(1)
+	}
+	return s.Client.ChangeMessageVisibilityBatch(ctx, in, optFns...)
+}
+
+func quarantinedMsg(t *testing.T, sq *sqs.Client, url, id string) {
+	t.Helper()
+	sum := sha256.Sum256([]byte("abc"))
+	b, _ := json.Marshal(contract.QuarantinedRecord{RecordID: id, Reason: "not JSON", ShardID: "shardId-000000000000", SequenceNumber: "1",
+		Part: 1, Parts: 1, Size: 3, DataSHA256: hex.EncodeToString(sum[:]), Data: []byte("abc")})
+	send(t, sq, url, string(b), map[string]sqstypes.MessageAttributeValue{
+		contract.AttrKind: {DataType: aws.String("String"), StringValue: aws.String(contract.KindQuarantined)}})
+}
+
+// A message received twice is handled once, with the newest receipt handle
+// (the first one no longer deletes it).
+func TestReceivedTwiceKeepsTheNewestReceiptHandle(t *testing.T) {
+	fake, sq, url := dlq(t)
+	quarantinedMsg(t, sq, url, "shardId-000000000000/1")
+	s := &slowSQS{Client: sq, url: url, expireFirst: true}
+	cfg := fastCfg(url)
+	cfg.Quarantined = redrive.Discard
+	rep, err := redrive.New(s, memKinesis{}, nil, cfg).Run(context.Background())
+	if err != nil || rep.Received != 1 || rep.Count(redrive.Discarded) != 1 || rep.Deleted != 1 || len(fake.Peek("dlq")) != 0 {
+		t.Fatalf("%+v %v (%d receives)", rep, err, s.receives)
+	}
+	if s.receives < 3 {
+		t.Fatalf("the message was not received twice (%d receives)", s.receives)
+	}
+}
+
+// Visibility is extended while messages are still being received.
+func TestVisibilityIsExtendedWhileReceiving(t *testing.T) {
+	_, sq, url := dlq(t)
+	for i := range 3 {
+		quarantinedMsg(t, sq, url, fmt.Sprintf("shardId-000000000000/%d", i))
+	}
+	s := &slowSQS{Client: sq, url: url, delay: 700 * time.Millisecond}
+	cfg := fastCfg(url)
+	cfg.Visibility = time.Second
+	rep, err := redrive.New(s, memKinesis{}, nil, cfg).Run(context.Background())
+	if err != nil || rep.Received != 3 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if s.extendedWhileRx.Load() == 0 {
+		t.Fatal("no visibility extension while receiving")
 	}
 }
