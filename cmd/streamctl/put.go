@@ -202,8 +202,10 @@ func (f *putFlags) validate(fs *flag.FlagSet) (producer.Config, producer.GenOpti
 	if f.stream == "" {
 		return cfg, gen, 0, errors.New("--stream is required: give the stream name or ARN, e.g. --stream readings")
 	}
-	if f.count < 0 || (set["count"] && f.count == 0) {
-		return cfg, gen, 0, fmt.Errorf("--count %d is not valid: give a positive number of records", f.count)
+	if f.count != 0 || set["count"] {
+		if err := checkCount(f.count); err != nil {
+			return cfg, gen, 0, err
+		}
 	}
 	if f.duration < 0 || (set["duration"] && f.duration == 0) {
 		return cfg, gen, 0, fmt.Errorf("--duration %s is not valid: give a positive duration such as 30s or 10m", f.duration)
@@ -227,16 +229,11 @@ func (f *putFlags) validate(fs *flag.FlagSet) (producer.Config, producer.GenOpti
 	} else if f.count == 0 && f.duration == 0 {
 		return cfg, gen, 0, errors.New("say when to stop: give --count N or --duration D (or send a file with --from FILE)")
 	}
-	for name, v := range map[string]float64{"out-of-order": f.outOfOrder, "duplicates": f.duplicates, "invalid": f.invalid} {
-		if v < 0 || v > 1 {
-			return cfg, gen, 0, fmt.Errorf("--%s %g is not valid: give a fraction from 0 to 1, e.g. 0.05 for 5%%", name, v)
-		}
+	if err := checkFractions(f.outOfOrder, f.duplicates, f.invalid); err != nil {
+		return cfg, gen, 0, err
 	}
-	if f.duplicates+f.invalid > 1 {
-		return cfg, gen, 0, fmt.Errorf("--duplicates %g plus --invalid %g is more than 1: lower one of them", f.duplicates, f.invalid)
-	}
-	if f.sensors < 1 || f.sensors > 1_000_000 {
-		return cfg, gen, 0, fmt.Errorf("--sensors %d is not valid: use 1 to 1000000", f.sensors)
+	if err := checkSensors(f.sensors); err != nil {
+		return cfg, gen, 0, err
 	}
 	if f.maxLateness <= 0 {
 		return cfg, gen, 0, fmt.Errorf("--max-lateness %s is not valid: give a positive duration such as 30s", f.maxLateness)
@@ -263,6 +260,50 @@ func (f *putFlags) validate(fs *flag.FlagSet) (producer.Config, producer.GenOpti
 	return cfg, gen, seed, nil
 }
 
+// The checks below are shared by put and local (the flags they have in
+// common). Comparisons are written so that NaN fails them.
+
+// checkCount: a positive number of records.
+func checkCount(n int64) error {
+	if !(n > 0) {
+		return fmt.Errorf("--count %d is not valid: give a positive number of records", n)
+	}
+	return nil
+}
+
+// checkFractions: the generator's fractions, each from 0 to 1, duplicates and
+// invalid together at most 1.
+func checkFractions(outOfOrder, duplicates, invalid float64) error {
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"out-of-order", outOfOrder}, {"duplicates", duplicates}, {"invalid", invalid}} {
+		if !(x.v >= 0 && x.v <= 1) {
+			return fmt.Errorf("--%s %g is not valid: give a fraction from 0 to 1, e.g. 0.05 for 5%%", x.name, x.v)
+		}
+	}
+	if !(duplicates+invalid <= 1) {
+		return fmt.Errorf("--duplicates %g plus --invalid %g is more than 1: lower one of them", duplicates, invalid)
+	}
+	return nil
+}
+
+// checkSensors: 1 to 1,000,000 distinct sensors.
+func checkSensors(n int) error {
+	if n < 1 || n > 1_000_000 {
+		return fmt.Errorf("--sensors %d is not valid: use 1 to 1000000", n)
+	}
+	return nil
+}
+
+// maxRate is the highest --rate accepted, in records per second.
+const maxRate = 10_000_000
+
+// validRate: a positive rate up to maxRate (false for NaN and infinities).
+func validRate(r float64) bool {
+	return r > 0 && r <= maxRate
+}
+
 // parseRate reads "500", "500/s" or "2.5k/s".
 func parseRate(s string) (float64, error) {
 	if s == "" {
@@ -274,7 +315,7 @@ func parseRate(s string) (float64, error) {
 		v, mult = strings.TrimSuffix(v, "k"), 1000
 	}
 	r, err := strconv.ParseFloat(v, 64)
-	if err != nil || r <= 0 || r*mult > 10_000_000 {
+	if err != nil || !validRate(r*mult) {
 		return 0, fmt.Errorf("--rate %q is not valid: give records per second, e.g. 500 or 500/s or 2k/s", s)
 	}
 	return r * mult, nil

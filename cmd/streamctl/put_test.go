@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamproc/streamproc/internal/emulator"
+	"github.com/streamproc/streamproc/internal/producer"
 )
 
 // buildCLI builds streamctl once per test binary.
@@ -99,5 +102,47 @@ func TestPutCLI(t *testing.T) {
 	_, stderr, code = runCLI(t, bin, env, "", "put", "--stream", "readings", "--count", "10", "--duplicates", "2")
 	if code != 2 || !strings.Contains(stderr, "--duplicates 2 is not valid") {
 		t.Fatalf("bad flag: exit %d, %s", code, stderr)
+	}
+}
+
+// TestPutValidate checks flag validation without running anything; NaN and
+// infinities must be refused (comparisons with NaN are false).
+func TestPutValidate(t *testing.T) {
+	base := func() putFlags {
+		return putFlags{stream: "readings", count: 10, sensors: 100, concurrency: 4, retryTimeout: time.Minute, maxLateness: time.Second}
+	}
+	if _, _, _, err := func() (producer.Config, producer.GenOptions, uint64, error) {
+		f := base()
+		f.rate, f.duplicates, f.invalid, f.outOfOrder = "500/s", 0.5, 0.5, 1
+		return f.validate(flag.NewFlagSet("put", flag.ContinueOnError))
+	}(); err != nil {
+		t.Fatalf("valid flags refused: %v", err)
+	}
+	cases := []struct {
+		name string
+		set  func(*putFlags)
+		want string
+	}{
+		{"rate NaN", func(f *putFlags) { f.rate = "NaN" }, `--rate "NaN" is not valid`},
+		{"rate nan/s", func(f *putFlags) { f.rate = "nan/s" }, `--rate "nan/s" is not valid`},
+		{"rate Inf", func(f *putFlags) { f.rate = "Inf" }, `--rate "Inf" is not valid`},
+		{"rate +Inf k", func(f *putFlags) { f.rate = "+Infk/s" }, `--rate "+Infk/s" is not valid`},
+		{"rate zero", func(f *putFlags) { f.rate = "0" }, `--rate "0" is not valid`},
+		{"rate negative", func(f *putFlags) { f.rate = "-5" }, `--rate "-5" is not valid`},
+		{"duplicates NaN", func(f *putFlags) { f.duplicates = math.NaN() }, "--duplicates NaN is not valid"},
+		{"invalid NaN", func(f *putFlags) { f.invalid = math.NaN() }, "--invalid NaN is not valid"},
+		{"out-of-order NaN", func(f *putFlags) { f.outOfOrder = math.NaN() }, "--out-of-order NaN is not valid"},
+		{"duplicates Inf", func(f *putFlags) { f.duplicates = math.Inf(1) }, "--duplicates +Inf is not valid"},
+		{"duplicates plus invalid", func(f *putFlags) { f.duplicates, f.invalid = 0.6, 0.5 }, "is more than 1"},
+		{"negative count", func(f *putFlags) { f.count = -1 }, "--count -1 is not valid"},
+		{"sensors", func(f *putFlags) { f.sensors = 0 }, "--sensors 0 is not valid"},
+	}
+	for _, c := range cases {
+		f := base()
+		c.set(&f)
+		_, _, _, err := f.validate(flag.NewFlagSet("put", flag.ContinueOnError))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
+		}
 	}
 }
