@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 // runLocal is `streamctl local`: the whole pipeline on this machine.
 func runLocal(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: streamctl local [flags]
 
@@ -25,7 +27,11 @@ configured from the template's AWS::Lambda::EventSourceMapping. It sends a
 bounded load, shows progress, prints a summary and stops everything it started
 (also on Ctrl-C).
 
-flags:
+Exit status: 0 when the run completed, 1 when it failed, did not drain within
+--settle or was interrupted, 2 for bad flags (checked before anything is
+started).
+
+flags (one or two dashes):
 `)
 		fs.PrintDefaults()
 	}
@@ -45,10 +51,40 @@ flags:
 	fs.BoolVar(&o.Hold, "hold", false, "keep the pipeline up after the summary until Ctrl-C, printing its endpoints")
 	fs.BoolVar(&verbose, "v", false, "log every poller decision")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		exitUsage("local", errFlagParse)
+	}
+	if fs.NArg() > 0 {
+		exitUsage("local", fmt.Errorf("unexpected argument %q: local takes only flags", fs.Arg(0)))
+	}
+	if err := validateLocal(o); err != nil {
+		exitUsage("local", err)
 	}
 	if verbose {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return localrun.RunLocal(ctx, o, os.Stdout)
+}
+
+// validateLocal checks the flags before anything is started, with put's
+// checks for the flags the two share.
+func validateLocal(o localrun.LocalOptions) error {
+	if err := checkCount(o.Count); err != nil {
+		return err
+	}
+	if o.Rate != 0 && !validRate(o.Rate) {
+		return fmt.Errorf("--rate %g is not valid: give records per second up to %d, or 0 for as fast as the stream accepts", o.Rate, maxRate)
+	}
+	if err := checkSensors(o.Sensors); err != nil {
+		return err
+	}
+	if err := checkFractions(o.OutOfOrder, o.Duplicates, o.Invalid); err != nil {
+		return err
+	}
+	if o.Settle <= 0 {
+		return fmt.Errorf("--settle %s is not valid: give a positive duration such as 2m", o.Settle)
+	}
+	return nil
 }
