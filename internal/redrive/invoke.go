@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"github.com/streamproc/streamproc/internal/contract"
 )
 
 // LambdaAPI is the part of the Lambda client redrive uses.
@@ -96,7 +98,9 @@ func (e *invokeError) Error() string { return e.Reason }
 // mapping does: from the lowest failed sequence number on. It returns nil
 // only when every record was applied.
 func (r *Redriver) replay(ctx context.Context, function string, recs []Record) error {
-	sort.Slice(recs, func(i, j int) bool { return CompareSeq(recs[i].SequenceNumber, recs[j].SequenceNumber) < 0 })
+	sort.Slice(recs, func(i, j int) bool {
+		return contract.CompareSequenceNumbers(recs[i].SequenceNumber, recs[j].SequenceNumber) < 0
+	})
 	parts, err := chunks(recs, r.cfg.MaxPayloadBytes)
 	if err != nil {
 		return &invokeError{Reason: err.Error(), Failed: seqs(recs)}

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/streamproc/streamproc/internal/contract"
 )
 
 // KinesisAPI is the part of the Kinesis client redrive uses (read only).
@@ -41,24 +43,12 @@ func StreamNameFromARN(arn string) (name, region string, err error) {
 	return name, parts[3], nil
 }
 
-// CompareSeq orders Kinesis sequence numbers (decimal strings of up to 128
-// bits, no leading zeros).
-func CompareSeq(a, b string) int {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
-}
-
 // readRange returns the records of one shard from start to end sequence
 // number inclusive, or an *UnreadableError when they cannot all be read.
 // pause is the wait between GetRecords calls that returned nothing while
 // behind the tip (a shard allows 5 reads a second).
 func readRange(ctx context.Context, kc KinesisAPI, stream, shard, start, end string, pause time.Duration) ([]types.Record, error) {
-	if CompareSeq(start, end) > 0 {
+	if contract.CompareSequenceNumbers(start, end) > 0 {
 		return nil, &UnreadableError{fmt.Sprintf("start sequence number %s is after end sequence number %s", start, end)}
 	}
 	iterIn := &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: aws.String(shard),
@@ -94,17 +84,17 @@ func readRange(ctx context.Context, kc KinesisAPI, stream, shard, start, end str
 		}
 		for _, r := range got.Records {
 			seq := aws.ToString(r.SequenceNumber)
-			if len(out) == 0 && CompareSeq(seq, start) != 0 {
-				if CompareSeq(seq, start) > 0 {
+			if len(out) == 0 && contract.CompareSequenceNumbers(seq, start) != 0 {
+				if contract.CompareSequenceNumbers(seq, start) > 0 {
 					return nil, &UnreadableError{fmt.Sprintf("records expired: the oldest record left in shard %s is %s, after the batch start %s (past the stream's retention period)", shard, seq, start)}
 				}
 				return nil, &UnreadableError{fmt.Sprintf("shard %s returned %s before the batch start %s", shard, seq, start)}
 			}
-			if CompareSeq(seq, end) > 0 {
+			if contract.CompareSequenceNumbers(seq, end) > 0 {
 				return out, endCheck(out, shard, end)
 			}
 			out = append(out, r)
-			if CompareSeq(seq, end) == 0 {
+			if contract.CompareSequenceNumbers(seq, end) == 0 {
 				return out, nil
 			}
 		}

@@ -308,7 +308,7 @@ func (r *Redriver) Run(ctx context.Context) (Report, error) {
 		if a.ShardID != b.ShardID {
 			return a.ShardID < b.ShardID
 		}
-		return CompareSeq(a.StartSequenceNumber, b.StartSequenceNumber) < 0
+		return contract.CompareSequenceNumbers(a.StartSequenceNumber, b.StartSequenceNumber) < 0
 	})
 	total := len(batches) + len(order)
 	done := 0

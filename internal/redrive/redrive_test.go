@@ -432,7 +432,7 @@ func (k trimmed) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, op
 	if err != nil {
 		return out, err
 	}
-	for len(out.Records) > 0 && redrive.CompareSeq(aws.ToString(out.Records[0].SequenceNumber), k.seq) <= 0 {
+	for len(out.Records) > 0 && contract.CompareSequenceNumbers(aws.ToString(out.Records[0].SequenceNumber), k.seq) <= 0 {
 		out.Records = out.Records[1:]
 	}
 	return out, nil

@@ -165,7 +165,7 @@ func TestStreamNameFromARN(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if redrive.CompareSeq("9", "10") >= 0 || redrive.CompareSeq("49601189658422359378836298521827638475320189012309704722", "49601189658422359378836298522902373528957594348623495186") >= 0 {
+	if contract.CompareSequenceNumbers("9", "10") >= 0 || contract.CompareSequenceNumbers("49601189658422359378836298521827638475320189012309704722", "49601189658422359378836298522902373528957594348623495186") >= 0 {
 		t.Fatal("CompareSeq")
 	}
 }
