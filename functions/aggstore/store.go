@@ -54,6 +54,8 @@ import (
 
 	"github.com/streamproc/streamproc/functions/sensor"
 	"github.com/streamproc/streamproc/internal/contract"
+
+	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
 // API is the part of the DynamoDB client the store uses; *dynamodb.Client
@@ -251,7 +253,7 @@ func (s *Store) read(ctx context.Context, groups []sensor.Group) ([]current, Sta
 		}
 		if attempt > 0 {
 			// UnprocessedKeys means the table is throttling: back off.
-			if err := sleep(ctx, backoff(attempt)); err != nil {
+			if err := ctxsleep.Sleep(ctx, backoff(attempt)); err != nil {
 				return nil, st, fmt.Errorf("aggstore: reading %d items: %w", len(groups), err)
 			}
 		}
@@ -550,15 +552,4 @@ func itemSize(item map[string]types.AttributeValue) int {
 func backoff(attempt int) time.Duration {
 	d := 25 * time.Millisecond << min(attempt-1, 5)
 	return d/2 + time.Duration(randInt63n(int64(d/2)+1))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

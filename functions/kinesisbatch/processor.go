@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/streamproc/streamproc/internal/contract"
+
+	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
 // Config configures a Processor. The zero value works: no quarantine (so
@@ -132,7 +134,7 @@ func New(h BatchHandler, cfg Config) *Processor {
 		cfg.now = time.Now
 	}
 	if cfg.sleep == nil {
-		cfg.sleep = sleepCtx
+		cfg.sleep = ctxsleep.Sleep
 	}
 	if cfg.rand == nil {
 		cfg.rand = rand.Int64N
@@ -157,20 +159,6 @@ func quarantineContext(ctx context.Context) (context.Context, context.CancelFunc
 		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, deadline.Add(-responseMargin))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Invoke implements lambda.Handler: it decodes the raw payload with a

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/streamproc/streamproc/internal/contract"
+
+	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
 // testRecords makes n records of one shard with sequence numbers "100".."1nn"
@@ -218,7 +220,7 @@ func TestRetriesStopBeforeDeadline(t *testing.T) {
 		return errors.New("still throttled")
 	}), Config{
 		Retry: RetryPolicy{MaxAttempts: 1000, BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond, SafetyMargin: 100 * time.Millisecond},
-		sleep: sleepCtx,
+		sleep: ctxsleep.Sleep,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()

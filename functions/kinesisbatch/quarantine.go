@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/streamproc/streamproc/internal/contract"
+
+	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
 // A Quarantine keeps records that failed permanently so that nothing is
@@ -224,7 +226,7 @@ func (q *SQSQuarantine) Put(ctx context.Context, failures []Failure) []error {
 		if len(retry) == 0 || attempt >= attempts {
 			break
 		}
-		if sleepCtx(ctx, time.Duration(50*attempt)*time.Millisecond) != nil {
+		if ctxsleep.Sleep(ctx, time.Duration(50*attempt)*time.Millisecond) != nil {
 			break
 		}
 		pending = retry

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
 // KinesisAPI is the part of the Kinesis API the poller uses.
@@ -222,7 +224,7 @@ func (p *Poller) iterator(ctx context.Context, shardID, afterSeq string) (*strin
 		if ctx.Err() != nil || attempt >= 20 {
 			return nil, fmt.Errorf("localesm: get shard iterator for %s: %w", shardID, err)
 		}
-		if !sleep(ctx, p.backoff(attempt)) {
+		if ctxsleep.Sleep(ctx, p.backoff(attempt)) != nil {
 			return nil, ctx.Err()
 		}
 	}
@@ -242,7 +244,7 @@ func (p *Poller) readShard(ctx context.Context, sh *shardState, parts []chan []*
 	failures := 0
 	for ctx.Err() == nil {
 		if gap := time.Since(last); gap < minGetRecordsGap {
-			sleep(ctx, minGetRecordsGap-gap)
+			_ = ctxsleep.Sleep(ctx, minGetRecordsGap-gap)
 		}
 		last = time.Now()
 		out, err := p.kin.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
@@ -259,7 +261,7 @@ func (p *Poller) readShard(ctx context.Context, sh *shardState, parts []chan []*
 			}
 			failures++
 			p.log.Warn("GetRecords failed; backing off", "shard", sh.id, "err", err)
-			sleep(ctx, p.backoff(failures))
+			_ = ctxsleep.Sleep(ctx, p.backoff(failures))
 			continue
 		}
 		failures = 0
@@ -308,7 +310,7 @@ func (p *Poller) readShard(ctx context.Context, sh *shardState, parts []chan []*
 		if len(out.Records) == 0 {
 			sh.caughtUp.Store(behind == 0)
 			// Lambda polls each shard at a base rate of once per second.
-			sleep(ctx, p.cfg.PollInterval)
+			_ = ctxsleep.Sleep(ctx, p.cfg.PollInterval)
 		}
 	}
 	return nil
@@ -483,7 +485,7 @@ func (p *Poller) deliver(ctx context.Context, batch []*Record) {
 			// counting against MaximumRetryAttempts.
 			b.invokes--
 			p.log.Warn("invoke failed before the function ran; retrying", "err", err)
-			sleep(ctx, time.Second)
+			_ = ctxsleep.Sleep(ctx, time.Second)
 			continue
 		}
 		p.log.Debug("invoked", "shard", last.ShardID, "first", b.recs[0].SequenceNumber, "last", last.SequenceNumber,
@@ -515,7 +517,7 @@ func (p *Poller) deliver(ctx context.Context, batch []*Record) {
 		}
 		b.retries++
 		p.c.retries.Add(1)
-		sleep(ctx, p.backoff(b.retries))
+		_ = ctxsleep.Sleep(ctx, p.backoff(b.retries))
 	}
 }
 
@@ -553,7 +555,7 @@ func (p *Poller) discard(ctx context.Context, recs []*Record, condition string, 
 			return
 		}
 		p.log.Warn("on-failure destination refused the message; retrying", "err", err)
-		sleep(ctx, p.backoff(attempt))
+		_ = ctxsleep.Sleep(ctx, p.backoff(attempt))
 	}
 }
 
@@ -565,17 +567,6 @@ func (p *Poller) backoff(attempt int) time.Duration {
 		attempt = len(p.backoffs) - 1
 	}
 	return p.backoffs[attempt]
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func newRequestID() string {

@@ -39,6 +39,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
 // Kinesis API limits for PutRecords.
@@ -190,7 +192,7 @@ type Producer struct {
 
 // New returns a producer that sends through api.
 func New(api API, cfg Config) *Producer {
-	return &Producer{api: api, cfg: cfg.withDefaults(), perShard: map[string]int64{}, sleep: sleepCtx, jitter: rand.Int64N}
+	return &Producer{api: api, cfg: cfg.withDefaults(), perShard: map[string]int64{}, sleep: ctxsleep.Sleep, jitter: rand.Int64N}
 }
 
 // Stats returns the running totals; safe to call while Run runs.
@@ -554,17 +556,6 @@ func (p *Producer) stopped() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.fatal != nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func isARN(s string) bool { return len(s) > 4 && s[:4] == "arn:" }

@@ -15,6 +15,8 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/streamproc/streamproc/internal/contract"
+
+	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
 // LambdaAPI is the part of the Lambda client redrive uses.
@@ -126,7 +128,7 @@ func (r *Redriver) replay(ctx context.Context, function string, recs []Record) e
 				}
 				return &invokeError{Failed: notDone, Reason: fmt.Sprintf("%d records still failing after %d attempts: %s", len(notDone), attempt+1, lastReason)}
 			}
-			if err := sleep(ctx, r.cfg.RetryDelay<<min(attempt, 6)); err != nil {
+			if err := ctxsleep.Sleep(ctx, r.cfg.RetryDelay<<min(attempt, 6)); err != nil {
 				return err
 			}
 		}
@@ -210,15 +212,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
