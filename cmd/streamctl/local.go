@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -50,14 +49,8 @@ flags (one or two dashes):
 	fs.DurationVar(&o.Settle, "settle", 2*time.Minute, "longest wait for the pipeline to drain after the load")
 	fs.BoolVar(&o.Hold, "hold", false, "keep the pipeline up after the summary until Ctrl-C, printing its endpoints")
 	fs.BoolVar(&verbose, "v", false, "log every poller decision")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		exitUsage("local", errFlagParse)
-	}
-	if fs.NArg() > 0 {
-		exitUsage("local", fmt.Errorf("unexpected argument %q: local takes only flags", fs.Arg(0)))
+	if !parseFlags(fs, args) {
+		return nil // --help: the usage is printed
 	}
 	if err := validateLocal(o); err != nil {
 		exitUsage("local", err)

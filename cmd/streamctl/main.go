@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -29,6 +31,22 @@ func usage() {
 		fmt.Fprintf(os.Stderr, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(os.Stderr, "\nRun 'streamctl <command> --help' for a command's flags.")
+}
+
+// parseFlags parses a command's flags (the FlagSet is named after the
+// command). Usage errors exit with status 2 through exitUsage; it returns
+// false when --help was asked for.
+func parseFlags(fs *flag.FlagSet, args []string) bool {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return false
+		}
+		exitUsage(fs.Name(), errFlagParse)
+	}
+	if fs.NArg() > 0 {
+		exitUsage(fs.Name(), fmt.Errorf("unexpected argument %q: %s takes only flags", fs.Arg(0), fs.Name()))
+	}
+	return true
 }
 
 func main() {

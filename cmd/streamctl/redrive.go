@@ -127,14 +127,8 @@ func runRedrive(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.noProgress, "no-progress", false, "do not draw the progress line even on a terminal")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: AWS_PROFILE or default)")
 	fs.StringVar(&f.region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		exitUsage("redrive", errFlagParse)
-	}
-	if fs.NArg() > 0 {
-		exitUsage("redrive", fmt.Errorf("unexpected argument %q: redrive takes only flags", fs.Arg(0)))
+	if !parseFlags(fs, args) {
+		return nil // --help: the usage is printed
 	}
 	cfg, err := f.validate()
 	if err != nil {
