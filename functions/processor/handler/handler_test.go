@@ -248,9 +248,10 @@ func TestPanicInTheStoreFailsValidRecordsButStillQuarantinesInvalidOnes(t *testi
 	}
 }
 
-// TestLargeBatchDecodedInParallel runs a batch big enough for the parallel
-// decoder (with GOMAXPROCS forced to 2) with invalid records spread across
-// both halves: same outcome as sequential decoding.
+// TestLargeBatchDecodedInParallel runs a large batch (with GOMAXPROCS forced
+// to 2; decoding used to fan out over the CPUs from 1,024 records) with
+// invalid records spread across both halves: each is quarantined, the rest
+// stored.
 func TestLargeBatchDecodedInParallel(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	r := newRig(t, nil, kinesisbatch.RetryPolicy{})
