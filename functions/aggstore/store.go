@@ -362,8 +362,14 @@ func (s *Store) putInput(k sensor.Key, a sensor.Aggregate, version int64) *dynam
 func (s *Store) PrepareWrites(groups []sensor.Group) []*dynamodb.PutItemInput {
 	out := make([]*dynamodb.PutItemInput, 0, len(groups))
 	var empty sensor.Aggregate
+	// EncodeItem copies the merged ids into the item, so one buffer serves
+	// every group.
+	var ids []uint64
 	for i := range groups {
-		next, res := empty.Merge(groups[i].Points, nil)
+		next, res := empty.Merge(groups[i].Points, ids)
+		if cap(next.IDs) > cap(ids) {
+			ids = next.IDs
+		}
 		if res.Applied > 0 {
 			out = append(out, s.putInput(groups[i].Key, next, 0))
 		}
