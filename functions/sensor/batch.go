@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"slices"
+	"unsafe"
 )
 
 // Point is one reading reduced to what an aggregate needs, plus the caller's
@@ -31,14 +32,27 @@ type Group struct {
 // invocations: its buffers are kept, so a warm Batcher does not allocate per
 // reading. Not safe for concurrent use.
 type Batcher struct {
-	w      Windows
-	index  map[Key]int32
-	keys   []Key
-	points []Point
-	gidx   []int32 // group of points[i]
-	sorted []Point
-	counts []int
-	groups []Group
+	w     Windows
+	index map[Key]int32
+	// fast maps (sensor id string data, length, window start) to the group,
+	// in front of index: sensor ids come interned from the Decoder, so the
+	// same id is the same pointer and needs no string hashing. A miss (a new
+	// key, or an equal id at another address) goes to index.
+	fast     []fastSlot
+	fastUsed int
+	keys     []Key
+	points   []Point
+	gidx     []int32 // group of points[i]
+	sorted   []Point
+	counts   []int
+	groups   []Group
+}
+
+type fastSlot struct {
+	p     unsafe.Pointer // nil: empty
+	n     int32          // len of the id
+	group int32
+	ws    int64
 }
 
 // NewBatcher returns a Batcher for the given windows.
@@ -52,6 +66,10 @@ func (b *Batcher) Windows() Windows { return b.w }
 // Reset empties the batcher, keeping its buffers.
 func (b *Batcher) Reset() {
 	clear(b.index)
+	if b.fastUsed > 0 {
+		clear(b.fast) // also lets the ids go
+		b.fastUsed = 0
+	}
 	b.keys = b.keys[:0]
 	b.points = b.points[:0]
 	b.gidx = b.gidx[:0]
@@ -60,15 +78,66 @@ func (b *Batcher) Reset() {
 
 // Add files r under its (sensor, window) with the caller's reference ref.
 func (b *Batcher) Add(r Reading, ref int32) {
-	k := Key{SensorID: r.SensorID, WindowStart: b.w.Start(r.EventTime)}
+	ws := b.w.Start(r.EventTime)
+	g := b.group(r.SensorID, ws)
+	b.points = append(b.points, Point{IDHash: r.EventIDHash, Time: r.EventTime, Temp: r.Temperature, Ref: ref})
+	b.gidx = append(b.gidx, g)
+}
+
+// group returns the group of (id, ws), creating it if new.
+func (b *Batcher) group(id string, ws int64) int32 {
+	p := unsafe.Pointer(unsafe.StringData(id))
+	if p == nil || len(id) > 1<<30 {
+		return b.slowGroup(id, ws)
+	}
+	if len(b.fast) == 0 {
+		b.fast = make([]fastSlot, 1024)
+	}
+	mask := uint64(len(b.fast) - 1)
+	h := (uint64(uintptr(p)) ^ uint64(ws)*0x9E3779B97F4A7C15) * 0xBF58476D1CE4E5B9
+	for i := h >> 32 & mask; ; i = (i + 1) & mask {
+		e := &b.fast[i]
+		if e.p == nil {
+			g := b.slowGroup(id, ws)
+			*e = fastSlot{p: p, n: int32(len(id)), group: g, ws: ws}
+			b.fastUsed++
+			if b.fastUsed*2 > len(b.fast) {
+				b.growFast()
+			}
+			return g
+		}
+		if e.p == p && e.ws == ws && int(e.n) == len(id) {
+			return e.group
+		}
+	}
+}
+
+func (b *Batcher) growFast() {
+	old := b.fast
+	b.fast = make([]fastSlot, 2*len(old))
+	mask := uint64(len(b.fast) - 1)
+	for _, e := range old {
+		if e.p == nil {
+			continue
+		}
+		h := (uint64(uintptr(e.p)) ^ uint64(e.ws)*0x9E3779B97F4A7C15) * 0xBF58476D1CE4E5B9
+		i := h >> 32 & mask
+		for b.fast[i].p != nil {
+			i = (i + 1) & mask
+		}
+		b.fast[i] = e
+	}
+}
+
+func (b *Batcher) slowGroup(id string, ws int64) int32 {
+	k := Key{SensorID: id, WindowStart: ws}
 	g, ok := b.index[k]
 	if !ok {
 		g = int32(len(b.keys))
 		b.index[k] = g
 		b.keys = append(b.keys, k)
 	}
-	b.points = append(b.points, Point{IDHash: r.EventIDHash, Time: r.EventTime, Temp: r.Temperature, Ref: ref})
-	b.gidx = append(b.gidx, g)
+	return g
 }
 
 // Len is the number of readings added.

@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -128,5 +129,41 @@ func TestBatcherGroups(t *testing.T) {
 	}
 	if g[2].WindowStart != base+60000 || g[2].Points[0].Ref != 2 {
 		t.Fatalf("group 2 %+v", g[2])
+	}
+}
+
+// TestBatcherKeysByValue: equal sensor ids at different addresses (not
+// interned), many keys (the lookup table grows) and reuse after Reset all
+// group by value.
+func TestBatcherKeysByValue(t *testing.T) {
+	w, _ := NewWindows(time.Minute)
+	b := NewBatcher(w)
+	base := time.Date(2026, 11, 25, 10, 7, 0, 0, time.UTC).UnixMilli()
+	for round := 0; round < 3; round++ {
+		b.Reset()
+		want := map[Key]int{}
+		ref := int32(0)
+		for rep := 0; rep < 3; rep++ {
+			for s := 0; s < 700; s++ {
+				id := string([]byte(fmt.Sprintf("sensor-%04d", s))) // a new copy each time
+				for win := int64(0); win < 2; win++ {
+					ts := base + win*60000 + int64(rep)
+					b.Add(Reading{SensorID: id, EventIDHash: uint64(ref), EventTime: ts}, ref)
+					want[Key{id, w.Start(ts)}]++
+					ref++
+				}
+			}
+		}
+		b.Add(Reading{SensorID: "", EventTime: base}, ref)
+		want[Key{"", base}]++
+		g := b.Groups()
+		if len(g) != len(want) {
+			t.Fatalf("round %d: %d groups, want %d", round, len(g), len(want))
+		}
+		for _, gr := range g {
+			if len(gr.Points) != want[gr.Key] {
+				t.Fatalf("round %d: group %v has %d points, want %d", round, gr.Key, len(gr.Points), want[gr.Key])
+			}
+		}
 	}
 }
