@@ -184,6 +184,20 @@ func sortByHash(p []Point) {
 		}
 		return
 	}
+	if len(p) <= 64 {
+		// Typical groups (tens of points): insertion sort on (IDHash, Ref),
+		// the order the general sort below gives, without its per-compare
+		// calls.
+		for i := 1; i < len(p); i++ {
+			x := p[i]
+			j := i
+			for ; j > 0 && (x.IDHash < p[j-1].IDHash || x.IDHash == p[j-1].IDHash && x.Ref < p[j-1].Ref); j-- {
+				p[j] = p[j-1]
+			}
+			p[j] = x
+		}
+		return
+	}
 	slices.SortFunc(p, func(a, b Point) int {
 		switch {
 		case a.IDHash < b.IDHash:

@@ -1,8 +1,10 @@
 package sensor
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -163,6 +165,31 @@ func TestBatcherKeysByValue(t *testing.T) {
 		for _, gr := range g {
 			if len(gr.Points) != want[gr.Key] {
 				t.Fatalf("round %d: group %v has %d points, want %d", round, gr.Key, len(gr.Points), want[gr.Key])
+			}
+		}
+	}
+}
+
+// TestSortByHashOrder: every size sorts to (IDHash, Ref) order, ties
+// included, whichever algorithm sortByHash picks for it.
+func TestSortByHashOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 13; n <= 200; n++ {
+		p := make([]Point, n)
+		for i := range p {
+			p[i] = Point{IDHash: rng.Uint64N(8), Ref: int32(rng.IntN(1000)), Time: int64(i)}
+		}
+		want := slices.Clone(p)
+		slices.SortStableFunc(want, func(a, b Point) int {
+			if c := cmp.Compare(a.IDHash, b.IDHash); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Ref, b.Ref)
+		})
+		sortByHash(p)
+		for i := range p {
+			if p[i].IDHash != want[i].IDHash || p[i].Ref != want[i].Ref {
+				t.Fatalf("n=%d: at %d got (%d,%d), want (%d,%d)", n, i, p[i].IDHash, p[i].Ref, want[i].IDHash, want[i].Ref)
 			}
 		}
 	}
