@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -44,7 +45,10 @@ func handle(_ context.Context, ev events.KinesisEvent) (events.KinesisEventRespo
 		shard, _, _ := strings.Cut(r.EventID, ":")
 		s := Seen{EventID: r.EventID, EventSourceARN: r.EventSourceArn, AwsRegion: r.AwsRegion, Shard: shard,
 			Seq: r.Kinesis.SequenceNumber, PartitionKey: r.Kinesis.PartitionKey, Data: string(r.Kinesis.Data),
-			Arrival: float64(r.Kinesis.ApproximateArrivalTimestamp.UnixMilli()) / 1000}
+			// Kinesis arrival times have millisecond precision; aws-lambda-go
+			// reads them back through a float and can land a few ns short, so
+			// round instead of truncating.
+			Arrival: float64(r.Kinesis.ApproximateArrivalTimestamp.Round(time.Millisecond).UnixMilli()) / 1000}
 		for _, x := range fail {
 			if x != "" && strings.Contains(s.Data, x) {
 				s.Failed = true
