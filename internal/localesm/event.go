@@ -1,8 +1,8 @@
 package localesm
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -73,54 +73,26 @@ type outcome struct {
 	reason     string
 }
 
-// judge applies the partial batch response rules to a successful invocation.
-// https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html
-//   - success: empty or null response, or an empty or null batchItemFailures list;
-//   - complete failure: an itemIdentifier that is null, empty, or not a
-//     sequence number of the batch;
-//   - otherwise Lambda checkpoints at the lowest failed sequence number and
-//     retries from there.
-//
-// Without ReportBatchItemFailures the response is ignored.
+// judge applies Lambda's partial batch response rules
+// (contract.ParseBatchResponse) to a successful invocation; an answer that is
+// JSON but not an object counts as success. Without ReportBatchItemFailures
+// the response is ignored.
 func judge(batch []*Record, body []byte, reportItemFailures bool) outcome {
 	if !reportItemFailures {
 		return outcome{ok: true}
 	}
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return outcome{ok: true}
-	}
-	var resp struct {
-		BatchItemFailures []struct {
-			ItemIdentifier *string `json:"itemIdentifier"`
-		} `json:"batchItemFailures"`
-	}
-	if err := json.Unmarshal(trimmed, &resp); err != nil {
-		if json.Valid(trimmed) {
-			// Not an object (a string, a number): not a batch response at all.
-			return outcome{ok: true}
-		}
-		return outcome{checkpoint: -1, reason: fmt.Sprintf("response is not valid JSON: %v", err)}
-	}
-	if len(resp.BatchItemFailures) == 0 {
-		return outcome{ok: true}
-	}
-	index := make(map[string]int, len(batch))
+	seqs := make([]string, len(batch))
 	for i, r := range batch {
-		index[r.SequenceNumber] = i
+		seqs[i] = r.SequenceNumber
 	}
-	lowest := -1
-	for _, f := range resp.BatchItemFailures {
-		if f.ItemIdentifier == nil || *f.ItemIdentifier == "" {
-			return outcome{checkpoint: -1, reason: "batchItemFailures has a null or empty itemIdentifier"}
-		}
-		i, ok := index[*f.ItemIdentifier]
-		if !ok {
-			return outcome{checkpoint: -1, reason: fmt.Sprintf("itemIdentifier %q is not a sequence number of the batch", *f.ItemIdentifier)}
-		}
-		if lowest == -1 || i < lowest {
-			lowest = i
-		}
+	lowest, failed, err := contract.ParseBatchResponse(body, seqs)
+	switch {
+	case errors.Is(err, contract.ErrNotAnObject):
+		return outcome{ok: true} // not a batch response at all: Lambda ignores it
+	case err != nil:
+		return outcome{checkpoint: -1, reason: err.Error()}
+	case lowest < 0:
+		return outcome{ok: true}
 	}
-	return outcome{checkpoint: lowest, reason: fmt.Sprintf("%d batch item failure(s), lowest %s", len(resp.BatchItemFailures), batch[lowest].SequenceNumber)}
+	return outcome{checkpoint: lowest, reason: fmt.Sprintf("%d batch item failure(s), lowest %s", len(failed), seqs[lowest])}
 }

@@ -1,9 +1,9 @@
 package redrive
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -163,33 +163,19 @@ func (r *Redriver) invokeOnce(ctx context.Context, function string, recs []Recor
 	if out.FunctionError != nil {
 		return 0, fmt.Sprintf("function error (%s): %s", aws.ToString(out.FunctionError), truncate(string(out.Payload), 300)), nil
 	}
-	body := bytes.TrimSpace(out.Payload)
-	if len(body) == 0 || string(body) == "null" || string(body) == "{}" {
+	lowest, failed, err := contract.ParseBatchResponse(out.Payload, seqs(recs))
+	switch {
+	case errors.Is(err, contract.ErrNotAnObject):
+		// Stricter than the local poller: the message is kept unless the
+		// function clearly said the records were handled.
+		return 0, "the function's answer is not a KinesisEventResponse: " + truncate(string(out.Payload), 200), nil
+	case err != nil:
+		// As Lambda does, a bad answer fails the whole event.
+		return 0, err.Error() + ": treating the whole event as failed", nil
+	case lowest < 0:
 		return -1, "", nil
 	}
-	var resp events.KinesisEventResponse
-	if err := json.Unmarshal(body, &resp); err != nil {
-		return 0, "the function's answer is not a KinesisEventResponse: " + truncate(string(body), 200), nil
-	}
-	if len(resp.BatchItemFailures) == 0 {
-		return -1, "", nil
-	}
-	index := map[string]int{}
-	for i, rec := range recs {
-		index[rec.SequenceNumber] = i
-	}
-	lowest := len(recs)
-	var ids []string
-	for _, f := range resp.BatchItemFailures {
-		i, ok := index[f.ItemIdentifier]
-		if !ok {
-			// As Lambda does: an unknown or empty identifier fails the whole batch.
-			return 0, fmt.Sprintf("the function reported item %q, which is not in the event: treating the whole event as failed", f.ItemIdentifier), nil
-		}
-		ids = append(ids, f.ItemIdentifier)
-		lowest = min(lowest, i)
-	}
-	return lowest, fmt.Sprintf("the function reported %d batch item failures (%s)", len(ids), strings.Join(firstN(ids, 3), ", ")), nil
+	return lowest, fmt.Sprintf("the function reported %d batch item failures (%s)", len(failed), strings.Join(firstN(failed, 3), ", ")), nil
 }
 
 func seqs(recs []Record) []string {
