@@ -1,0 +1,153 @@
+package awsjson
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var envVars = []string{
+	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+	"AWS_CA_BUNDLE", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+}
+
+// setEnv sets exactly vars among the variables NewFromEnv reads (the others empty).
+func setEnv(t *testing.T, vars map[string]string) {
+	t.Helper()
+	for _, k := range envVars {
+		t.Setenv(k, vars[k])
+	}
+}
+
+func TestNewFromEnv(t *testing.T) {
+	creds := map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range creds {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	noPEM := filepath.Join(t.TempDir(), "empty.pem")
+	os.WriteFile(noPEM, []byte("not a certificate\n"), 0o600)
+
+	cases := []struct {
+		name     string
+		svc      Service
+		env      map[string]string
+		region   string
+		endpoint string
+		err      string // substring of the error; "" = success
+	}{
+		{"lambda", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "TOKEN"}),
+			"eu-west-1", "https://dynamodb.eu-west-1.amazonaws.com", ""},
+		{"default region", SQS, with(map[string]string{"AWS_DEFAULT_REGION": "us-east-2"}), "us-east-2", "https://sqs.us-east-2.amazonaws.com", ""},
+		{"china", DynamoDB, with(map[string]string{"AWS_REGION": "cn-north-1"}), "cn-north-1", "https://dynamodb.cn-north-1.amazonaws.com.cn", ""},
+		{"service endpoint wins", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1",
+			"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4567", "AWS_ENDPOINT_URL": "http://127.0.0.1:9999"}), "eu-west-1", "http://127.0.0.1:4567", ""},
+		{"global endpoint", SQS, with(map[string]string{"AWS_REGION": "eu-west-1",
+			"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4567", "AWS_ENDPOINT_URL": "https://localhost:9999/"}), "eu-west-1", "https://localhost:9999/", ""},
+		{"endpoints ignored", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "TRUE",
+			"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4567"}), "eu-west-1", "https://dynamodb.eu-west-1.amazonaws.com", ""},
+		{"endpoints not ignored", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "false",
+			"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4567"}), "eu-west-1", "http://127.0.0.1:4567", ""},
+		{"fips with explicit endpoint", DynamoDB, with(map[string]string{"AWS_REGION": "us-east-1", "AWS_USE_FIPS_ENDPOINT": "true",
+			"AWS_ENDPOINT_URL_DYNAMODB": "https://dynamodb-fips.us-east-1.amazonaws.com"}), "us-east-1", "https://dynamodb-fips.us-east-1.amazonaws.com", ""},
+
+		{"no region", DynamoDB, creds, "", "", "awsjson: AWS_REGION is not set: set AWS_REGION (Lambda sets it) or AWS_DEFAULT_REGION"},
+		{"bad region", DynamoDB, with(map[string]string{"AWS_REGION": "eu west 1"}), "", "", `AWS_REGION="eu west 1" is not a region name`},
+		{"bad default region", DynamoDB, with(map[string]string{"AWS_DEFAULT_REGION": "eu-west-1.evil.com"}), "", "", `AWS_DEFAULT_REGION="eu-west-1.evil.com"`},
+		{"no credentials", DynamoDB, map[string]string{"AWS_REGION": "eu-west-1"}, "", "",
+			"awsjson: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"},
+		{"no secret", DynamoDB, map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKID"}, "", "", "awsjson: AWS_SECRET_ACCESS_KEY is not set"},
+		{"no key id", DynamoDB, map[string]string{"AWS_REGION": "eu-west-1", "AWS_SECRET_ACCESS_KEY": "S", "AWS_SESSION_TOKEN": "T"}, "", "", "awsjson: AWS_ACCESS_KEY_ID is not set"},
+		{"endpoint without scheme", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_DYNAMODB": "localhost:8000"}), "", "",
+			`awsjson: AWS_ENDPOINT_URL_DYNAMODB="localhost:8000" is not a valid endpoint: its scheme must be http or https`},
+		{"endpoint ftp", SQS, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "ftp://h"}), "", "", `AWS_ENDPOINT_URL="ftp://h"`},
+		{"endpoint without host", SQS, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_SQS": "http://:4566"}), "", "", "it has no host"},
+		{"endpoint with path", SQS, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_SQS": "http://localhost:4566/queue"}), "", "", "must not have a path"},
+		{"endpoint unparsable", SQS, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL_SQS": "http://[::1"}), "", "", `AWS_ENDPOINT_URL_SQS="http://[::1" is not a URL`},
+		{"ignore not a bool", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "yes"}), "", "",
+			`AWS_IGNORE_CONFIGURED_ENDPOINT_URLS="yes" is not a boolean: set it to true or false`},
+		{"fips", DynamoDB, with(map[string]string{"AWS_REGION": "us-east-1", "AWS_USE_FIPS_ENDPOINT": "true"}), "", "",
+			"AWS_USE_FIPS_ENDPOINT=true is not supported: unset it and set AWS_ENDPOINT_URL_DYNAMODB"},
+		{"dualstack", SQS, with(map[string]string{"AWS_REGION": "us-east-1", "AWS_USE_DUALSTACK_ENDPOINT": "True"}), "", "", "AWS_USE_DUALSTACK_ENDPOINT=true is not supported"},
+		{"ca bundle missing", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_CA_BUNDLE": "/nonexistent/ca.pem"}), "", "",
+			"awsjson: AWS_CA_BUNDLE: open /nonexistent/ca.pem"},
+		{"ca bundle not pem", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_CA_BUNDLE": noPEM}), "", "", "holds no PEM certificate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			c, err := NewFromEnv(tc.svc)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Region != tc.region || c.Endpoint != tc.endpoint || c.Service != tc.svc {
+				t.Errorf("region %q endpoint %q service %v; want %q %q %v", c.Region, c.Endpoint, c.Service.Name, tc.region, tc.endpoint, tc.svc.Name)
+			}
+			want := Credentials{AccessKeyID: "AKID", SecretAccessKey: "SECRET", SessionToken: tc.env["AWS_SESSION_TOKEN"]}
+			if c.Credentials != want {
+				t.Errorf("credentials %+v, want %+v", c.Credentials, want)
+			}
+			if c.MaxAttempts != 3 || c.Now == nil || c.HTTPClient == nil {
+				t.Errorf("defaults not filled: %+v", c)
+			}
+		})
+	}
+}
+
+func TestDefaultHTTPClient(t *testing.T) {
+	setEnv(t, map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S"})
+	c, err := NewFromEnv(DynamoDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPClient != defaultHTTPClient() {
+		t.Error("clients without a CA bundle should share the default HTTP client")
+	}
+	tr := c.HTTPClient.Transport.(*http.Transport)
+	if c.HTTPClient.Timeout != 5*time.Second || tr.MaxIdleConnsPerHost != 32 || !tr.ForceAttemptHTTP2 || tr.Proxy == nil {
+		t.Errorf("timeout %v, idle per host %d, http2 %v, proxy %v", c.HTTPClient.Timeout, tr.MaxIdleConnsPerHost, tr.ForceAttemptHTTP2, tr.Proxy != nil)
+	}
+	if tr.TLSClientConfig != nil && tr.TLSClientConfig.RootCAs != nil {
+		t.Error("root CAs set without AWS_CA_BUNDLE")
+	}
+	if tr == http.DefaultTransport {
+		t.Error("http.DefaultTransport modified instead of cloned")
+	}
+}
+
+// BenchmarkNewFromEnv: it runs in Lambda INIT and should stay in microseconds.
+func BenchmarkNewFromEnv(b *testing.B) {
+	for _, k := range envVars {
+		b.Setenv(k, "")
+	}
+	b.Setenv("AWS_REGION", "eu-west-1")
+	b.Setenv("AWS_ACCESS_KEY_ID", "A")
+	b.Setenv("AWS_SECRET_ACCESS_KEY", "S")
+	for b.Loop() {
+		if _, err := NewFromEnv(DynamoDB); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkNewHTTPClient(b *testing.B) {
+	for b.Loop() {
+		newHTTPClient(nil)
+	}
+}
