@@ -63,6 +63,21 @@
 // deadline minus a safety margin; the handler's context carries that earlier
 // deadline, so SDK calls stop in time for quarantine writes and the response.
 //
+// # Quarantine and the AWS SDK
+//
+// [SQSQuarantine] writes quarantined records to SQS through the one-method
+// [SQSSender] interface, whose types mirror SQS's SendMessageBatch. The
+// package does not link aws-sdk-go-v2 (its package initialisation alone
+// costs ~9 ms of Lambda INIT): [ConfigFromEnv] and [NewSQSClient] use
+// functions/awsjson, a standard-library client for AWS JSON-1.0 APIs:
+//
+//	c, err := awsjson.NewFromEnv(awsjson.SQS) // region, credentials, AWS_ENDPOINT_URL_SQS
+//	if err != nil { ... }
+//	q := kinesisbatch.NewSQSQuarantine(kinesisbatch.NewSQSClient(c), queueURL, functionName)
+//
+// A function that holds an aws-sdk-go-v2 *sqs.Client anyway can pass it
+// through a small adapter instead (see the SQSSender example).
+//
 // # Metrics
 //
 // One EMF document per invocation is printed to stdout as a single JSON line:

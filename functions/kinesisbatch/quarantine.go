@@ -10,11 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/streamproc/streamproc/internal/contract"
-
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
@@ -27,10 +23,54 @@ type Quarantine interface {
 	Put(ctx context.Context, failures []Failure) []error
 }
 
-// SQSSender is the part of the SQS API the quarantine uses; *sqs.Client
-// implements it.
+// SQSSender is the part of the SQS API the quarantine uses: SendMessageBatch,
+// with the toolkit's own types so that the package does not link an AWS SDK.
+// [NewSQSClient] implements it over an awsjson.Client; a team that already
+// holds an aws-sdk-go-v2 *sqs.Client can wrap it in a few lines (see the
+// SQSSender example).
 type SQSSender interface {
-	SendMessageBatch(ctx context.Context, params *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+	// SendMessageBatch sends up to 10 messages to one queue. An error means
+	// the call as a whole failed (nothing may be assumed about its
+	// entries); otherwise every entry is in Successful or Failed.
+	SendMessageBatch(ctx context.Context, in *SendMessageBatchInput) (*SendMessageBatchOutput, error)
+}
+
+// SendMessageBatchInput is SQS's SendMessageBatch request, reduced to what
+// the quarantine sends. Field names are SQS's.
+type SendMessageBatchInput struct {
+	QueueUrl string
+	Entries  []SendMessageBatchRequestEntry
+}
+
+// SendMessageBatchRequestEntry is one message of a SendMessageBatchInput.
+type SendMessageBatchRequestEntry struct {
+	// Id identifies the entry in the answer; unique within the call.
+	Id          string
+	MessageBody string
+	// MessageAttributes are String message attributes (SQS DataType
+	// "String"), by name.
+	MessageAttributes map[string]string
+}
+
+// SendMessageBatchOutput is SQS's SendMessageBatch answer.
+type SendMessageBatchOutput struct {
+	Successful []SendMessageBatchResultEntry
+	Failed     []BatchResultErrorEntry
+}
+
+// SendMessageBatchResultEntry is an entry SQS accepted.
+type SendMessageBatchResultEntry struct {
+	Id        string
+	MessageId string
+}
+
+// BatchResultErrorEntry is an entry SQS refused. SenderFault reports that
+// the request was wrong (retrying the same entry cannot succeed).
+type BatchResultErrorEntry struct {
+	Id          string
+	Code        string
+	Message     string
+	SenderFault bool
 }
 
 // SQSQuarantine writes quarantined records to an SQS queue as
@@ -179,19 +219,20 @@ func (q *SQSQuarantine) Put(ctx context.Context, failures []Failure) []error {
 			}
 			chunk := pending[:n]
 			pending = pending[n:]
-			entries := make([]types.SendMessageBatchRequestEntry, n)
+			entries := make([]SendMessageBatchRequestEntry, n)
 			byID := make(map[string]int, n)
 			for k, mi := range chunk {
-				entries[k] = types.SendMessageBatchRequestEntry{
-					Id:          aws.String(msgs[mi].id),
-					MessageBody: aws.String(msgs[mi].body),
-					MessageAttributes: map[string]types.MessageAttributeValue{
-						contract.AttrKind: {DataType: aws.String("String"), StringValue: aws.String(contract.KindQuarantined)},
-					},
+				entries[k] = SendMessageBatchRequestEntry{
+					Id:                msgs[mi].id,
+					MessageBody:       msgs[mi].body,
+					MessageAttributes: map[string]string{contract.AttrKind: contract.KindQuarantined},
 				}
 				byID[msgs[mi].id] = mi
 			}
-			out, err := q.Client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.QueueURL), Entries: entries})
+			out, err := q.Client.SendMessageBatch(ctx, &SendMessageBatchInput{QueueUrl: q.QueueURL, Entries: entries})
+			if err == nil && out == nil {
+				err = errors.New("no answer and no error from the SQS client")
+			}
 			if err != nil {
 				for _, mi := range chunk {
 					msgErr[mi] = fmt.Errorf("sqs SendMessageBatch: %w", err)
@@ -201,16 +242,16 @@ func (q *SQSQuarantine) Put(ctx context.Context, failures []Failure) []error {
 			}
 			ok := make(map[int]bool, n)
 			for _, s := range out.Successful {
-				if mi, found := byID[aws.ToString(s.Id)]; found {
+				if mi, found := byID[s.Id]; found {
 					ok[mi] = true
 				}
 			}
 			for _, f := range out.Failed {
-				mi, found := byID[aws.ToString(f.Id)]
+				mi, found := byID[f.Id]
 				if !found {
 					continue
 				}
-				msgErr[mi] = fmt.Errorf("sqs rejected quarantine message %s: %s: %s", aws.ToString(f.Id), aws.ToString(f.Code), aws.ToString(f.Message))
+				msgErr[mi] = fmt.Errorf("sqs rejected quarantine message %s: %s: %s", f.Id, f.Code, f.Message)
 				if !f.SenderFault {
 					retry = append(retry, mi)
 				}

@@ -15,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/internal/contract"
 	"github.com/streamproc/streamproc/internal/sqsfake"
 )
@@ -26,13 +24,13 @@ import (
 type fakeSQS struct {
 	mu          sync.Mutex
 	calls       int
-	sent        []types.SendMessageBatchRequestEntry
-	failCalls   int                                    // fail this many calls outright
-	failEntries map[string]types.BatchResultErrorEntry // by body marker, every time
-	failOnce    int                                    // fail this many entries once each (server fault)
+	sent        []SendMessageBatchRequestEntry
+	failCalls   int                              // fail this many calls outright
+	failEntries map[string]BatchResultErrorEntry // by body marker, every time
+	failOnce    int                              // fail this many entries once each (server fault)
 }
 
-func (f *fakeSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
+func (f *fakeSQS) SendMessageBatch(ctx context.Context, in *SendMessageBatchInput) (*SendMessageBatchOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -41,7 +39,7 @@ func (f *fakeSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatch
 	}
 	total := 0
 	for _, e := range in.Entries {
-		total += len(aws.ToString(e.MessageBody))
+		total += len(e.MessageBody)
 	}
 	if total > 256*1024 {
 		return nil, fmt.Errorf("batch of %d bytes too long", total)
@@ -50,12 +48,11 @@ func (f *fakeSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatch
 		f.failCalls--
 		return nil, errors.New("connection reset")
 	}
-	out := &sqs.SendMessageBatchOutput{}
+	out := &SendMessageBatchOutput{}
 	for _, e := range in.Entries {
-		body := aws.ToString(e.MessageBody)
 		failed := false
 		for marker, fe := range f.failEntries {
-			if strings.Contains(body, marker) {
+			if strings.Contains(e.MessageBody, marker) {
 				fe.Id = e.Id
 				out.Failed = append(out.Failed, fe)
 				failed = true
@@ -63,12 +60,12 @@ func (f *fakeSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatch
 		}
 		if !failed && f.failOnce > 0 {
 			f.failOnce--
-			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("try again")})
+			out.Failed = append(out.Failed, BatchResultErrorEntry{Id: e.Id, Code: "InternalError", Message: "try again"})
 			failed = true
 		}
 		if !failed {
 			f.sent = append(f.sent, e)
-			out.Successful = append(out.Successful, types.SendMessageBatchResultEntry{Id: e.Id, MessageId: aws.String("m")})
+			out.Successful = append(out.Successful, SendMessageBatchResultEntry{Id: e.Id, MessageId: "m"})
 		}
 	}
 	return out, nil
@@ -138,13 +135,13 @@ func TestSQSQuarantineSmallAndOversized(t *testing.T) {
 	}
 	var bodies []string
 	for _, e := range fake.sent {
-		if a := e.MessageAttributes[contract.AttrKind]; aws.ToString(a.StringValue) != contract.KindQuarantined || aws.ToString(a.DataType) != "String" {
+		if len(e.MessageAttributes) != 1 || e.MessageAttributes[contract.AttrKind] != contract.KindQuarantined {
 			t.Fatalf("message attributes %v", e.MessageAttributes)
 		}
-		if len(aws.ToString(e.MessageBody)) > 256*1024 {
-			t.Fatalf("message of %d bytes exceeds the SQS limit", len(aws.ToString(e.MessageBody)))
+		if len(e.MessageBody) > 256*1024 {
+			t.Fatalf("message of %d bytes exceeds the SQS limit", len(e.MessageBody))
 		}
-		bodies = append(bodies, aws.ToString(e.MessageBody))
+		bodies = append(bodies, e.MessageBody)
 	}
 	if len(bodies) != 1+3+1 {
 		t.Fatalf("%d messages, want 1 + 3 parts + 1", len(bodies))
@@ -182,9 +179,9 @@ func TestSQSQuarantineRetriesAndReportsFailures(t *testing.T) {
 	// A record with one part that SQS keeps refusing fails as a whole; a
 	// sender fault is not retried.
 	big := bytes.Repeat([]byte("x"), contract.MaxQuarantineChunk+10)
-	fake = &fakeSQS{failEntries: map[string]types.BatchResultErrorEntry{
-		`"part":2`:             {Code: aws.String("InternalError"), Message: aws.String("boom")},
-		`"sequenceNumber":"4"`: {Code: aws.String("InvalidMessageContents"), Message: aws.String("no"), SenderFault: true},
+	fake = &fakeSQS{failEntries: map[string]BatchResultErrorEntry{
+		`"part":2`:             {Code: "InternalError", Message: "boom"},
+		`"sequenceNumber":"4"`: {Code: "InvalidMessageContents", Message: "no", SenderFault: true},
 	}}
 	q = NewSQSQuarantine(fake, "u", "")
 	errs := q.Put(context.Background(), []Failure{
@@ -203,9 +200,35 @@ func TestSQSQuarantineRetriesAndReportsFailures(t *testing.T) {
 	}
 }
 
-// TestSQSQuarantineAgainstFake runs the writer with the real SDK client
-// against sqsfake (the JSON protocol on loopback), configured the way a
-// deployed function is: AWS_ENDPOINT_URL_SQS and ConfigFromEnv.
+// setFakeSQSEnv configures the environment the way the StreamProcessor
+// construct configures a deployed function, with srv as the SQS endpoint,
+// and creates the queue "dlq" through an awsjson client.
+func setFakeSQSEnv(t *testing.T, srv *sqsfake.Server, endpointVar string) {
+	t.Helper()
+	for _, v := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_DEFAULT_REGION", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv(endpointVar, srv.URL())
+	t.Setenv("AWS_REGION", srv.Region())
+	t.Setenv("AWS_ACCESS_KEY_ID", "fake")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake")
+	t.Setenv(contract.EnvQuarantineQueueURL, srv.QueueURL("dlq"))
+	admin, err := awsjson.NewFromEnv(awsjson.SQS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Call(context.Background(), "CreateQueue", map[string]string{"QueueName": "dlq"}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSQSQuarantineAgainstFake runs the writer with the real client
+// (awsjson + NewSQSClient) against sqsfake (the SQS JSON protocol on
+// loopback), configured the way a deployed function is:
+// AWS_ENDPOINT_URL_SQS and ConfigFromEnv. It proves the wire format both
+// ways: sqsfake decodes and validates the requests, and the client reads
+// sqsfake's Successful and Failed lists (including SenderFault) and its
+// error answers.
 func TestSQSQuarantineAgainstFake(t *testing.T) {
 	srv, err := sqsfake.Start()
 	if err != nil {
@@ -213,17 +236,9 @@ func TestSQSQuarantineAgainstFake(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	ctx := context.Background()
-	admin := srv.NewClient()
-	if _, err := admin.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("dlq")}); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ENDPOINT_URL_SQS", srv.URL())
-	t.Setenv("AWS_REGION", srv.Region())
-	t.Setenv("AWS_ACCESS_KEY_ID", "fake")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv(contract.EnvQuarantineQueueURL, srv.QueueURL("dlq"))
+	setFakeSQSEnv(t, srv, "AWS_ENDPOINT_URL_SQS")
+	// The service-specific variable wins over the general one.
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
 	cfg, err := ConfigFromEnv(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +265,8 @@ func TestSQSQuarantineAgainstFake(t *testing.T) {
 	}
 	var bodies []string
 	for _, m := range srv.Peek("dlq") {
-		if a := m.MessageAttributes[contract.AttrKind]; aws.ToString(a.StringValue) != contract.KindQuarantined {
+		a := m.MessageAttributes[contract.AttrKind]
+		if len(m.MessageAttributes) != 1 || a.DataType != "String" || a.StringValue == nil || *a.StringValue != contract.KindQuarantined {
 			t.Fatalf("attributes %+v", m.MessageAttributes)
 		}
 		bodies = append(bodies, m.Body)
@@ -260,11 +276,84 @@ func TestSQSQuarantineAgainstFake(t *testing.T) {
 		t.Fatalf("stored %d records", len(got))
 	}
 
+	// An entry SQS fails on its side is sent again; the record is
+	// quarantined once every part is in.
+	before := len(srv.Peek("dlq"))
+	calls := srv.Calls("SendMessageBatch")
+	srv.FailNextEntries("SendMessageBatch", 1, sqsfake.InternalError)
+	res = p.Process(ctx, recs[1:2])
+	if res.Quarantined != 1 || len(res.Response.BatchItemFailures) != 0 || srv.Calls("SendMessageBatch") != calls+2 || len(srv.Peek("dlq")) != before+1 {
+		t.Fatalf("server fault on an entry: result %+v, %d calls, %d messages\n%s", res, srv.Calls("SendMessageBatch")-calls, len(srv.Peek("dlq"))-before, logs.String())
+	}
+
+	// An entry refused as the sender's fault is not retried: the record
+	// is reported, with SQS's code and message.
+	logs.Reset()
+	calls = srv.Calls("SendMessageBatch")
+	refused := sqsfake.Failure{Status: 400, Type: "com.amazonaws.sqs#InvalidMessageContents", QueryCode: "InvalidMessageContents", Sender: true, Message: "refused by the test"}
+	srv.FailNextEntries("SendMessageBatch", 1, refused)
+	res = p.Process(ctx, recs[1:2])
+	if len(res.Response.BatchItemFailures) != 1 || res.Response.BatchItemFailures[0].ItemIdentifier != "11" || res.Quarantined != 0 ||
+		srv.Calls("SendMessageBatch") != calls+1 || !strings.Contains(logs.String(), "InvalidMessageContents: refused by the test") {
+		t.Fatalf("sender fault: result %+v, %d calls\n%s", res, srv.Calls("SendMessageBatch")-calls, logs.String())
+	}
+
 	// The queue refuses everything: the records are reported, not lost.
+	logs.Reset()
 	srv.FailNext("SendMessageBatch", 100, sqsfake.InternalError)
 	res = p.Process(ctx, recs[1:2])
 	if len(res.Response.BatchItemFailures) != 1 || res.Response.BatchItemFailures[0].ItemIdentifier != "11" || res.Quarantined != 0 {
 		t.Fatalf("result %+v", res)
+	}
+	if !strings.Contains(logs.String(), "InternalError") {
+		t.Fatalf("the log does not name SQS's error:\n%s", logs.String())
+	}
+}
+
+// TestConfigFromEnvGeneralEndpoint: with only AWS_ENDPOINT_URL set, the
+// quarantine goes there.
+func TestConfigFromEnvGeneralEndpoint(t *testing.T) {
+	srv, err := sqsfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	setFakeSQSEnv(t, srv, "AWS_ENDPOINT_URL")
+	cfg, err := ConfigFromEnv(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := cfg.Quarantine.Put(context.Background(), []Failure{{Record: quarantineRecord("1", []byte("x")), Err: errors.New("bad")}})
+	if errs[0] != nil || len(srv.Peek("dlq")) != 1 {
+		t.Fatalf("put: %v, %d messages", errs[0], len(srv.Peek("dlq")))
+	}
+}
+
+func TestConfigFromEnvErrors(t *testing.T) {
+	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		t.Setenv(v, "")
+	}
+	// No queue: no quarantine, and no AWS configuration needed.
+	t.Setenv(contract.EnvQuarantineQueueURL, "")
+	cfg, err := ConfigFromEnv(context.Background())
+	if err != nil || cfg.Quarantine != nil {
+		t.Fatalf("without a queue: %+v, %v", cfg, err)
+	}
+	// A queue but no region: the error names the queue variable and the
+	// missing region variables.
+	t.Setenv(contract.EnvQuarantineQueueURL, "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	_, err = ConfigFromEnv(context.Background())
+	if err == nil || !strings.Contains(err.Error(), contract.EnvQuarantineQueueURL) || !strings.Contains(err.Error(), "AWS_REGION") {
+		t.Fatalf("without a region: %v", err)
+	}
+	// A region but no credentials.
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	_, err = ConfigFromEnv(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "AWS_ACCESS_KEY_ID") {
+		t.Fatalf("without credentials: %v", err)
 	}
 }
 
