@@ -37,6 +37,14 @@
 // MaxItemBytes (default 350,000 bytes, ~43,000 readings per window) is
 // enforced before writing, and readings that would pass it fail with
 // ErrWindowFull, a permanent error, so they are quarantined rather than lost.
+//
+// # DynamoDB access
+//
+// The store makes its three calls through API, with its own wire types named
+// after DynamoDB's (AttributeValue, Item, PutItemInput, ...). NewDynamoDB
+// implements API over functions/awsjson, so that a function linking this
+// package does not link aws-sdk-go-v2, whose package initialisation costs
+// ~9 ms of Lambda INIT; fakedb implements it in memory for tests.
 package aggstore
 
 import (
@@ -47,24 +55,12 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"unsafe"
 
 	"github.com/streamproc/streamproc/functions/sensor"
 	"github.com/streamproc/streamproc/internal/contract"
-
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
-
-// API is the part of the DynamoDB client the store uses; *dynamodb.Client
-// implements it.
-type API interface {
-	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
-	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
-}
 
 // Attribute names of an aggregate item besides the key.
 const (
@@ -241,12 +237,12 @@ func (s *Store) read(ctx context.Context, groups []sensor.Group) ([]current, Sta
 	var st Stats
 	cur := make([]current, len(groups))
 	pos := make(map[sensor.Key]int, len(groups))
-	keys := make([]map[string]types.AttributeValue, len(groups))
+	keys := make([]Item, len(groups))
 	for i := range groups {
 		pos[groups[i].Key] = i
 		keys[i] = itemKey(groups[i].Key)
 	}
-	req := map[string]types.KeysAndAttributes{s.cfg.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+	req := map[string]KeysAndAttributes{s.cfg.Table: {Keys: keys, ConsistentRead: true}}
 	for attempt := 0; len(req) > 0; attempt++ {
 		if attempt == maxUnprocessedRounds {
 			return nil, st, fmt.Errorf("aggstore: BatchGetItem left keys unprocessed %d times (throttled)", attempt)
@@ -258,7 +254,7 @@ func (s *Store) read(ctx context.Context, groups []sensor.Group) ([]current, Sta
 			}
 		}
 		st.ReadCalls++
-		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+		out, err := s.db.BatchGetItem(ctx, &BatchGetItemInput{RequestItems: req})
 		if err != nil {
 			return nil, st, fmt.Errorf("aggstore: BatchGetItem: %w", err)
 		}
@@ -273,7 +269,7 @@ func (s *Store) read(ctx context.Context, groups []sensor.Group) ([]current, Sta
 		}
 		req = nil
 		if u, ok := out.UnprocessedKeys[s.cfg.Table]; ok && len(u.Keys) > 0 {
-			req = map[string]types.KeysAndAttributes{s.cfg.Table: u}
+			req = map[string]KeysAndAttributes{s.cfg.Table: u}
 		}
 	}
 	return cur, st, nil
@@ -301,7 +297,7 @@ func (s *Store) write(ctx context.Context, g *sensor.Group, cur current) (Stats,
 			st.DuplicatesSkipped += res.Duplicates
 			return st, nil
 		}
-		var ccf *types.ConditionalCheckFailedException
+		var ccf *ConditionalCheckFailedException
 		if !errors.As(err, &ccf) {
 			return st, fmt.Errorf("aggstore: PutItem %s %s: %w", g.SensorID, sensor.FormatWindowStart(g.WindowStart), err)
 		}
@@ -323,7 +319,7 @@ func (s *Store) write(ctx context.Context, g *sensor.Group, cur current) (Stats,
 }
 
 func (s *Store) get(ctx context.Context, k sensor.Key) (current, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.cfg.Table, Key: itemKey(k), ConsistentRead: aws.Bool(true)})
+	out, err := s.db.GetItem(ctx, &GetItemInput{TableName: s.cfg.Table, Key: itemKey(k), ConsistentRead: true})
 	if err != nil {
 		return current{}, fmt.Errorf("aggstore: GetItem: %w", err)
 	}
@@ -334,33 +330,46 @@ func (s *Store) get(ctx context.Context, k sensor.Key) (current, error) {
 	return c, err
 }
 
-// Shared, read-only request parts (the SDK does not modify its inputs).
+// Shared, read-only request parts (no API implementation modifies its
+// inputs).
 var (
-	condNew     = aws.String("attribute_not_exists(#k)")
-	condVersion = aws.String("#v = :v")
-	namesNew    = map[string]string{"#k": contract.TablePartitionKey}
-	namesVer    = map[string]string{"#v": AttrVersion}
+	namesNew = map[string]string{"#k": contract.TablePartitionKey}
+	namesVer = map[string]string{"#v": AttrVersion}
 )
 
-func (s *Store) putInput(k sensor.Key, a sensor.Aggregate, version int64) *dynamodb.PutItemInput {
-	in := &dynamodb.PutItemInput{
-		TableName:                           &s.cfg.Table,
+const (
+	condNew     = "attribute_not_exists(#k)"
+	condVersion = "#v = :v"
+)
+
+func (s *Store) putInput(k sensor.Key, a sensor.Aggregate, version int64) *PutItemInput {
+	in := new(PutItemInput)
+	s.fillPut(in, k, a, version)
+	return in
+}
+
+// fillPut sets in to the conditional write of aggregate a over the item
+// version read (0 = absent).
+func (s *Store) fillPut(in *PutItemInput, k sensor.Key, a sensor.Aggregate, version int64) {
+	*in = PutItemInput{
+		TableName:                           s.cfg.Table,
 		Item:                                EncodeItem(k, a, version+1, s.cfg.Now()),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		ReturnValuesOnConditionCheckFailure: ReturnValuesOnConditionCheckFailureAllOld,
 	}
 	if version == 0 {
 		in.ConditionExpression, in.ExpressionAttributeNames = condNew, namesNew
 	} else {
 		in.ConditionExpression, in.ExpressionAttributeNames = condVersion, namesVer
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.FormatInt(version, 10)}}
+		in.ExpressionAttributeValues = map[string]AttributeValue{":v": NumberValue(strconv.FormatInt(version, 10))}
 	}
-	return in
 }
 
 // PrepareWrites returns the PutItem inputs that applying groups to an empty
 // table would send: the store's hot path without I/O (benchmarks use it).
-func (s *Store) PrepareWrites(groups []sensor.Group) []*dynamodb.PutItemInput {
-	out := make([]*dynamodb.PutItemInput, 0, len(groups))
+func (s *Store) PrepareWrites(groups []sensor.Group) []*PutItemInput {
+	// One allocation for every input; the pointers are into it.
+	ins := make([]PutItemInput, len(groups))
+	out := make([]*PutItemInput, 0, len(groups))
 	var empty sensor.Aggregate
 	// EncodeItem copies the merged ids into the item, so one buffer serves
 	// every group.
@@ -371,34 +380,32 @@ func (s *Store) PrepareWrites(groups []sensor.Group) []*dynamodb.PutItemInput {
 			ids = next.IDs
 		}
 		if res.Applied > 0 {
-			out = append(out, s.putInput(groups[i].Key, next, 0))
+			in := &ins[len(out)]
+			s.fillPut(in, groups[i].Key, next, 0)
+			out = append(out, in)
 		}
 	}
 	return out
 }
 
-func itemKey(k sensor.Key) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		contract.TablePartitionKey: &types.AttributeValueMemberS{Value: k.SensorID},
-		contract.TableSortKey:      &types.AttributeValueMemberS{Value: sensor.FormatWindowStart(k.WindowStart)},
+func itemKey(k sensor.Key) Item {
+	return Item{
+		contract.TablePartitionKey: StringValue(k.SensorID),
+		contract.TableSortKey:      StringValue(sensor.FormatWindowStart(k.WindowStart)),
 	}
 }
 
-// itemAttrs holds every attribute value of one item, so an item costs one
-// allocation for its values instead of one per attribute.
-type itemAttrs struct {
-	pk, ws, first, last, updated       types.AttributeValueMemberS
-	count, sum, min, max, avg, version types.AttributeValueMemberN
-	ids                                types.AttributeValueMemberB
-}
+// itemAttrCount is the number of attributes of an aggregate item.
+const itemAttrCount = 12
 
 // EncodeItem is the DynamoDB item of aggregate a for key k.
-func EncodeItem(k sensor.Key, a sensor.Aggregate, version int64, now time.Time) map[string]types.AttributeValue {
-	v := new(itemAttrs)
-	// Every text value is a substring of one string.
+//
+// It allocates the map and one buffer: every text value is a substring of
+// the buffer's head and the event ids are its tail.
+func EncodeItem(k sensor.Key, a sensor.Aggregate, version int64, now time.Time) Item {
 	var arr [256]byte
 	b := arr[:0]
-	var off [11]int
+	var off [10]int
 	b = sensor.AppendWindowStart(b, k.WindowStart)
 	off[0] = len(b)
 	b = strconv.AppendInt(b, a.Count, 10)
@@ -419,54 +426,48 @@ func EncodeItem(k sensor.Key, a sensor.Aggregate, version int64, now time.Time) 
 	off[8] = len(b)
 	b = sensor.AppendTime(b, now.UnixMilli())
 	off[9] = len(b)
-	text := string(b)
-	v.pk.Value = k.SensorID
-	v.ws.Value = text[:off[0]]
-	v.count.Value = text[off[0]:off[1]]
-	v.sum.Value = text[off[1]:off[2]]
-	v.min.Value = text[off[2]:off[3]]
-	v.max.Value = text[off[3]:off[4]]
-	v.avg.Value = text[off[4]:off[5]]
-	v.first.Value = text[off[5]:off[6]]
-	v.last.Value = text[off[6]:off[7]]
-	v.version.Value = text[off[7]:off[8]]
-	v.updated.Value = text[off[8]:off[9]]
-	ids := make([]byte, 8*len(a.IDs))
+	n := len(b)
+	buf := make([]byte, n+8*len(a.IDs))
+	copy(buf, b)
+	ids := buf[n:len(buf):len(buf)]
 	for i, h := range a.IDs {
 		binary.BigEndian.PutUint64(ids[8*i:], h)
 	}
-	v.ids.Value = ids
-	return map[string]types.AttributeValue{
-		contract.TablePartitionKey: &v.pk,
-		contract.TableSortKey:      &v.ws,
-		AttrCount:                  &v.count,
-		AttrSum:                    &v.sum,
-		AttrMin:                    &v.min,
-		AttrMax:                    &v.max,
-		AttrAvg:                    &v.avg,
-		AttrFirst:                  &v.first,
-		AttrLast:                   &v.last,
-		AttrVersion:                &v.version,
-		AttrEventIDs:               &v.ids,
-		AttrUpdatedAt:              &v.updated,
-	}
+	// Nothing writes buf[:n] after this point (ids begins after it and
+	// buf itself does not escape otherwise), so it backs the text values'
+	// string without a second allocation.
+	text := unsafe.String(unsafe.SliceData(buf), n)
+	item := make(Item, itemAttrCount)
+	item[contract.TablePartitionKey] = StringValue(k.SensorID)
+	item[contract.TableSortKey] = StringValue(text[:off[0]])
+	item[AttrCount] = NumberValue(text[off[0]:off[1]])
+	item[AttrSum] = NumberValue(text[off[1]:off[2]])
+	item[AttrMin] = NumberValue(text[off[2]:off[3]])
+	item[AttrMax] = NumberValue(text[off[3]:off[4]])
+	item[AttrAvg] = NumberValue(text[off[4]:off[5]])
+	item[AttrFirst] = StringValue(text[off[5]:off[6]])
+	item[AttrLast] = StringValue(text[off[6]:off[7]])
+	item[AttrVersion] = NumberValue(text[off[7]:off[8]])
+	item[AttrUpdatedAt] = StringValue(text[off[8]:off[9]])
+	item[AttrEventIDs] = BinaryValue(ids)
+	return item
 }
 
 // DecodeItem reads an aggregate item back: its key, aggregate and version.
-func DecodeItem(item map[string]types.AttributeValue) (sensor.Key, sensor.Aggregate, int64, error) {
+func DecodeItem(item Item) (sensor.Key, sensor.Aggregate, int64, error) {
 	k, c, err := decodeItem(item)
 	return k, c.agg, c.version, err
 }
 
-func decodeItem(item map[string]types.AttributeValue) (sensor.Key, current, error) {
+func decodeItem(item Item) (sensor.Key, current, error) {
 	var (
 		k   sensor.Key
 		c   current
 		err error
 	)
 	str := func(name string) string {
-		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-			return v.Value
+		if v := item[name]; v.Type == TypeS {
+			return v.S
 		}
 		if err == nil {
 			err = fmt.Errorf("attribute %s missing or not a string", name)
@@ -474,8 +475,8 @@ func decodeItem(item map[string]types.AttributeValue) (sensor.Key, current, erro
 		return ""
 	}
 	num := func(name string) string {
-		if v, ok := item[name].(*types.AttributeValueMemberN); ok {
-			return v.Value
+		if v := item[name]; v.Type == TypeN {
+			return v.N
 		}
 		if err == nil {
 			err = fmt.Errorf("attribute %s missing or not a number", name)
@@ -517,10 +518,10 @@ func decodeItem(item map[string]types.AttributeValue) (sensor.Key, current, erro
 	c.agg.Max = micro(AttrMax)
 	c.agg.First = when(AttrFirst)
 	c.agg.Last = when(AttrLast)
-	if b, ok := item[AttrEventIDs].(*types.AttributeValueMemberB); ok && len(b.Value)%8 == 0 {
-		c.agg.IDs = make([]uint64, len(b.Value)/8)
+	if b := item[AttrEventIDs]; b.Type == TypeB && len(b.B)%8 == 0 {
+		c.agg.IDs = make([]uint64, len(b.B)/8)
 		for i := range c.agg.IDs {
-			c.agg.IDs[i] = binary.BigEndian.Uint64(b.Value[8*i:])
+			c.agg.IDs[i] = binary.BigEndian.Uint64(b.B[8*i:])
 		}
 	} else if err == nil {
 		err = fmt.Errorf("attribute %s missing or not a whole number of 8-byte hashes", AttrEventIDs)
@@ -539,17 +540,17 @@ func decodeItem(item map[string]types.AttributeValue) (sensor.Key, current, erro
 
 // itemSize is DynamoDB's item size: attribute names plus values (numbers are
 // counted generously as their text length).
-func itemSize(item map[string]types.AttributeValue) int {
+func itemSize(item Item) int {
 	n := 0
 	for name, v := range item {
 		n += len(name)
-		switch v := v.(type) {
-		case *types.AttributeValueMemberS:
-			n += len(v.Value)
-		case *types.AttributeValueMemberN:
-			n += len(v.Value) + 1
-		case *types.AttributeValueMemberB:
-			n += len(v.Value)
+		switch v.Type {
+		case TypeS:
+			n += len(v.S)
+		case TypeN:
+			n += len(v.N) + 1
+		case TypeB:
+			n += len(v.B)
 		}
 	}
 	return n

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/aggstore/fakedb"
+	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/sensor"
 )
 
@@ -80,8 +79,8 @@ func TestApplyIsIdempotentAndWritesOncePerWindow(t *testing.T) {
 		if agg.Count != 5 || agg.Sum != 5*sensor.Scale || agg.Min != 0 || agg.Max != 2*sensor.Scale || version != 1 {
 			t.Fatalf("item %+v version %d", agg, version)
 		}
-		if avg := it[aggstore.AttrAvg].(*types.AttributeValueMemberN).Value; avg != "1" {
-			t.Fatalf("avg %s", avg)
+		if avg := it[aggstore.AttrAvg]; avg.Type != aggstore.TypeN || avg.N != "1" {
+			t.Fatalf("avg %+v", avg)
 		}
 	}
 }
@@ -162,8 +161,8 @@ func TestThrottledReadsAreRetriedAndThenFailTransiently(t *testing.T) {
 		return nil
 	}
 	errs, _ = s.Apply(context.Background(), groups(t, 4, 1, 1))
-	var pte *types.ProvisionedThroughputExceededException
-	if !errors.As(errs[3], &pte) {
+	var ae *awsjson.APIError
+	if !errors.As(errs[3], &ae) || ae.Code != "ProvisionedThroughputExceededException" || !ae.Throttling() {
 		t.Fatalf("want the throttling error wrapped, got %v", errs[3])
 	}
 }

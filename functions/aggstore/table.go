@@ -2,42 +2,85 @@ package aggstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
+	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
-// TableCreator is the part of the DynamoDB client CreateTable uses.
-type TableCreator interface {
-	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
-	dynamodb.DescribeTableAPIClient
+// tableWait bounds how long CreateTable waits for the table to be ACTIVE,
+// and the delays between its DescribeTable polls.
+const (
+	tableWait     = time.Minute
+	tableMinDelay = 50 * time.Millisecond
+	tableMaxDelay = 500 * time.Millisecond
+)
+
+type attributeDefinition struct {
+	AttributeName string `json:"AttributeName"`
+	AttributeType string `json:"AttributeType"`
+}
+
+type keySchemaElement struct {
+	AttributeName string `json:"AttributeName"`
+	KeyType       string `json:"KeyType"`
+}
+
+type createTableInput struct {
+	TableName            string                `json:"TableName"`
+	AttributeDefinitions []attributeDefinition `json:"AttributeDefinitions"`
+	KeySchema            []keySchemaElement    `json:"KeySchema"`
+	BillingMode          string                `json:"BillingMode"`
 }
 
 // CreateTable creates an aggregate table with the schema the construct
-// deploys (sensor_id S hash key, window_start S range key, on demand) and
-// waits until it is ACTIVE. For emulators and local runs; in AWS the stack
-// owns the table.
-func CreateTable(ctx context.Context, c TableCreator, table string) error {
-	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName: aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(contract.TablePartitionKey), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(contract.TableSortKey), AttributeType: types.ScalarAttributeTypeS},
+// deploys (sensor_id S hash key, window_start S range key, on demand) through
+// c (a DynamoDB client) and waits until it is ACTIVE, polling DescribeTable
+// for at most a minute and no longer than ctx allows. For emulators and
+// local runs; in AWS the stack owns the table.
+func CreateTable(ctx context.Context, c *awsjson.Client, table string) error {
+	in := createTableInput{
+		TableName: table,
+		AttributeDefinitions: []attributeDefinition{
+			{AttributeName: contract.TablePartitionKey, AttributeType: "S"},
+			{AttributeName: contract.TableSortKey, AttributeType: "S"},
 		},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(contract.TablePartitionKey), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(contract.TableSortKey), KeyType: types.KeyTypeRange},
+		KeySchema: []keySchemaElement{
+			{AttributeName: contract.TablePartitionKey, KeyType: "HASH"},
+			{AttributeName: contract.TableSortKey, KeyType: "RANGE"},
 		},
-		BillingMode: types.BillingModePayPerRequest,
-	})
-	if err != nil {
-		return err
+		BillingMode: "PAY_PER_REQUEST",
 	}
-	return dynamodb.NewTableExistsWaiter(c, func(o *dynamodb.TableExistsWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 500*time.Millisecond
-	}).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, time.Minute)
+	if err := c.Call(ctx, "CreateTable", in, nil); err != nil {
+		return fmt.Errorf("aggstore: creating table %s: %w", table, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, tableWait)
+	defer cancel()
+	status := "not described yet"
+	for delay := tableMinDelay; ; delay = min(2*delay, tableMaxDelay) {
+		var out struct {
+			Table struct {
+				TableStatus string `json:"TableStatus"`
+			} `json:"Table"`
+		}
+		err := c.Call(ctx, "DescribeTable", map[string]string{"TableName": table}, &out)
+		var ae *awsjson.APIError
+		switch {
+		case err == nil && out.Table.TableStatus == "ACTIVE":
+			return nil
+		case err == nil:
+			status = out.Table.TableStatus
+		case errors.As(err, &ae) && ae.Code == "ResourceNotFoundException":
+			// Not visible yet right after CreateTable: keep polling.
+			status = "not found"
+		case ctx.Err() == nil:
+			return fmt.Errorf("aggstore: waiting for table %s to become ACTIVE: %w", table, err)
+		}
+		if err := ctxsleep.Sleep(ctx, delay); err != nil {
+			return fmt.Errorf("aggstore: table %s not ACTIVE (last status: %s): %w", table, status, err)
+		}
+	}
 }

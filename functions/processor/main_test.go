@@ -13,12 +13,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/streamproc/streamproc/functions/aggstore"
+	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/internal/contract"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/gobuild"
@@ -60,8 +57,8 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ddb.Stop()
-	db := dynamodb.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")},
-		func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(ddb.Endpoint) })
+	creds := awsjson.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
+	db := &awsjson.Client{Service: awsjson.DynamoDB, Region: "us-east-1", Endpoint: ddb.Endpoint, Credentials: creds}
 	if err := aggstore.CreateTable(ctx, db, "aggregates"); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +67,8 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	if _, err := fake.NewClient().CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("quarantine")}); err != nil {
+	sqsc := &awsjson.Client{Service: awsjson.SQS, Region: fake.Region(), Endpoint: fake.URL(), Credentials: creds}
+	if err := sqsc.Call(ctx, "CreateQueue", map[string]string{"QueueName": "quarantine"}, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -104,8 +102,8 @@ func TestBootstrapUnderRIE(t *testing.T) {
 	}
 
 	var total int64
-	out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("aggregates"), ConsistentRead: aws.Bool(true)})
-	if err != nil {
+	var out struct{ Items []aggstore.Item } // a few dozen small items: one Scan page
+	if err := db.Call(ctx, "Scan", map[string]any{"TableName": "aggregates", "ConsistentRead": true}, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, it := range out.Items {

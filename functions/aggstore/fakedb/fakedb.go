@@ -7,17 +7,17 @@ package fakedb
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
+	"github.com/streamproc/streamproc/functions/aggstore"
+	"github.com/streamproc/streamproc/functions/awsjson"
 )
 
 // DB is the fake. The zero value is not usable; call New.
 type DB struct {
 	mu    sync.Mutex
-	items map[[2]string]map[string]types.AttributeValue
+	items map[[2]string]aggstore.Item
 	// Hook, if set, runs before every call with the operation name and,
 	// for GetItem/PutItem, the item's key; a non-nil error fails the call
 	// without effect. For PutItem, returning ErrAfter applies the write and
@@ -30,32 +30,34 @@ type DB struct {
 	Calls map[string]int
 }
 
-// ErrAfter is returned by a PutItem Hook to fail the call after its effect.
-var ErrAfter = &smithy.GenericAPIError{Code: "RequestTimeout", Message: "fake: timed out after the write"}
+// ErrAfter is returned by a PutItem Hook to fail the call after its effect:
+// what a client sees when the answer to a write that was applied is lost (a
+// 5xx, so transient).
+var ErrAfter = &awsjson.APIError{
+	Service: "DynamoDB", Operation: "PutItem", StatusCode: 504,
+	Code: "RequestTimeout", Message: "fake: timed out after the write",
+}
 
 // New returns an empty fake table keyed by sensor_id and window_start.
 func New() *DB {
-	return &DB{items: map[[2]string]map[string]types.AttributeValue{}, Calls: map[string]int{}}
+	return &DB{items: map[[2]string]aggstore.Item{}, Calls: map[string]int{}}
 }
 
-// Throttled is the error DynamoDB returns when a table is over its capacity.
+// Throttled is the error DynamoDB returns when a table is over its capacity:
+// ProvisionedThroughputExceededException, HTTP 400, a throttling error.
 func Throttled() error {
-	return &types.ProvisionedThroughputExceededException{Message: strp("fake: throughput exceeded")}
+	return &awsjson.APIError{
+		Service: "DynamoDB", StatusCode: 400,
+		Code: "ProvisionedThroughputExceededException", Message: "fake: throughput exceeded",
+	}
 }
 
-func strp(s string) *string { return &s }
+func apiError(op string, status int, code, msg string) *awsjson.APIError {
+	return &awsjson.APIError{Service: "DynamoDB", Operation: op, StatusCode: status, Code: code, Message: msg}
+}
 
-func key(item map[string]types.AttributeValue) [2]string {
-	pk, _ := item["sensor_id"].(*types.AttributeValueMemberS)
-	sk, _ := item["window_start"].(*types.AttributeValueMemberS)
-	var k [2]string
-	if pk != nil {
-		k[0] = pk.Value
-	}
-	if sk != nil {
-		k[1] = sk.Value
-	}
-	return k
+func key(item aggstore.Item) [2]string {
+	return [2]string{item["sensor_id"].S, item["window_start"].S}
 }
 
 func (d *DB) hook(op string, k [2]string) error {
@@ -70,16 +72,16 @@ func (d *DB) hook(op string, k [2]string) error {
 }
 
 // BatchGetItem implements aggstore.API.
-func (d *DB) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+func (d *DB) BatchGetItem(_ context.Context, in *aggstore.BatchGetItemInput) (*aggstore.BatchGetItemOutput, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.hook("BatchGetItem", [2]string{}); err != nil {
 		return nil, err
 	}
-	out := &dynamodb.BatchGetItemOutput{Responses: map[string][]map[string]types.AttributeValue{}, UnprocessedKeys: map[string]types.KeysAndAttributes{}}
+	out := &aggstore.BatchGetItemOutput{Responses: map[string][]aggstore.Item{}, UnprocessedKeys: map[string]aggstore.KeysAndAttributes{}}
 	for table, ka := range in.RequestItems {
 		if len(ka.Keys) > 100 {
-			return nil, &smithy.GenericAPIError{Code: "ValidationException", Message: "Too many items requested for the BatchGetItem call"}
+			return nil, apiError("BatchGetItem", 400, "ValidationException", "Too many items requested for the BatchGetItem call")
 		}
 		for _, k := range ka.Keys {
 			kk := key(k)
@@ -91,7 +93,7 @@ func (d *DB) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ .
 				continue
 			}
 			if it, ok := d.items[kk]; ok {
-				out.Responses[table] = append(out.Responses[table], copyItem(it))
+				out.Responses[table] = append(out.Responses[table], maps.Clone(it))
 			}
 		}
 	}
@@ -99,23 +101,23 @@ func (d *DB) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ .
 }
 
 // GetItem implements aggstore.API.
-func (d *DB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+func (d *DB) GetItem(_ context.Context, in *aggstore.GetItemInput) (*aggstore.GetItemOutput, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := key(in.Key)
 	if err := d.hook("GetItem", k); err != nil {
 		return nil, err
 	}
-	out := &dynamodb.GetItemOutput{}
+	out := &aggstore.GetItemOutput{}
 	if it, ok := d.items[k]; ok {
-		out.Item = copyItem(it)
+		out.Item = maps.Clone(it)
 	}
 	return out, nil
 }
 
 // PutItem implements aggstore.API for the conditions
 // "attribute_not_exists(#k)" and "#v = :v".
-func (d *DB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+func (d *DB) PutItem(_ context.Context, in *aggstore.PutItemInput) (*aggstore.PutItemOutput, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := key(in.Item)
@@ -125,54 +127,45 @@ func (d *DB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dy
 	}
 	old, exists := d.items[k]
 	ok := true
-	if in.ConditionExpression != nil {
-		switch *in.ConditionExpression {
-		case "attribute_not_exists(#k)":
-			ok = !exists
-		case "#v = :v":
-			name := in.ExpressionAttributeNames["#v"]
-			want := in.ExpressionAttributeValues[":v"].(*types.AttributeValueMemberN).Value
-			have, _ := old[name].(*types.AttributeValueMemberN)
-			ok = exists && have != nil && have.Value == want
-		default:
-			return nil, fmt.Errorf("fakedb: condition %q not supported", *in.ConditionExpression)
-		}
+	switch in.ConditionExpression {
+	case "":
+	case "attribute_not_exists(#k)":
+		ok = !exists
+	case "#v = :v":
+		want := in.ExpressionAttributeValues[":v"]
+		have := old[in.ExpressionAttributeNames["#v"]]
+		ok = exists && want.Type == aggstore.TypeN && have.Type == aggstore.TypeN && have.N == want.N
+	default:
+		return nil, fmt.Errorf("fakedb: condition %q not supported", in.ConditionExpression)
 	}
 	if !ok {
-		e := &types.ConditionalCheckFailedException{Message: strp("The conditional request failed")}
-		if exists && in.ReturnValuesOnConditionCheckFailure == types.ReturnValuesOnConditionCheckFailureAllOld {
-			e.Item = copyItem(old)
+		const msg = "The conditional request failed"
+		e := &aggstore.ConditionalCheckFailedException{Message: msg, Err: apiError("PutItem", 400, "ConditionalCheckFailedException", msg)}
+		if exists && in.ReturnValuesOnConditionCheckFailure == aggstore.ReturnValuesOnConditionCheckFailureAllOld {
+			e.Item = maps.Clone(old)
 		}
 		return nil, e
 	}
-	d.items[k] = copyItem(in.Item)
-	return &dynamodb.PutItemOutput{}, hookErr
+	d.items[k] = maps.Clone(in.Item)
+	return &aggstore.PutItemOutput{}, hookErr
 }
 
 // Items returns a copy of every item.
-func (d *DB) Items() []map[string]types.AttributeValue {
+func (d *DB) Items() []aggstore.Item {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []map[string]types.AttributeValue
+	var out []aggstore.Item
 	for _, it := range d.items {
-		out = append(out, copyItem(it))
+		out = append(out, maps.Clone(it))
 	}
 	return out
 }
 
 // Put stores an item unconditionally (test setup).
-func (d *DB) Put(item map[string]types.AttributeValue) {
+func (d *DB) Put(item aggstore.Item) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.items[key(item)] = copyItem(item)
-}
-
-func copyItem(it map[string]types.AttributeValue) map[string]types.AttributeValue {
-	out := make(map[string]types.AttributeValue, len(it))
-	for k, v := range it {
-		out[k] = v
-	}
-	return out
+	d.items[key(item)] = maps.Clone(item)
 }
 
 // Passthrough returns an API view of d that skips its Hook, for a second
@@ -196,19 +189,19 @@ func (p *Direct) without(f func()) {
 }
 
 // BatchGetItem implements aggstore.API.
-func (p *Direct) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (out *dynamodb.BatchGetItemOutput, err error) {
-	p.without(func() { out, err = p.d.BatchGetItem(ctx, in, o...) })
+func (p *Direct) BatchGetItem(ctx context.Context, in *aggstore.BatchGetItemInput) (out *aggstore.BatchGetItemOutput, err error) {
+	p.without(func() { out, err = p.d.BatchGetItem(ctx, in) })
 	return
 }
 
 // GetItem implements aggstore.API.
-func (p *Direct) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (out *dynamodb.GetItemOutput, err error) {
-	p.without(func() { out, err = p.d.GetItem(ctx, in, o...) })
+func (p *Direct) GetItem(ctx context.Context, in *aggstore.GetItemInput) (out *aggstore.GetItemOutput, err error) {
+	p.without(func() { out, err = p.d.GetItem(ctx, in) })
 	return
 }
 
 // PutItem implements aggstore.API.
-func (p *Direct) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (out *dynamodb.PutItemOutput, err error) {
-	p.without(func() { out, err = p.d.PutItem(ctx, in, o...) })
+func (p *Direct) PutItem(ctx context.Context, in *aggstore.PutItemInput) (out *aggstore.PutItemOutput, err error) {
+	p.without(func() { out, err = p.d.PutItem(ctx, in) })
 	return
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
@@ -53,7 +52,7 @@ func newPrepOnly(b *testing.B) prepOnly {
 
 type noDB struct{ aggstore.API }
 
-var sinkWrites []*dynamodb.PutItemInput
+var sinkWrites []*aggstore.PutItemInput
 
 // BenchmarkPipeline is the figure: the raw invoke payload ->
 // envelope and base64 decode -> reading decode and validation -> windows ->

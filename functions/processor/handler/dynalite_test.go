@@ -17,13 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/aggstore/fakedb"
+	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
 	"github.com/streamproc/streamproc/functions/processor/handler"
 	"github.com/streamproc/streamproc/functions/sensor"
@@ -46,8 +42,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// dynamo returns a client for a fresh table in the package's dynalite.
-func dynamo(t *testing.T) (*dynamodb.Client, string) {
+// dynamo returns a client for a fresh table in the package's dynalite. The
+// store talks to it through aggstore.NewDynamoDB over awsjson: the same
+// client and wire encoding as the Lambda.
+func dynamo(t *testing.T) (*awsjson.Client, string) {
 	t.Helper()
 	dynOnce.Do(func() {
 		// The process lives as long as this context: the whole package run.
@@ -56,10 +54,12 @@ func dynamo(t *testing.T) (*dynamodb.Client, string) {
 	if dynErr != nil {
 		t.Fatal(dynErr)
 	}
-	c := dynamodb.NewFromConfig(aws.Config{
+	c := &awsjson.Client{
+		Service:     awsjson.DynamoDB,
 		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-	}, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(dynProc.Endpoint) })
+		Endpoint:    dynProc.Endpoint,
+		Credentials: awsjson.Credentials{AccessKeyID: "test", SecretAccessKey: "test"},
+	}
 	table := regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-")
 	if err := aggstore.CreateTable(context.Background(), c, table); err != nil {
 		t.Fatal(err)
@@ -67,18 +67,32 @@ func dynamo(t *testing.T) (*dynamodb.Client, string) {
 	return c, table
 }
 
-func scan(t *testing.T, c *dynamodb.Client, table string) []map[string]types.AttributeValue {
+// scan reads every item of table with consistent Scan pages. It decodes
+// the answers with encoding/json (aggstore.AttributeValue's UnmarshalJSON),
+// not through the store's PutItem encoding.
+func scan(t *testing.T, c *awsjson.Client, table string) []aggstore.Item {
 	t.Helper()
-	var items []map[string]types.AttributeValue
-	p := dynamodb.NewScanPaginator(c, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(context.Background())
-		if err != nil {
+	type scanInput struct {
+		TableName         string
+		ConsistentRead    bool
+		ExclusiveStartKey aggstore.Item `json:",omitempty"`
+	}
+	var items []aggstore.Item
+	in := scanInput{TableName: table, ConsistentRead: true}
+	for {
+		var out struct {
+			Items            []aggstore.Item
+			LastEvaluatedKey aggstore.Item
+		}
+		if err := c.Call(context.Background(), "Scan", in, &out); err != nil {
 			t.Fatal(err)
 		}
 		items = append(items, out.Items...)
+		if len(out.LastEvaluatedKey) == 0 {
+			return items
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	return items
 }
 
 // faultyDB wraps the real client and lets a test fail chosen calls.
@@ -92,12 +106,12 @@ type faultyDB struct {
 	puts  int
 }
 
-func (f *faultyDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+func (f *faultyDB) PutItem(ctx context.Context, in *aggstore.PutItemInput) (*aggstore.PutItemOutput, error) {
 	f.mu.Lock()
 	f.puts++
 	n, hook := f.puts, f.putHook
 	f.mu.Unlock()
-	k := [2]string{in.Item[contract.TablePartitionKey].(*types.AttributeValueMemberS).Value, in.Item[contract.TableSortKey].(*types.AttributeValueMemberS).Value}
+	k := [2]string{in.Item[contract.TablePartitionKey].S, in.Item[contract.TableSortKey].S}
 	if hook != nil {
 		if err := hook(k, n); err != nil {
 			return nil, err
@@ -107,7 +121,7 @@ func (f *faultyDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	return f.API.PutItem(ctx, in, o...)
+	return f.API.PutItem(ctx, in)
 }
 
 type liveRig struct {
@@ -118,9 +132,9 @@ type liveRig struct {
 	mu      sync.Mutex
 }
 
-func newLiveRig(t *testing.T, c *dynamodb.Client, table string, attempts int) *liveRig {
+func newLiveRig(t *testing.T, c *awsjson.Client, table string, attempts int) *liveRig {
 	t.Helper()
-	r := &liveRig{db: &faultyDB{API: c}, q: &memQuarantine{}}
+	r := &liveRig{db: &faultyDB{API: aggstore.NewDynamoDB(c)}, q: &memQuarantine{}}
 	s, err := aggstore.New(r.db, aggstore.Config{Table: table})
 	if err != nil {
 		t.Fatal(err)

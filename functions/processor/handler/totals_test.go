@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/sensor"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
@@ -46,7 +44,7 @@ func expectedTotals(recs []workload.Record) map[[2]string]totals {
 }
 
 // checkTotals compares the stored items with expectedTotals(recs) exactly.
-func checkTotals(t *testing.T, items []map[string]types.AttributeValue, recs []workload.Record) {
+func checkTotals(t *testing.T, items []aggstore.Item, recs []workload.Record) {
 	t.Helper()
 	want := expectedTotals(recs)
 	got := map[[2]string]totals{}
@@ -56,9 +54,9 @@ func checkTotals(t *testing.T, items []map[string]types.AttributeValue, recs []w
 			t.Fatal(err)
 		}
 		got[[2]string{k.SensorID, sensor.FormatWindowStart(k.WindowStart)}] = totals{int64(a.Count), int64(a.Sum), int64(a.Min), int64(a.Max), a.First, a.Last}
-		avg := it[aggstore.AttrAvg].(*types.AttributeValueMemberN).Value
-		if w := sensor.DivRound(a.Sum, a.Count).String(); avg != w {
-			t.Errorf("%v: avg %s, want %s", k, avg, w)
+		avg := it[aggstore.AttrAvg]
+		if w := sensor.DivRound(a.Sum, a.Count).String(); avg.Type != aggstore.TypeN || avg.N != w {
+			t.Errorf("%v: avg %+v, want N %s", k, avg, w)
 		}
 	}
 	if len(got) != len(want) {

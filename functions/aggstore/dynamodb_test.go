@@ -1,0 +1,308 @@
+package aggstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamproc/streamproc/functions/aggstore"
+	"github.com/streamproc/streamproc/functions/awsjson"
+	"github.com/streamproc/streamproc/functions/sensor"
+)
+
+// fakeService is an HTTP server answering DynamoDB JSON calls with canned
+// answers, recording each request's operation and body.
+type fakeService struct {
+	mu      sync.Mutex
+	answer  func(op string, body []byte) (status int, answer string)
+	ops     []string
+	bodies  [][]byte
+	targets []string
+}
+
+func (f *fakeService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	target := r.Header.Get("X-Amz-Target")
+	op := target[strings.LastIndexByte(target, '.')+1:]
+	f.mu.Lock()
+	f.ops = append(f.ops, op)
+	f.bodies = append(f.bodies, body)
+	f.targets = append(f.targets, target)
+	answer := f.answer
+	f.mu.Unlock()
+	status, out := answer(op, body)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("X-Amzn-Requestid", "req-1")
+	w.WriteHeader(status)
+	io.WriteString(w, out)
+}
+
+func newFakeService(t *testing.T, answer func(op string, body []byte) (int, string)) (*fakeService, *awsjson.Client) {
+	t.Helper()
+	f := &fakeService{answer: answer}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return f, &awsjson.Client{
+		Service: awsjson.DynamoDB, Region: "us-east-1", Endpoint: srv.URL,
+		Credentials: awsjson.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"},
+		MaxAttempts: 1,
+	}
+}
+
+const ccfBody = `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"`
+
+var sampleItemJSON = `{"sensor_id":{"S":"s-1"},"window_start":{"S":"2026-11-25T10:07:00Z"},"count":{"N":"2"},"sum":{"N":"3.5"},` +
+	`"min":{"N":"1.5"},"max":{"N":"2"},"avg":{"N":"1.75"},"first_event_time":{"S":"2026-11-25T10:07:01.000Z"},` +
+	`"last_event_time":{"S":"2026-11-25T10:07:02.000Z"},"version":{"N":"3"},"event_ids_xxh64":{"B":"AAAAAAAAAAEAAAAAAAAAAg=="},` +
+	`"updated_at":{"S":"2026-11-25T10:08:00.000Z"},"extra":{"BOOL":true}}`
+
+func TestDynamoDBPutItem(t *testing.T) {
+	var n int
+	f, c := newFakeService(t, func(op string, _ []byte) (int, string) {
+		n++
+		switch n {
+		case 1:
+			return 200, `{}`
+		case 2:
+			return 400, ccfBody + `,"Item":` + sampleItemJSON + `}`
+		case 3:
+			return 400, ccfBody + `}`
+		case 4:
+			return 400, ccfBody + `,"Item":{"sensor_id":{"S":1}}}` // undecodable: left out
+		default:
+			return 400, `{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}`
+		}
+	})
+	db := aggstore.NewDynamoDB(c)
+	k := sensor.Key{SensorID: "s\"1\u2028\x01", WindowStart: 60000}
+	in := &aggstore.PutItemInput{
+		TableName:           "aggs",
+		Item:                aggstore.EncodeItem(k, sensor.Aggregate{Count: 1, Sum: 5, Min: 5, Max: 5, First: 60001, Last: 60001, IDs: []uint64{9}}, 4, time.UnixMilli(70000)),
+		ConditionExpression: "#v = :v", ExpressionAttributeNames: map[string]string{"#v": aggstore.AttrVersion},
+		ExpressionAttributeValues:           map[string]aggstore.AttributeValue{":v": aggstore.NumberValue("3")},
+		ReturnValuesOnConditionCheckFailure: aggstore.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	ctx := context.Background()
+	if _, err := db.PutItem(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if f.targets[0] != "DynamoDB_20120810.PutItem" {
+		t.Fatalf("X-Amz-Target %q", f.targets[0])
+	}
+	var sent struct {
+		TableName                           string
+		Item                                aggstore.Item
+		ConditionExpression                 string
+		ExpressionAttributeNames            map[string]string
+		ExpressionAttributeValues           aggstore.Item
+		ReturnValuesOnConditionCheckFailure string
+	}
+	if err := json.Unmarshal(f.bodies[0], &sent); err != nil {
+		t.Fatalf("%v\n%s", err, f.bodies[0])
+	}
+	gk, ga, gv, err := aggstore.DecodeItem(sent.Item)
+	if err != nil || gk != k || gv != 4 || ga.Sum != 5 || !reflect.DeepEqual(ga.IDs, []uint64{9}) {
+		t.Fatalf("sent item %v %+v %d %v\n%s", gk, ga, gv, err, f.bodies[0])
+	}
+	if sent.TableName != "aggs" || sent.ConditionExpression != "#v = :v" || sent.ExpressionAttributeNames["#v"] != "version" ||
+		sent.ExpressionAttributeValues[":v"].N != "3" || sent.ReturnValuesOnConditionCheckFailure != "ALL_OLD" {
+		t.Fatalf("sent %s", f.bodies[0])
+	}
+
+	// A failed condition with the current item (ALL_OLD).
+	_, err = db.PutItem(ctx, in)
+	var ccf *aggstore.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) || ccf.Item == nil {
+		t.Fatalf("want the condition failure with its item, got %#v", err)
+	}
+	if _, agg, version, err := aggstore.DecodeItem(ccf.Item); err != nil || version != 3 || agg.Count != 2 || !reflect.DeepEqual(agg.IDs, []uint64{1, 2}) {
+		t.Fatalf("item %+v version %d: %v", agg, version, err)
+	}
+	if ccf.Item["extra"].Type != aggstore.TypeOther {
+		t.Fatalf("a BOOL attribute decoded as %+v", ccf.Item["extra"])
+	}
+	var ae *awsjson.APIError
+	if !errors.As(err, &ae) || ae.Code != "ConditionalCheckFailedException" || ae.RequestID != "req-1" || ccf.Message != "The conditional request failed" {
+		t.Fatalf("the service error is not kept: %v", err)
+	}
+	if !strings.Contains(err.Error(), "ConditionalCheckFailedException") {
+		t.Fatalf("message %q", err)
+	}
+
+	// Without an item (item absent, or an emulator without ALL_OLD).
+	for range 2 {
+		_, err = db.PutItem(ctx, in)
+		if !errors.As(err, &ccf) || ccf.Item != nil {
+			t.Fatalf("want the condition failure without an item, got %#v", err)
+		}
+	}
+
+	// Other errors pass through as the client's *awsjson.APIError.
+	_, err = db.PutItem(ctx, in)
+	if errors.As(err, &ccf) || !errors.As(err, &ae) || !ae.Throttling() {
+		t.Fatalf("want the throttling APIError, got %#v", err)
+	}
+
+	// Values that cannot be encoded fail before any call.
+	calls := len(f.ops)
+	if _, err := db.PutItem(ctx, &aggstore.PutItemInput{TableName: "aggs", Item: aggstore.Item{"sensor_id": {}}}); err == nil {
+		t.Fatal("an empty attribute value was sent")
+	}
+	if len(f.ops) != calls {
+		t.Fatal("an unencodable item made a call")
+	}
+}
+
+func TestDynamoDBReads(t *testing.T) {
+	f, c := newFakeService(t, func(op string, _ []byte) (int, string) {
+		switch op {
+		case "GetItem":
+			return 200, `{"Item":` + sampleItemJSON + `}`
+		case "BatchGetItem":
+			return 200, `{"Responses":{"aggs":[` + sampleItemJSON + `]},"UnprocessedKeys":{"aggs":{"Keys":[{"sensor_id":{"S":"s-2"},"window_start":{"S":"2026-11-25T10:07:00Z"}}],"ConsistentRead":true}}}`
+		}
+		return 400, `{"__type":"UnknownOperationException"}`
+	})
+	db := aggstore.NewDynamoDB(c)
+	ctx := context.Background()
+	key := aggstore.Item{"sensor_id": aggstore.StringValue("s-1"), "window_start": aggstore.StringValue("2026-11-25T10:07:00Z")}
+
+	got, err := db.GetItem(ctx, &aggstore.GetItemInput{TableName: "aggs", Key: key, ConsistentRead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, agg, v, err := aggstore.DecodeItem(got.Item); err != nil || v != 3 || agg.Count != 2 {
+		t.Fatalf("GetItem: %+v %d %v", agg, v, err)
+	}
+	var getIn struct {
+		TableName      string
+		Key            aggstore.Item
+		ConsistentRead bool
+	}
+	if err := json.Unmarshal(f.bodies[0], &getIn); err != nil || getIn.TableName != "aggs" || !getIn.ConsistentRead || getIn.Key["sensor_id"].S != "s-1" || f.targets[0] != "DynamoDB_20120810.GetItem" {
+		t.Fatalf("GetItem sent %s (%v)", f.bodies[0], err)
+	}
+
+	bg, err := db.BatchGetItem(ctx, &aggstore.BatchGetItemInput{RequestItems: map[string]aggstore.KeysAndAttributes{"aggs": {Keys: []aggstore.Item{key}, ConsistentRead: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bg.Responses["aggs"]) != 1 || bg.Responses["aggs"][0]["version"].N != "3" {
+		t.Fatalf("responses %+v", bg.Responses)
+	}
+	u := bg.UnprocessedKeys["aggs"]
+	if len(u.Keys) != 1 || u.Keys[0]["sensor_id"].S != "s-2" || !u.ConsistentRead {
+		t.Fatalf("unprocessed %+v", bg.UnprocessedKeys)
+	}
+	var bgIn struct {
+		RequestItems map[string]struct {
+			Keys           []aggstore.Item
+			ConsistentRead bool
+		}
+	}
+	if err := json.Unmarshal(f.bodies[1], &bgIn); err != nil || !bgIn.RequestItems["aggs"].ConsistentRead || len(bgIn.RequestItems["aggs"].Keys) != 1 {
+		t.Fatalf("BatchGetItem sent %s (%v)", f.bodies[1], err)
+	}
+}
+
+func TestDynamoDBGetItemOfAMissingItemIsNil(t *testing.T) {
+	_, c := newFakeService(t, func(string, []byte) (int, string) { return 200, `{}` })
+	out, err := aggstore.NewDynamoDB(c).GetItem(context.Background(), &aggstore.GetItemInput{TableName: "aggs", Key: aggstore.Item{"sensor_id": aggstore.StringValue("x")}})
+	if err != nil || out.Item != nil {
+		t.Fatalf("%+v %v", out, err)
+	}
+}
+
+func TestCreateTableWaitsForActive(t *testing.T) {
+	var describes int
+	f, c := newFakeService(t, func(op string, _ []byte) (int, string) {
+		switch op {
+		case "CreateTable":
+			return 200, `{"TableDescription":{"TableStatus":"CREATING"}}`
+		case "DescribeTable":
+			describes++
+			switch describes {
+			case 1:
+				return 400, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}`
+			case 2, 3:
+				return 200, `{"Table":{"TableStatus":"CREATING"}}`
+			}
+			return 200, `{"Table":{"TableStatus":"ACTIVE"}}`
+		}
+		return 400, `{"__type":"UnknownOperationException"}`
+	})
+	if err := aggstore.CreateTable(context.Background(), c, "aggs"); err != nil {
+		t.Fatal(err)
+	}
+	if describes != 4 {
+		t.Fatalf("%d DescribeTable calls, want 4", describes)
+	}
+	var in map[string]any
+	if err := json.Unmarshal(f.bodies[0], &in); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"TableName": "aggs",
+		"AttributeDefinitions": []any{
+			map[string]any{"AttributeName": "sensor_id", "AttributeType": "S"},
+			map[string]any{"AttributeName": "window_start", "AttributeType": "S"},
+		},
+		"KeySchema": []any{
+			map[string]any{"AttributeName": "sensor_id", "KeyType": "HASH"},
+			map[string]any{"AttributeName": "window_start", "KeyType": "RANGE"},
+		},
+		"BillingMode": "PAY_PER_REQUEST",
+	}
+	if !reflect.DeepEqual(in, want) {
+		t.Fatalf("CreateTable sent %s", f.bodies[0])
+	}
+	if !strings.Contains(string(f.bodies[1]), `"TableName":"aggs"`) {
+		t.Fatalf("DescribeTable sent %s", f.bodies[1])
+	}
+}
+
+func TestCreateTableErrors(t *testing.T) {
+	_, c := newFakeService(t, func(op string, _ []byte) (int, string) {
+		return 400, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceInUseException","message":"Table already exists: aggs"}`
+	})
+	err := aggstore.CreateTable(context.Background(), c, "aggs")
+	var ae *awsjson.APIError
+	if !errors.As(err, &ae) || ae.Code != "ResourceInUseException" || !strings.Contains(err.Error(), "creating table aggs") {
+		t.Fatalf("got %v", err)
+	}
+
+	// Never ACTIVE: the context bounds the wait, and the error says why.
+	_, c = newFakeService(t, func(op string, _ []byte) (int, string) {
+		if op == "CreateTable" {
+			return 200, `{}`
+		}
+		return 200, `{"Table":{"TableStatus":"CREATING"}}`
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = aggstore.CreateTable(ctx, c, "aggs")
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "CREATING") || time.Since(start) > 2*time.Second {
+		t.Fatalf("got %v after %s", err, time.Since(start))
+	}
+
+	// DescribeTable failing otherwise stops the wait at once.
+	_, c = newFakeService(t, func(op string, _ []byte) (int, string) {
+		if op == "CreateTable" {
+			return 200, `{}`
+		}
+		return 400, `{"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException","message":"no"}`
+	})
+	err = aggstore.CreateTable(context.Background(), c, "aggs")
+	if !errors.As(err, &ae) || ae.Code != "AccessDeniedException" || !strings.Contains(err.Error(), "ACTIVE") {
+		t.Fatalf("got %v", err)
+	}
+}
