@@ -46,20 +46,19 @@ type figure struct {
 
 func main() {
 	rounds := flag.Int("rounds", 5, "rounds; each runs every Go benchmark and every baseline once, interleaved so that changing load on a shared machine hits all of them alike")
-	iterations := flag.Int("iterations", 4, "timed runs per baseline per round")
-	warmup := flag.Int("warmup", 3, "untimed runs per baseline per round")
-	goN := flag.Int("n", 10, "iterations per Go benchmark per round (-benchtime Nx)")
+	warmup := flag.Int("warmup", 10, "untimed runs per benchmark per round, in the same process before the timed ones: every language is measured as a warm execution environment that has handled this many invocations")
+	iterations := flag.Int("iterations", 10, "timed runs per benchmark per round, for Go and the baselines alike")
 	initRuns := flag.Int("init-runs", 10, "cold starts measured for INIT")
 	skipInit := flag.Bool("skip-init", false, "skip the bootstrap builds and INIT")
 	onlyInit := flag.Bool("only-init", false, "only the bootstrap size and INIT")
 	flag.Parse()
-	if err := run(*rounds, *iterations, *warmup, *goN, *initRuns, *skipInit, *onlyInit); err != nil {
+	if err := run(*rounds, *iterations, *warmup, *initRuns, *skipInit, *onlyInit); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rounds, iterations, warmup, goN, initRuns int, skipInit, onlyInit bool) error {
+func run(rounds, iterations, warmup, initRuns int, skipInit, onlyInit bool) error {
 	ctx := context.Background()
 	root, err := emulator.RepoRoot()
 	if err != nil {
@@ -93,7 +92,7 @@ func run(rounds, iterations, warmup, goN, initRuns int, skipInit, onlyInit bool)
 	fmt.Printf("machine: %d CPUs; load average %s\n\n", numCPU(), loadavg())
 
 	if !onlyInit {
-		if err := speed(ctx, root, eventPath, gen, len(recs), rounds, iterations, warmup, goN); err != nil {
+		if err := speed(ctx, root, eventPath, gen, len(recs), rounds, iterations, warmup); err != nil {
 			return err
 		}
 	}
@@ -146,7 +145,7 @@ type samples struct {
 	wall, cpu []float64
 }
 
-func speed(ctx context.Context, root, eventPath string, gen time.Time, records, rounds, iterations, warmup, goN int) error {
+func speed(ctx context.Context, root, eventPath string, gen time.Time, records, rounds, iterations, warmup int) error {
 	nowMs := strconv.FormatInt(gen.UnixMilli(), 10)
 	args := []string{eventPath, strconv.Itoa(iterations), strconv.Itoa(warmup), nowMs}
 	base := filepath.Join(root, "internal", "tools", "bench", "baselines")
@@ -169,7 +168,7 @@ func speed(ctx context.Context, root, eventPath string, gen time.Time, records, 
 	}
 	for r := 1; r <= rounds; r++ {
 		fmt.Fprintf(os.Stderr, "round %d/%d: Go benchmarks", r, rounds)
-		gf, err := goBench(ctx, root, eventPath, goN)
+		gf, err := goBench(ctx, root, eventPath, iterations, warmup)
 		if err != nil {
 			return err
 		}
@@ -205,14 +204,15 @@ func verdict(ok bool) string {
 	return "NOT met"
 }
 
-// goBench runs the processor's Go benchmarks on the event file.
-func goBench(ctx context.Context, root, eventPath string, n int) ([]figure, error) {
+// goBench runs the processor's Go benchmarks on the event file, each in a
+// fresh process with warmup untimed iterations before n timed ones.
+func goBench(ctx context.Context, root, eventPath string, n, warmup int) ([]figure, error) {
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$",
 		"-bench", "^Benchmark(Pipeline|Envelope|Domain|Invoke|EncodingJSON)$",
 		"-benchmem", "-benchtime", strconv.Itoa(n)+"x", "-count", "1",
 		"./functions/processor/handler/")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "BENCH_EVENT="+eventPath)
+	cmd.Env = append(os.Environ(), "BENCH_EVENT="+eventPath, "BENCH_WARMUP="+strconv.Itoa(warmup))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
