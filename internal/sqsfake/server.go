@@ -40,6 +40,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -291,9 +292,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // decode reads the JSON request body into v.
 func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-amz-json-1.0" {
+		return errSerialization(fmt.Errorf("Content-Type %q: the JSON protocol wants application/x-amz-json-1.0", ct))
+	}
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(v); err != nil {
 		return errSerialization(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errSerialization(errors.New("data after the JSON document"))
 	}
 	return nil
 }

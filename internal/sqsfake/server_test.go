@@ -3,6 +3,8 @@ package sqsfake_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -375,5 +377,33 @@ func TestListQueuesPages(t *testing.T) {
 	}
 	if len(got) != 5 || pages != 3 || !strings.HasSuffix(got[4], "/a5") {
 		t.Fatalf("%d pages: %v", pages, got)
+	}
+}
+
+// TestRejectsMalformedRequests: the fake is only a proof of a client's wire
+// format if it refuses what SQS refuses.
+func TestRejectsMalformedRequests(t *testing.T) {
+	s, c := start(t)
+	url := createQueue(t, c, "strict", nil)
+	for _, tc := range []struct{ name, contentType, body string }{
+		{"wrong content type", "application/json", `{"QueueUrl":"` + url + `"}`},
+		{"no content type", "", `{"QueueUrl":"` + url + `"}`},
+		{"data after the document", "application/x-amz-json-1.0", `{"QueueUrl":"` + url + `"} {}`},
+		{"truncated", "application/x-amz-json-1.0", `{"QueueUrl":"`},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, s.URL(), strings.NewReader(tc.body))
+		req.Header.Set("X-Amz-Target", "AmazonSQS.GetQueueAttributes")
+		if tc.contentType != "" {
+			req.Header.Set("Content-Type", tc.contentType)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "SerializationException") {
+			t.Errorf("%s: %d %s, want 400 SerializationException", tc.name, resp.StatusCode, body)
+		}
 	}
 }
