@@ -235,7 +235,7 @@ func (q *SQSQuarantine) Put(ctx context.Context, failures []Failure) []error {
 			}
 			if err != nil {
 				for _, mi := range chunk {
-					msgErr[mi] = fmt.Errorf("sqs SendMessageBatch: %w", err)
+					msgErr[mi] = fmt.Errorf("quarantine message not sent: %w", err)
 					retry = append(retry, mi)
 				}
 				continue
