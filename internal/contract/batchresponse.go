@@ -34,11 +34,16 @@ func ParseBatchResponse(body []byte, seqs []string) (lowest int, failed []string
 			ItemIdentifier *string `json:"itemIdentifier"`
 		} `json:"batchItemFailures"`
 	}
-	if err := json.Unmarshal(body, &resp); err != nil {
+	if body[0] != '{' {
 		if json.Valid(body) {
 			return -1, nil, ErrNotAnObject
 		}
-		return -1, nil, fmt.Errorf("the function's answer is not valid JSON: %w", err)
+		return -1, nil, errors.New("the function's answer is not valid JSON")
+	}
+	if err := json.Unmarshal(body, &resp); err != nil {
+		// An object, but not a batch response: Lambda cannot read the
+		// failures, so the whole batch failed.
+		return -1, nil, fmt.Errorf(`the function's answer is not {"batchItemFailures":[{"itemIdentifier":"<sequence number>"}]}: %w`, err)
 	}
 	if len(resp.BatchItemFailures) == 0 {
 		return -1, nil, nil

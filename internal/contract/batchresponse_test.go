@@ -26,7 +26,11 @@ func TestParseBatchResponse(t *testing.T) {
 		{body: `{"batchItemFailures":[{"itemIdentifier":""}]}`, lowest: -1, err: "null or empty"},
 		{body: `{"batchItemFailures":[{"itemIdentifer":"10"}]}`, lowest: -1, err: "null or empty"}, // misspelt key: a bad key name
 		{body: `{"batchItemFailures":[{"itemIdentifier":"99"}]}`, lowest: -1, err: `"99" is not a sequence number`},
-		{body: `{not json`, lowest: -1, err: "not valid JSON"},
+		{body: `{not json`, lowest: -1, err: "batchItemFailures"},
+		{body: `not json`, lowest: -1, err: "not valid JSON"},
+		{body: `{"batchItemFailures":[{"itemIdentifier":20}]}`, lowest: -1, err: "batchItemFailures"},
+		{body: `{"batchItemFailures":{"itemIdentifier":"20"}}`, lowest: -1, err: "batchItemFailures"},
+		{body: `{"batchItemFailures":"20"}`, lowest: -1, err: "batchItemFailures"},
 		{body: `"ok"`, lowest: -1, err: "object"},
 		{body: `[1]`, lowest: -1, err: "object"},
 	} {
