@@ -22,8 +22,9 @@ var ErrNotAnObject = errors.New("the function's answer is JSON but not an object
 //   - otherwise Lambda checkpoints at the lowest failed sequence number:
 //     lowest is its index in seqs and failed lists the reported identifiers;
 //   - complete failure: an itemIdentifier that is null, empty or not a
-//     sequence number of the batch, or an answer that is not JSON: the error
-//     says why.
+//     sequence number of the batch, an object that is not a batch response
+//     (batchItemFailures not a list of {itemIdentifier: string}), or an
+//     answer that is not JSON: the error says why.
 func ParseBatchResponse(body []byte, seqs []string) (lowest int, failed []string, err error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || string(body) == "null" {
