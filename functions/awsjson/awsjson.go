@@ -88,8 +88,8 @@ var backoff = func(attempt int) time.Duration {
 // Do POSTs body (a JSON document) as operation op (e.g. "PutItem") and returns the body of the 2xx answer.
 // Transient failures are retried up to MaxAttempts with exponential backoff and full jitter (base 25 ms,
 // cap 1 s) while ctx allows: connection errors and timeouts (not ctx's own), HTTP 500/502/503/504,
-// throttling error codes (ThrottlingException, ProvisionedThroughputExceededException, RequestLimitExceeded,
-// TooManyRequestsException, Throttling, RequestThrottled, ...), and for DynamoDB a response whose
+// RequestTimeout(Exception) codes, throttling error codes (ThrottlingException, ProvisionedThroughputExceededException,
+// RequestLimitExceeded, TooManyRequestsException, Throttling, RequestThrottled, ...), and for DynamoDB a response whose
 // X-Amz-Crc32 header does not match its body. Other errors return at once.
 //
 // An empty body is sent as "{}". An error answer is an *APIError (use errors.As).

@@ -45,7 +45,8 @@ func (e *APIError) ErrorCode() string { return e.Code }
 // ErrorMessage returns Message (the method name of smithy.APIError).
 func (e *APIError) ErrorMessage() string { return e.Message }
 
-// Throttling reports a throttling code (the SDKs' list), or a 429 without one.
+// Throttling reports a throttling code (aws-sdk-go-v2's DefaultThrottleErrorCodes),
+// or a 429 without a code (the SDK retries a 429 that is not a modelled error).
 func (e *APIError) Throttling() bool {
 	switch e.Code {
 	case "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
@@ -59,11 +60,18 @@ func (e *APIError) Throttling() bool {
 	return false
 }
 
-// Temporary reports a retryable answer: throttling, or HTTP 500, 502, 503 or 504
-// (the SDKs' retryable status codes; 501 and other 5xx are not retried).
+// Temporary reports a retryable answer, as aws-sdk-go-v2's standard retryer
+// decides it (aws/retry: DefaultRetryableHTTPStatusCodes,
+// DefaultRetryableErrorCodes, DefaultThrottleErrorCodes): HTTP 500, 502, 503
+// or 504 (501 and other 5xx are not retried), the codes RequestTimeout and
+// RequestTimeoutException whatever the status, or throttling.
 func (e *APIError) Temporary() bool {
 	switch e.StatusCode {
 	case 500, 502, 503, 504:
+		return true
+	}
+	switch e.Code {
+	case "RequestTimeout", "RequestTimeoutException":
 		return true
 	}
 	return e.Throttling()

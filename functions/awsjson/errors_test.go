@@ -73,6 +73,12 @@ func TestThrottlingCodes(t *testing.T) {
 			t.Errorf("%s is not throttling", code)
 		}
 	}
+	// aws-sdk-go-v2's DefaultRetryableErrorCodes: transient, not throttling, whatever the status.
+	for _, code := range []string{"RequestTimeout", "RequestTimeoutException"} {
+		if e := (&APIError{StatusCode: 400, Code: code}); e.Throttling() || !e.Temporary() {
+			t.Errorf("%s: throttling %v temporary %v, want false true", code, e.Throttling(), e.Temporary())
+		}
+	}
 	for _, code := range []string{"ValidationException", "ResourceNotFoundException", "ConditionalCheckFailedException", "AccessDeniedException"} {
 		if e := (&APIError{StatusCode: 400, Code: code}); e.Throttling() || e.Temporary() {
 			t.Errorf("%s is retryable", code)
