@@ -12,8 +12,9 @@
 // config files, SSO, IMDS, container or web-identity providers, no refresh);
 // endpoints are only AWS_ENDPOINT_URL[_<ID>] or the standard
 // <prefix>.<region>.amazonaws.com(.cn) host (no FIPS, dual-stack or partition
-// rules); no event streams, no gzip, and only the JSON 1.0 protocol. Requests
-// and answers are raw JSON: callers bring their own types.
+// rules: the isolated and sovereign partitions need an explicit endpoint); no
+// event streams, no gzip, and only the JSON 1.0 protocol. Requests and answers
+// are raw JSON: callers bring their own types.
 package awsjson
 
 import (

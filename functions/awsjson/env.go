@@ -17,7 +17,8 @@ import (
 //	region: AWS_REGION, else AWS_DEFAULT_REGION (error naming both if neither is set)
 //	credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) (error naming them if missing)
 //	endpoint: AWS_ENDPOINT_URL_<EndpointID>, else AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true;
-//	          else https://<HostPrefix>.<region>.amazonaws.com (".amazonaws.com.cn" for cn-* regions)
+//	          else https://<HostPrefix>.<region>.amazonaws.com (".amazonaws.com.cn" for cn-* regions; an error
+//	          for the isolated and sovereign partitions, us-iso-*, us-isob-*, eusc-*, ...)
 //	AWS_CA_BUNDLE, if set, replaces the root CAs for TLS (as the SDKs do).
 //
 // It runs in Lambda INIT, so it only reads variables: no TLS or CA work unless
@@ -106,11 +107,28 @@ func endpointFromEnv(svc Service, region string) (string, error) {
 	if svc.HostPrefix == "" {
 		return "", fmt.Errorf("awsjson: service %q has no HostPrefix for a default endpoint: set AWS_ENDPOINT_URL_%s", svc.Name, svc.EndpointID)
 	}
-	suffix := ".amazonaws.com"
+	if isolatedPartition(region) {
+		return "", fmt.Errorf("awsjson: region %s is in an isolated or sovereign AWS partition, whose endpoints awsjson does not know: "+
+			"set AWS_ENDPOINT_URL_%s to the %s endpoint", region, svc.EndpointID, svc.Name)
+	}
+	suffix := ".amazonaws.com" // partitions aws and aws-us-gov
 	if strings.HasPrefix(region, "cn-") {
-		suffix = ".amazonaws.com.cn"
+		suffix = ".amazonaws.com.cn" // aws-cn
 	}
 	return "https://" + svc.HostPrefix + "." + region + suffix, nil
+}
+
+// isolatedPartition reports a region of a partition other than aws, aws-cn
+// and aws-us-gov (the partitions of aws-sdk-go-v2's
+// internal/endpoints/awsrulesfn/partitions.json): aws-iso (us-iso-*),
+// aws-iso-b (us-isob-*), aws-iso-e (eu-isoe-*), aws-iso-f (us-isof-*), and
+// future iso ones, whose second label starts with "iso", and aws-eusc
+// (eusc-*). Their DNS suffixes differ (c2s.ic.gov, amazonaws.eu, ...), so
+// the default host would be wrong. Other unknown regions get amazonaws.com,
+// as the SDK's fallback to the aws partition does.
+func isolatedPartition(region string) bool {
+	_, rest, _ := strings.Cut(region, "-")
+	return strings.HasPrefix(region, "eusc-") || strings.HasPrefix(rest, "iso")
 }
 
 // envBool reads a true/false variable (case-insensitive, as the SDK's config); unset is false.

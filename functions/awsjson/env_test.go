@@ -1,9 +1,12 @@
 package awsjson
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +53,9 @@ func TestNewFromEnv(t *testing.T) {
 			"eu-west-1", "https://dynamodb.eu-west-1.amazonaws.com", ""},
 		{"default region", SQS, with(map[string]string{"AWS_DEFAULT_REGION": "us-east-2"}), "us-east-2", "https://sqs.us-east-2.amazonaws.com", ""},
 		{"china", DynamoDB, with(map[string]string{"AWS_REGION": "cn-north-1"}), "cn-north-1", "https://dynamodb.cn-north-1.amazonaws.com.cn", ""},
+		{"govcloud", SQS, with(map[string]string{"AWS_REGION": "us-gov-west-1"}), "us-gov-west-1", "https://sqs.us-gov-west-1.amazonaws.com", ""},
+		{"iso with explicit endpoint", DynamoDB, with(map[string]string{"AWS_REGION": "us-iso-east-1", "AWS_ENDPOINT_URL_DYNAMODB": "https://dynamodb.us-iso-east-1.c2s.ic.gov"}),
+			"us-iso-east-1", "https://dynamodb.us-iso-east-1.c2s.ic.gov", ""},
 		{"service endpoint wins", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1",
 			"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:4567", "AWS_ENDPOINT_URL": "http://127.0.0.1:9999"}), "eu-west-1", "http://127.0.0.1:4567", ""},
 		{"global endpoint", SQS, with(map[string]string{"AWS_REGION": "eu-west-1",
@@ -79,6 +85,10 @@ func TestNewFromEnv(t *testing.T) {
 		{"fips", DynamoDB, with(map[string]string{"AWS_REGION": "us-east-1", "AWS_USE_FIPS_ENDPOINT": "true"}), "", "",
 			"AWS_USE_FIPS_ENDPOINT=true is not supported: unset it and set AWS_ENDPOINT_URL_DYNAMODB"},
 		{"dualstack", SQS, with(map[string]string{"AWS_REGION": "us-east-1", "AWS_USE_DUALSTACK_ENDPOINT": "True"}), "", "", "AWS_USE_DUALSTACK_ENDPOINT=true is not supported"},
+		{"iso", DynamoDB, with(map[string]string{"AWS_REGION": "us-iso-east-1"}), "", "", "region us-iso-east-1 is in an isolated or sovereign AWS partition"},
+		{"iso-b", SQS, with(map[string]string{"AWS_REGION": "us-isob-east-1"}), "", "", "region us-isob-east-1 is in an isolated or sovereign AWS partition, " +
+			"whose endpoints awsjson does not know: set AWS_ENDPOINT_URL_SQS to the SQS endpoint"},
+		{"eusc", DynamoDB, with(map[string]string{"AWS_REGION": "eusc-de-east-1"}), "", "", "region eusc-de-east-1 is in an isolated or sovereign AWS partition"},
 		{"ca bundle missing", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_CA_BUNDLE": "/nonexistent/ca.pem"}), "", "",
 			"awsjson: AWS_CA_BUNDLE: open /nonexistent/ca.pem"},
 		{"ca bundle not pem", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_CA_BUNDLE": noPEM}), "", "", "holds no PEM certificate"},
@@ -107,6 +117,63 @@ func TestNewFromEnv(t *testing.T) {
 				t.Errorf("defaults not filled: %+v", c)
 			}
 		})
+	}
+}
+
+// TestDefaultEndpointsFollowSDKPartitions checks the default endpoint of every
+// region in aws-sdk-go-v2's partitions.json (from the module cache): the
+// partition's DNS suffix for aws, aws-cn and aws-us-gov, an error elsewhere.
+func TestDefaultEndpointsFollowSDKPartitions(t *testing.T) {
+	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-sdk-go-v2").Output()
+	if err != nil || len(strings.TrimSpace(string(dir))) == 0 {
+		t.Skipf("aws-sdk-go-v2 not in the module cache (%v)", err)
+	}
+	data, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(dir)), "internal", "endpoints", "awsrulesfn", "partitions.json"))
+	if err != nil {
+		t.Skip(err)
+	}
+	var doc struct {
+		Partitions []struct {
+			ID          string
+			RegionRegex string
+			Regions     map[string]json.RawMessage
+			Outputs     struct{ DNSSuffix string }
+		}
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, p := range doc.Partitions {
+		re := regexp.MustCompile(p.RegionRegex)
+		for region := range p.Regions {
+			if !re.MatchString(region) { // pseudo regions such as aws-global
+				continue
+			}
+			seen[p.ID] = true
+			setEnv(t, map[string]string{"AWS_REGION": region, "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S"})
+			c, err := NewFromEnv(DynamoDB)
+			got := ""
+			if c != nil {
+				got = c.Endpoint
+			}
+			switch p.ID {
+			case "aws", "aws-cn", "aws-us-gov":
+				if want := "https://dynamodb." + region + "." + p.Outputs.DNSSuffix; err != nil || got != want {
+					t.Errorf("%s (%s): endpoint %q, error %v; want %s", region, p.ID, got, err, want)
+				}
+			default:
+				if err == nil || !strings.Contains(err.Error(), region) || !strings.Contains(err.Error(), "AWS_ENDPOINT_URL_DYNAMODB") {
+					t.Errorf("%s (%s, DNS suffix %s): got endpoint %q, error %v; want an error asking for AWS_ENDPOINT_URL_DYNAMODB",
+						region, p.ID, p.Outputs.DNSSuffix, got, err)
+				}
+			}
+		}
+	}
+	for _, id := range []string{"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-eusc"} {
+		if !seen[id] {
+			t.Errorf("partitions.json has no region of partition %s", id)
+		}
 	}
 }
 
