@@ -7,19 +7,29 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// NewFromEnv builds a Client from the standard AWS variables:
+// NewFromEnv builds a Client from the standard AWS variables. It honours:
 //
 //	region: AWS_REGION, else AWS_DEFAULT_REGION (error naming both if neither is set)
 //	credentials: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) (error naming them if missing)
 //	endpoint: AWS_ENDPOINT_URL_<EndpointID>, else AWS_ENDPOINT_URL, unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true;
 //	          else https://<HostPrefix>.<region>.amazonaws.com (".amazonaws.com.cn" for cn-* regions; an error
 //	          for the isolated and sovereign partitions, us-iso-*, us-isob-*, eusc-*, ...)
-//	AWS_CA_BUNDLE, if set, replaces the root CAs for TLS (as the SDKs do).
+//	AWS_CA_BUNDLE: if set, replaces the root CAs for TLS (as the SDKs do)
+//	AWS_MAX_ATTEMPTS: MaxAttempts, a positive integer (default 3)
+//	AWS_RETRY_MODE: standard or legacy (both mean this package's one retry policy); adaptive is refused
+//	AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT: refused when true without an explicit endpoint
+//	HTTPS_PROXY, HTTP_PROXY, NO_PROXY: through net/http, as the SDK's default transport
+//
+// Everything else is ignored, notably AWS_PROFILE, AWS_CONFIG_FILE,
+// AWS_SHARED_CREDENTIALS_FILE and the shared config and credentials files
+// themselves (~/.aws/config, ~/.aws/credentials), and every other credential
+// source (SSO, web identity, container, IMDS).
 //
 // It runs in Lambda INIT, so it only reads variables: no TLS or CA work unless
 // AWS_CA_BUNDLE is set (parsing a full system bundle of ~150 certificates
@@ -65,6 +75,9 @@ func NewFromEnv(svc Service) (*Client, error) {
 
 	var err error
 	if c.Endpoint, err = endpointFromEnv(svc, c.Region); err != nil {
+		return nil, err
+	}
+	if c.MaxAttempts, err = retryFromEnv(); err != nil {
 		return nil, err
 	}
 
@@ -129,6 +142,28 @@ func endpointFromEnv(svc Service, region string) (string, error) {
 func isolatedPartition(region string) bool {
 	_, rest, _ := strings.Cut(region, "-")
 	return strings.HasPrefix(region, "eusc-") || strings.HasPrefix(rest, "iso")
+}
+
+// retryFromEnv reads AWS_MAX_ATTEMPTS and checks AWS_RETRY_MODE. The SDK's
+// adaptive mode adds client-side rate limiting, which this package does not
+// have: refusing it is better than silently retrying without it.
+func retryFromEnv() (int, error) {
+	switch v := os.Getenv("AWS_RETRY_MODE"); {
+	case v == "" || strings.EqualFold(v, "standard") || strings.EqualFold(v, "legacy"):
+	case strings.EqualFold(v, "adaptive"):
+		return 0, errors.New("awsjson: AWS_RETRY_MODE=adaptive is not supported (awsjson has no client-side rate limiting): set it to standard, or unset it")
+	default:
+		return 0, fmt.Errorf("awsjson: AWS_RETRY_MODE=%q is not a retry mode: set it to standard, or unset it", v)
+	}
+	v := os.Getenv("AWS_MAX_ATTEMPTS")
+	if v == "" {
+		return defaultMaxAttempts, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("awsjson: AWS_MAX_ATTEMPTS=%q is not a positive integer: set it to the number of attempts per call (1 = no retries), or unset it for %d", v, defaultMaxAttempts)
+	}
+	return n, nil
 }
 
 // envBool reads a true/false variable (case-insensitive, as the SDK's config); unset is false.

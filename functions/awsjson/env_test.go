@@ -15,7 +15,7 @@ import (
 var envVars = []string{
 	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-	"AWS_CA_BUNDLE", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
+	"AWS_CA_BUNDLE", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE",
 }
 
 // setEnv sets exactly vars among the variables NewFromEnv reads (the others empty).
@@ -67,6 +67,9 @@ func TestNewFromEnv(t *testing.T) {
 		{"fips with explicit endpoint", DynamoDB, with(map[string]string{"AWS_REGION": "us-east-1", "AWS_USE_FIPS_ENDPOINT": "true",
 			"AWS_ENDPOINT_URL_DYNAMODB": "https://dynamodb-fips.us-east-1.amazonaws.com"}), "us-east-1", "https://dynamodb-fips.us-east-1.amazonaws.com", ""},
 
+		{"retry mode standard", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_RETRY_MODE": "standard"}), "eu-west-1", "https://dynamodb.eu-west-1.amazonaws.com", ""},
+		{"retry mode legacy", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_RETRY_MODE": "Legacy"}), "eu-west-1", "https://dynamodb.eu-west-1.amazonaws.com", ""},
+
 		{"no region", DynamoDB, creds, "", "", "awsjson: AWS_REGION is not set: set AWS_REGION (Lambda sets it) or AWS_DEFAULT_REGION"},
 		{"bad region", DynamoDB, with(map[string]string{"AWS_REGION": "eu west 1"}), "", "", `AWS_REGION="eu west 1" is not a region name`},
 		{"bad default region", DynamoDB, with(map[string]string{"AWS_DEFAULT_REGION": "eu-west-1.evil.com"}), "", "", `AWS_DEFAULT_REGION="eu-west-1.evil.com"`},
@@ -89,6 +92,11 @@ func TestNewFromEnv(t *testing.T) {
 		{"iso-b", SQS, with(map[string]string{"AWS_REGION": "us-isob-east-1"}), "", "", "region us-isob-east-1 is in an isolated or sovereign AWS partition, " +
 			"whose endpoints awsjson does not know: set AWS_ENDPOINT_URL_SQS to the SQS endpoint"},
 		{"eusc", DynamoDB, with(map[string]string{"AWS_REGION": "eusc-de-east-1"}), "", "", "region eusc-de-east-1 is in an isolated or sovereign AWS partition"},
+		{"max attempts zero", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_MAX_ATTEMPTS": "0"}), "", "", `awsjson: AWS_MAX_ATTEMPTS="0" is not a positive integer`},
+		{"max attempts not a number", SQS, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_MAX_ATTEMPTS": "three"}), "", "", `AWS_MAX_ATTEMPTS="three" is not a positive integer`},
+		{"adaptive retry mode", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_RETRY_MODE": "adaptive"}), "", "",
+			"awsjson: AWS_RETRY_MODE=adaptive is not supported (awsjson has no client-side rate limiting): set it to standard, or unset it"},
+		{"unknown retry mode", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_RETRY_MODE": "fast"}), "", "", `AWS_RETRY_MODE="fast" is not a retry mode`},
 		{"ca bundle missing", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_CA_BUNDLE": "/nonexistent/ca.pem"}), "", "",
 			"awsjson: AWS_CA_BUNDLE: open /nonexistent/ca.pem"},
 		{"ca bundle not pem", DynamoDB, with(map[string]string{"AWS_REGION": "eu-west-1", "AWS_CA_BUNDLE": noPEM}), "", "", "holds no PEM certificate"},
@@ -123,6 +131,18 @@ func TestNewFromEnv(t *testing.T) {
 // TestDefaultEndpointsFollowSDKPartitions checks the default endpoint of every
 // region in aws-sdk-go-v2's partitions.json (from the module cache): the
 // partition's DNS suffix for aws, aws-cn and aws-us-gov, an error elsewhere.
+func TestMaxAttemptsFromEnv(t *testing.T) {
+	for v, want := range map[string]int{"": 3, "1": 1, "7": 7} {
+		setEnv(t, map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "A", "AWS_SECRET_ACCESS_KEY": "S", "AWS_MAX_ATTEMPTS": v})
+		c, err := NewFromEnv(SQS)
+		if err != nil {
+			t.Errorf("AWS_MAX_ATTEMPTS=%q: %v", v, err)
+		} else if c.MaxAttempts != want {
+			t.Errorf("AWS_MAX_ATTEMPTS=%q: MaxAttempts %d, want %d", v, c.MaxAttempts, want)
+		}
+	}
+}
+
 func TestDefaultEndpointsFollowSDKPartitions(t *testing.T) {
 	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-sdk-go-v2").Output()
 	if err != nil || len(strings.TrimSpace(string(dir))) == 0 {
