@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,7 +56,8 @@ type Credentials struct{ AccessKeyID, SecretAccessKey, SessionToken string }
 
 // Client calls one service. Fields may be set directly; NewFromEnv fills them
 // the way the AWS SDKs do. A Client is safe for concurrent use as long as its
-// fields are not changed meanwhile.
+// fields are not changed meanwhile. Use it by pointer: do not copy a Client
+// once it has been used.
 type Client struct {
 	Service     Service
 	Region      string
@@ -64,6 +66,11 @@ type Client struct {
 	HTTPClient  *http.Client     // Default: a client with a 5 s timeout per attempt and keep-alive
 	MaxAttempts int              // per call, first try included. Default: 3 (the SDKs' standard retry mode)
 	Now         func() time.Time // signing clock. Default: time.Now
+
+	// ep is Endpoint as last parsed, with the string it came from: a call
+	// parses again only if Endpoint changed (racing first calls store equal
+	// values).
+	ep atomic.Pointer[endpoint]
 }
 
 const (
@@ -159,6 +166,7 @@ func (c *Client) Call(ctx context.Context, op string, in, out any) error {
 
 // endpoint is a validated Client.Endpoint.
 type endpoint struct {
+	raw  string // Client.Endpoint
 	url  string // scheme://host[:port]/
 	host string // Host header, without a default port (as the SDK signs it)
 }
@@ -177,11 +185,16 @@ func (c *Client) check(op string) (endpoint, error) {
 	case c.Credentials.AccessKeyID == "" || c.Credentials.SecretAccessKey == "":
 		return endpoint{}, fmt.Errorf("%s %s: Client.Credentials has no access key id or secret: set them or build the Client with NewFromEnv", name, op)
 	}
-	ep, err := parseEndpoint(c.Endpoint)
-	if err != nil {
-		return endpoint{}, fmt.Errorf("%s %s: Client.Endpoint %w", name, op, err)
+	ep := c.ep.Load()
+	if ep == nil || ep.raw != c.Endpoint {
+		parsed, err := parseEndpoint(c.Endpoint)
+		if err != nil {
+			return endpoint{}, fmt.Errorf("%s %s: Client.Endpoint %w", name, op, err)
+		}
+		ep = &parsed
+		c.ep.Store(ep)
 	}
-	return ep, nil
+	return *ep, nil
 }
 
 func validOp(op string) bool {
@@ -218,7 +231,7 @@ func parseEndpoint(raw string) (endpoint, error) {
 	if p := u.Port(); p == "80" && u.Scheme == "http" || p == "443" && u.Scheme == "https" {
 		host = host[:len(host)-len(p)-1]
 	}
-	return endpoint{url: u.Scheme + "://" + u.Host + "/", host: host}, nil
+	return endpoint{raw: raw, url: u.Scheme + "://" + u.Host + "/", host: host}, nil
 }
 
 // attempt makes one signed request. retryable reports whether err is transient.

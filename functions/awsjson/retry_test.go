@@ -361,7 +361,6 @@ func TestCall(t *testing.T) {
 }
 
 func TestClientFieldsChecked(t *testing.T) {
-	ok := Client{Service: DynamoDB, Region: "eu-west-1", Endpoint: "http://127.0.0.1:1", Credentials: Credentials{AccessKeyID: "A", SecretAccessKey: "S"}}
 	for _, tc := range []struct {
 		name, op, want string
 		edit           func(*Client)
@@ -374,12 +373,48 @@ func TestClientFieldsChecked(t *testing.T) {
 		{"service", "GetItem", "awsjson.DynamoDB or awsjson.SQS", func(c *Client) { c.Service = Service{} }},
 		{"operation", "Get Item", `operation "Get Item"`, func(*Client) {}},
 	} {
-		c := ok
-		tc.edit(&c)
+		c := &Client{Service: DynamoDB, Region: "eu-west-1", Endpoint: "http://127.0.0.1:1", Credentials: Credentials{AccessKeyID: "A", SecretAccessKey: "S"}}
+		tc.edit(c)
 		_, err := c.Do(context.Background(), tc.op, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestEndpointParsedOnce: concurrent calls share one parse of Endpoint, and
+// a changed Endpoint is parsed again and used.
+func TestEndpointParsedOnce(t *testing.T) {
+	rec := newRecorder(t, answer{status: 200, body: `{}`})
+	c := rec.client()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := c.Do(context.Background(), "GetItem", nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	first := c.ep.Load()
+	if first == nil || first.raw != rec.srv.URL {
+		t.Fatalf("cached endpoint %+v, want the parse of %s", first, rec.srv.URL)
+	}
+	if _, err := c.Do(context.Background(), "GetItem", nil); err != nil || c.ep.Load() != first {
+		t.Fatalf("the endpoint was parsed again (%v)", err)
+	}
+
+	other := newRecorder(t, answer{status: 200, body: `{}`})
+	c.Endpoint = other.srv.URL
+	if _, err := c.Do(context.Background(), "GetItem", nil); err != nil {
+		t.Fatal(err)
+	}
+	if other.requests() != 1 || rec.requests() != 9 || c.ep.Load().raw != other.srv.URL {
+		t.Fatalf("after changing Endpoint: %d requests to the new one, %d to the old one", other.requests(), rec.requests())
+	}
+	c.Endpoint = "http://h/path"
+	if _, err := c.Do(context.Background(), "GetItem", nil); err == nil || !strings.Contains(err.Error(), "must not have a path") {
+		t.Fatalf("an invalid Endpoint after a valid one: %v", err)
 	}
 }
 
