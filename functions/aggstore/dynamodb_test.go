@@ -10,10 +10,12 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/streamproc/streamproc/functions/aggstore"
+	"github.com/streamproc/streamproc/functions/aggstore/fakedb"
 	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/sensor"
 )
@@ -304,5 +306,107 @@ func TestCreateTableErrors(t *testing.T) {
 	err = aggstore.CreateTable(context.Background(), c, "aggs")
 	if !errors.As(err, &ae) || ae.Code != "AccessDeniedException" || !strings.Contains(err.Error(), "ACTIVE") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// fakeDynamoDB serves db over DynamoDB's JSON protocol, so that the store
+// runs behind a real awsjson client, retries included. lose(op) runs after
+// each call took effect: true replaces the answer with a 500 (an answer
+// lost after the write).
+func fakeDynamoDB(t *testing.T, db *fakedb.DB, lose func(op string) bool) *awsjson.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.Header.Get("X-Amz-Target")
+		op := target[strings.LastIndexByte(target, '.')+1:]
+		var (
+			out any
+			err error
+		)
+		dec := json.NewDecoder(r.Body)
+		switch op {
+		case "BatchGetItem":
+			var in aggstore.BatchGetItemInput
+			if err = dec.Decode(&in); err == nil {
+				out, err = db.BatchGetItem(r.Context(), &in)
+			}
+		case "GetItem":
+			var in aggstore.GetItemInput
+			if err = dec.Decode(&in); err == nil {
+				out, err = db.GetItem(r.Context(), &in)
+			}
+		case "PutItem":
+			var in aggstore.PutItemInput
+			if err = dec.Decode(&in); err == nil {
+				out, err = db.PutItem(r.Context(), &in)
+			}
+		default:
+			err = &awsjson.APIError{StatusCode: 400, Code: "UnknownOperationException"}
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		status := 200
+		var ccf *aggstore.ConditionalCheckFailedException
+		var ae *awsjson.APIError
+		switch {
+		case err == nil && lose != nil && lose(op):
+			status, out = 500, map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError", "message": "fake: answer lost"}
+		case errors.As(err, &ccf):
+			status, out = 400, map[string]any{"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", "message": ccf.Message, "Item": ccf.Item}
+		case errors.As(err, &ae):
+			status, out = ae.StatusCode, map[string]string{"__type": ae.Code, "message": ae.Message}
+		case err != nil:
+			status, out = 400, map[string]string{"__type": "ValidationException", "message": err.Error()}
+		}
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(out)
+	}))
+	t.Cleanup(srv.Close)
+	return &awsjson.Client{
+		Service: awsjson.DynamoDB, Region: "us-east-1", Endpoint: srv.URL,
+		Credentials: awsjson.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"},
+		MaxAttempts: 3,
+	}
+}
+
+// TestRetriedWriteThatTookEffectCountsAsWritten: the first PutItem is
+// applied but answered with a 500; awsjson retries it and the retry's
+// condition fails on the item it wrote. The store recognises its own item
+// (version read + 1, the ids it merged) and counts the readings as applied,
+// not as duplicates.
+func TestRetriedWriteThatTookEffectCountsAsWritten(t *testing.T) {
+	db := fakedb.New()
+	var lost atomic.Bool
+	c := fakeDynamoDB(t, db, func(op string) bool { return op == "PutItem" && lost.CompareAndSwap(false, true) })
+	s, err := aggstore.New(aggstore.NewDynamoDB(c), aggstore.Config{Table: "aggs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := groups(t, 1, 1, 5)
+	errs, st := s.Apply(context.Background(), g)
+	noErrs(t, errs)
+	if want := (aggstore.Stats{Applied: 5, WindowsWritten: 1, WriteCalls: 1, ReadCalls: 1}); st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+	if !lost.Load() || db.Calls["PutItem"] != 2 {
+		t.Fatalf("%d PutItem calls (answer lost: %v), want the lost one and its retry", db.Calls["PutItem"], lost.Load())
+	}
+	items := db.Items()
+	if len(items) != 1 {
+		t.Fatalf("%d items", len(items))
+	}
+	k, agg, version, err := aggstore.DecodeItem(items[0])
+	if err != nil || k != g[0].Key || agg.Count != 5 || len(agg.IDs) != 5 || version != 1 {
+		t.Fatalf("stored %v %+v version %d: %v", k, agg, version, err)
+	}
+
+	// Over an existing item too (condition on the version, not on absence).
+	more := groups(t, 1, 1, 8)
+	lost.Store(false)
+	errs, st = s.Apply(context.Background(), more)
+	noErrs(t, errs)
+	if want := (aggstore.Stats{Applied: 3, DuplicatesSkipped: 5, WindowsWritten: 1, WriteCalls: 1, ReadCalls: 1}); st != want {
+		t.Fatalf("second apply: stats %+v, want %+v", st, want)
+	}
+	if _, agg, version, _ := aggstore.DecodeItem(db.Items()[0]); agg.Count != 8 || version != 2 {
+		t.Fatalf("count %d version %d, want 8 and 2", agg.Count, version)
 	}
 }

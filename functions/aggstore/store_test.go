@@ -3,6 +3,7 @@ package aggstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,6 +111,35 @@ func TestConflictReReadsAndMerges(t *testing.T) {
 	_, agg, version, _ := aggstore.DecodeItem(db.Items()[0])
 	if agg.Count != 10 || version != 2 {
 		t.Fatalf("count %d version %d, want 10 and 2", agg.Count, version)
+	}
+}
+
+// TestConflictRetriesAreBounded: another writer changes the item before
+// each of our writes; past MaxConflictRetries re-reads the group fails
+// transiently with the condition failure.
+func TestConflictRetriesAreBounded(t *testing.T) {
+	db := fakedb.New()
+	s := newStore(t, db, aggstore.Config{MaxConflictRetries: 2})
+	g := groups(t, 1, 1, 3)[0]
+	others := groups(t, 1, 1, 10)[0].Points[3:] // other readings of the same window
+	var n atomic.Int32
+	db.Hook = func(op string, _ [2]string) error {
+		if op == "PutItem" {
+			i := n.Add(1) - 1
+			other := newStore(t, fakedb.Passthrough(db), aggstore.Config{})
+			if errs, _ := other.Apply(context.Background(), []sensor.Group{{Key: g.Key, Points: others[i : i+1]}}); errs[0] != nil {
+				t.Error(errs[0])
+			}
+		}
+		return nil
+	}
+	errs, st := s.Apply(context.Background(), []sensor.Group{g})
+	var ccf *aggstore.ConditionalCheckFailedException
+	if !errors.As(errs[0], &ccf) || !strings.Contains(errs[0].Error(), "still conflicting after 2 re-reads") {
+		t.Fatalf("got %v, want the condition failure after 2 re-reads", errs[0])
+	}
+	if st.Conflicts != 3 || st.WriteCalls != 3 || st.Applied != 0 || st.WindowsWritten != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
