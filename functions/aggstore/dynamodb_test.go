@@ -410,3 +410,45 @@ func TestRetriedWriteThatTookEffectCountsAsWritten(t *testing.T) {
 		t.Fatalf("count %d version %d, want 8 and 2", agg.Count, version)
 	}
 }
+
+// TestUnprocessedKeysAreReadConsistently: DynamoDB may return UnprocessedKeys
+// without ConsistentRead; the store asks for them again consistently.
+func TestUnprocessedKeysAreReadConsistently(t *testing.T) {
+	var reads int
+	f, c := newFakeService(t, func(op string, body []byte) (int, string) {
+		if op != "BatchGetItem" {
+			return 200, `{}`
+		}
+		reads++
+		if reads == 1 {
+			var in aggstore.BatchGetItemInput
+			json.Unmarshal(body, &in)
+			keys, _ := json.Marshal(in.RequestItems["aggs"].Keys)
+			return 200, `{"Responses":{},"UnprocessedKeys":{"aggs":{"Keys":` + string(keys) + `}}}`
+		}
+		return 200, `{"Responses":{"aggs":[]}}`
+	})
+	s, err := aggstore.New(aggstore.NewDynamoDB(c), aggstore.Config{Table: "aggs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, st := s.Apply(context.Background(), groups(t, 2, 1, 1))
+	noErrs(t, errs)
+	if st.ReadCalls != 2 || st.WindowsWritten != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	for i, op := range f.ops {
+		if op != "BatchGetItem" {
+			continue
+		}
+		var in struct {
+			RequestItems map[string]struct {
+				Keys           []aggstore.Item
+				ConsistentRead bool
+			}
+		}
+		if err := json.Unmarshal(f.bodies[i], &in); err != nil || !in.RequestItems["aggs"].ConsistentRead || len(in.RequestItems["aggs"].Keys) != 2 {
+			t.Errorf("BatchGetItem %d sent %s (%v), want both keys read consistently", i, f.bodies[i], err)
+		}
+	}
+}

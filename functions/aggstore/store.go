@@ -270,6 +270,9 @@ func (s *Store) read(ctx context.Context, groups []sensor.Group) ([]current, Sta
 		}
 		req = nil
 		if u, ok := out.UnprocessedKeys[s.cfg.Table]; ok && len(u.Keys) > 0 {
+			// DynamoDB may leave ConsistentRead out of UnprocessedKeys; an
+			// eventually consistent read could miss the latest ids.
+			u.ConsistentRead = true
 			req = map[string]KeysAndAttributes{s.cfg.Table: u}
 		}
 	}
