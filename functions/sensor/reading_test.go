@@ -11,26 +11,28 @@ import (
 
 var testNow = time.Date(2026, 11, 25, 10, 8, 0, 0, time.UTC).UnixMilli()
 
+var validCases = []struct {
+	name string
+	in   string
+	want Reading
+}{
+	{"epoch ms", `{"event_id":"e1","sensor_id":"s-1","ts":1764065223123,"temperature":21.374,"humidity":40.5}`,
+		Reading{SensorID: "s-1", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123, Temperature: 21374000, Humidity: 40500000, HasHumidity: true}},
+	{"rfc3339 and spaces", " {\n \"sensor_id\" : \"s-1\", \"event_id\":\"e1\",\t\"ts\":\"2025-11-25T10:07:03.123Z\",\"temperature\":-5} ",
+		Reading{SensorID: "s-1", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123, Temperature: -5000000}},
+	{"rfc3339 offset", `{"event_id":"e1","sensor_id":"s","ts":"2025-11-25T11:07:03.123+01:00","temperature":0}`,
+		Reading{SensorID: "s", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123}},
+	{"fractional ms truncated, exponent temp, null humidity, unknown fields", `{"event_id":"e1","sensor_id":"s","ts":1764065223123.9,"temperature":2.1374e1,"humidity":null,"extra":{"a":[1,2,{"b":null}],"c":"x\"y"},"n":true}`,
+		Reading{SensorID: "s", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123, Temperature: 21374000}},
+	{"escapes", `{"event_id":"e\u0031","sensor_id":"caf\u00e9 \ud83d\ude00","ts":1764065223123,"temperature":1.0000005}`,
+		Reading{SensorID: "café 😀", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123, Temperature: 1000001}},
+	{"rounding", `{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":-1.23456749}`,
+		Reading{SensorID: "s", EventIDHash: HashEventID([]byte("e")), EventTime: 1764065223123, Temperature: -1234567}},
+}
+
 func TestDecodeValid(t *testing.T) {
 	d := NewDecoder(Limits{})
-	for _, tc := range []struct {
-		name string
-		in   string
-		want Reading
-	}{
-		{"epoch ms", `{"event_id":"e1","sensor_id":"s-1","ts":1764065223123,"temperature":21.374,"humidity":40.5}`,
-			Reading{SensorID: "s-1", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123, Temperature: 21374000, Humidity: 40500000, HasHumidity: true}},
-		{"rfc3339 and spaces", " {\n \"sensor_id\" : \"s-1\", \"event_id\":\"e1\",\t\"ts\":\"2025-11-25T10:07:03.123Z\",\"temperature\":-5} ",
-			Reading{SensorID: "s-1", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123, Temperature: -5000000}},
-		{"rfc3339 offset", `{"event_id":"e1","sensor_id":"s","ts":"2025-11-25T11:07:03.123+01:00","temperature":0}`,
-			Reading{SensorID: "s", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123}},
-		{"fractional ms truncated, exponent temp, null humidity, unknown fields", `{"event_id":"e1","sensor_id":"s","ts":1764065223123.9,"temperature":2.1374e1,"humidity":null,"extra":{"a":[1,2,{"b":null}],"c":"x\"y"},"n":true}`,
-			Reading{SensorID: "s", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123, Temperature: 21374000}},
-		{"escapes", `{"event_id":"e\u0031","sensor_id":"caf\u00e9 \ud83d\ude00","ts":1764065223123,"temperature":1.0000005}`,
-			Reading{SensorID: "café 😀", EventIDHash: HashEventID([]byte("e1")), EventTime: 1764065223123, Temperature: 1000001}},
-		{"rounding", `{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":-1.23456749}`,
-			Reading{SensorID: "s", EventIDHash: HashEventID([]byte("e")), EventTime: 1764065223123, Temperature: -1234567}},
-	} {
+	for _, tc := range validCases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := d.Decode([]byte(tc.in), testNow)
 			if err != nil {
@@ -43,38 +45,41 @@ func TestDecodeValid(t *testing.T) {
 	}
 }
 
+const okFields = `"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":20`
+
+var invalidCases = []struct{ in, field, reason string }{
+	{``, "", "empty payload"},
+	{`[1]`, "", "not a JSON object"},
+	{`{` + okFields, "", "expected ',' or '}'"},
+	{`{` + okFields + `}x`, "", "unexpected data after"},
+	{`{` + okFields + `,"event_id":"f"}`, "event_id", "more than once"},
+	{`{"sensor_id":"s","ts":1764065223123,"temperature":20}`, "event_id", "missing"},
+	{`{"event_id":"e","ts":1764065223123,"temperature":20}`, "sensor_id", "missing"},
+	{`{"event_id":"e","sensor_id":"s","temperature":20}`, "ts", "missing"},
+	{`{"event_id":"e","sensor_id":"s","ts":1764065223123}`, "temperature", "missing"},
+	{`{"event_id":1,"sensor_id":"s","ts":1764065223123,"temperature":20}`, "event_id", "must be a string"},
+	{`{"event_id":"","sensor_id":"s","ts":1764065223123,"temperature":20}`, "event_id", "empty"},
+	{`{"event_id":"e","sensor_id":"a\u0007b","ts":1764065223123,"temperature":20}`, "sensor_id", "control character"},
+	{"{\"event_id\":\"e\",\"sensor_id\":\"\xff\",\"ts\":1764065223123,\"temperature\":20}", "sensor_id", "UTF-8"},
+	{`{"event_id":"e","sensor_id":"s","ts":1764065223,"temperature":20}`, "ts", "looks like epoch seconds"},
+	{`{"event_id":"e","sensor_id":"s","ts":5,"temperature":20}`, "ts", "is before 2000"},
+	{`{"event_id":"e","sensor_id":"s","ts":-5,"temperature":20}`, "ts", "not a plausible"},
+	{`{"event_id":"e","sensor_id":"s","ts":1864065223123,"temperature":20}`, "ts", "in the future"},
+	{`{"event_id":"e","sensor_id":"s","ts":"yesterday","temperature":20}`, "ts", "not an RFC 3339 time"},
+	{`{"event_id":"e","sensor_id":"s","ts":true,"temperature":20}`, "ts", "must be a number"},
+	{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":"20"}`, "temperature", "must be a number"},
+	{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":1e999}`, "temperature", "out of range"},
+	{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":NaN}`, "temperature", "must be a number"},
+	{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":200}`, "temperature", "plausible range"},
+	{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":20,"humidity":101}`, "humidity", "outside [0, 100]"},
+	{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":01}`, "temperature", "expected ',' or '}'"},
+	{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":20,"x":[1,}`, "", "bad value for field"},
+	{`{` + okFields + `,"pad":"` + strings.Repeat("x", 17000) + `"}`, "", "more than the 16384 allowed"},
+}
+
 func TestDecodeInvalidReasons(t *testing.T) {
 	d := NewDecoder(Limits{})
-	ok := `"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":20`
-	for _, tc := range []struct{ in, field, reason string }{
-		{``, "", "empty payload"},
-		{`[1]`, "", "not a JSON object"},
-		{`{` + ok, "", "expected ',' or '}'"},
-		{`{` + ok + `}x`, "", "unexpected data after"},
-		{`{` + ok + `,"event_id":"f"}`, "event_id", "more than once"},
-		{`{"sensor_id":"s","ts":1764065223123,"temperature":20}`, "event_id", "missing"},
-		{`{"event_id":"e","ts":1764065223123,"temperature":20}`, "sensor_id", "missing"},
-		{`{"event_id":"e","sensor_id":"s","temperature":20}`, "ts", "missing"},
-		{`{"event_id":"e","sensor_id":"s","ts":1764065223123}`, "temperature", "missing"},
-		{`{"event_id":1,"sensor_id":"s","ts":1764065223123,"temperature":20}`, "event_id", "must be a string"},
-		{`{"event_id":"","sensor_id":"s","ts":1764065223123,"temperature":20}`, "event_id", "empty"},
-		{`{"event_id":"e","sensor_id":"a\u0007b","ts":1764065223123,"temperature":20}`, "sensor_id", "control character"},
-		{"{\"event_id\":\"e\",\"sensor_id\":\"\xff\",\"ts\":1764065223123,\"temperature\":20}", "sensor_id", "UTF-8"},
-		{`{"event_id":"e","sensor_id":"s","ts":1764065223,"temperature":20}`, "ts", "looks like epoch seconds"},
-		{`{"event_id":"e","sensor_id":"s","ts":5,"temperature":20}`, "ts", "is before 2000"},
-		{`{"event_id":"e","sensor_id":"s","ts":-5,"temperature":20}`, "ts", "not a plausible"},
-		{`{"event_id":"e","sensor_id":"s","ts":1864065223123,"temperature":20}`, "ts", "in the future"},
-		{`{"event_id":"e","sensor_id":"s","ts":"yesterday","temperature":20}`, "ts", "not an RFC 3339 time"},
-		{`{"event_id":"e","sensor_id":"s","ts":true,"temperature":20}`, "ts", "must be a number"},
-		{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":"20"}`, "temperature", "must be a number"},
-		{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":1e999}`, "temperature", "out of range"},
-		{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":NaN}`, "temperature", "must be a number"},
-		{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":200}`, "temperature", "plausible range"},
-		{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":20,"humidity":101}`, "humidity", "outside [0, 100]"},
-		{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":01}`, "temperature", "expected ',' or '}'"},
-		{`{"event_id":"e","sensor_id":"s","ts":1764065223123,"temperature":20,"x":[1,}`, "", "bad value for field"},
-		{`{` + ok + `,"pad":"` + strings.Repeat("x", 17000) + `"}`, "", "more than the 16384 allowed"},
-	} {
+	for _, tc := range invalidCases {
 		_, err := d.Decode([]byte(tc.in), testNow)
 		var ie *InvalidError
 		if !errors.As(err, &ie) {

@@ -3,6 +3,7 @@ package sensor
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -57,11 +58,16 @@ func (s *scanner) consume(c byte) bool {
 }
 
 func (s *scanner) lit(l string) bool {
-	if len(s.b)-s.i >= len(l) && string(s.b[s.i:s.i+len(l)]) == l {
+	if hasAt(s.b, s.i, l) {
 		s.i += len(l)
 		return true
 	}
 	return false
+}
+
+// hasAt reports whether b holds lit at i.
+func hasAt(b []byte, i int, lit string) bool {
+	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
 }
 
 // str reads a string at s.i. The result aliases the input when the string has
@@ -72,10 +78,11 @@ func (s *scanner) str() (v []byte, esc bool, err error) {
 		return nil, false, errExpectStr
 	}
 	start := s.i
-	// Eight bytes at a time until one may be a quote, a backslash or a
-	// control character.
+	// Eight bytes at a time until one is a quote, a backslash or a control
+	// character.
 	for s.i+8 <= len(s.b) {
-		if special(binary.LittleEndian.Uint64(s.b[s.i:])) {
+		if m := specialMask(binary.LittleEndian.Uint64(s.b[s.i:])); m != 0 {
+			s.i += bits.TrailingZeros64(m) / 8
 			break
 		}
 		s.i += 8
@@ -102,12 +109,36 @@ const (
 	msb = 0x8080808080808080
 )
 
-// special reports whether any byte of v is '"', '\\' or below 0x20. It may
-// not say which; the caller rescans byte by byte.
-func special(v uint64) bool {
+// specialMask flags, in its byte's top bit, each byte of v (eight input bytes,
+// little endian) that is '"', '\\' or below 0x20. A borrow can only flag a
+// byte above a truly special one, so the lowest flag is exact.
+func specialMask(v uint64) uint64 {
 	q := v ^ (lsb * '"')
 	bs := v ^ (lsb * '\\')
-	return ((q-lsb)&^q|(bs-lsb)&^bs|(v-lsb*0x20)&^v)&msb != 0
+	// '"' and '\\' have a clear top bit, so q and bs have v's top bits and
+	// one &^v serves all three tests.
+	return ((q - lsb) | (bs - lsb) | (v - lsb*0x20)) &^ v & msb
+}
+
+// plainEnd returns the index of the quote that ends the string whose
+// contents start at b[i], or -1 if the string has an escape or a control
+// character or does not end.
+func plainEnd(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			i += bits.TrailingZeros64(m) / 8
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i
+		case c == '\\' || c < 0x20:
+			return -1
+		}
+	}
+	return -1
 }
 
 func (s *scanner) strSlow(start int) ([]byte, bool, error) {
