@@ -271,13 +271,73 @@ func TestCreateTableWaitsForActive(t *testing.T) {
 	}
 }
 
+const (
+	inUse     = `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceInUseException","message":"Table already exists: aggs"}`
+	aggSchema = `"KeySchema":[{"AttributeName":"sensor_id","KeyType":"HASH"},{"AttributeName":"window_start","KeyType":"RANGE"}]`
+)
+
+// TestCreateTableRetriedAfterItTookEffect: the first CreateTable creates the
+// table but its answer is a 500; awsjson's retry gets ResourceInUseException,
+// and CreateTable waits for the table as if it had created it.
+func TestCreateTableRetriedAfterItTookEffect(t *testing.T) {
+	var creates, describes int
+	_, c := newFakeService(t, func(op string, _ []byte) (int, string) {
+		switch op {
+		case "CreateTable":
+			creates++
+			if creates == 1 {
+				return 500, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"answer lost"}`
+			}
+			return 400, inUse
+		case "DescribeTable":
+			describes++
+			if describes == 1 {
+				return 200, `{"Table":{"TableStatus":"CREATING",` + aggSchema + `}}`
+			}
+			return 200, `{"Table":{"TableStatus":"ACTIVE",` + aggSchema + `}}`
+		}
+		return 400, `{"__type":"UnknownOperationException"}`
+	})
+	c.MaxAttempts = 3
+	if err := aggstore.CreateTable(context.Background(), c, "aggs"); err != nil {
+		t.Fatal(err)
+	}
+	if creates != 2 || describes != 2 {
+		t.Fatalf("%d CreateTable and %d DescribeTable calls, want 2 and 2", creates, describes)
+	}
+}
+
+func TestCreateTableOfAnExistingTable(t *testing.T) {
+	_, c := newFakeService(t, func(op string, _ []byte) (int, string) {
+		if op == "CreateTable" {
+			return 400, inUse
+		}
+		return 200, `{"Table":{"TableStatus":"ACTIVE",` + aggSchema + `}}`
+	})
+	if err := aggstore.CreateTable(context.Background(), c, "aggs"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another table of that name is not ours to use.
+	_, c = newFakeService(t, func(op string, _ []byte) (int, string) {
+		if op == "CreateTable" {
+			return 400, inUse
+		}
+		return 200, `{"Table":{"TableStatus":"ACTIVE","KeySchema":[{"AttributeName":"id","KeyType":"HASH"}]}}`
+	})
+	err := aggstore.CreateTable(context.Background(), c, "aggs")
+	if err == nil || !strings.Contains(err.Error(), "table aggs already exists with key schema [{id HASH}]") {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestCreateTableErrors(t *testing.T) {
 	_, c := newFakeService(t, func(op string, _ []byte) (int, string) {
-		return 400, `{"__type":"com.amazonaws.dynamodb.v20120810#ResourceInUseException","message":"Table already exists: aggs"}`
+		return 400, `{"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException","message":"no"}`
 	})
 	err := aggstore.CreateTable(context.Background(), c, "aggs")
 	var ae *awsjson.APIError
-	if !errors.As(err, &ae) || ae.Code != "ResourceInUseException" || !strings.Contains(err.Error(), "creating table aggs") {
+	if !errors.As(err, &ae) || ae.Code != "AccessDeniedException" || !strings.Contains(err.Error(), "creating table aggs") {
 		t.Fatalf("got %v", err)
 	}
 

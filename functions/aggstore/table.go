@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/streamproc/streamproc/functions/awsjson"
@@ -39,8 +40,9 @@ type createTableInput struct {
 // CreateTable creates an aggregate table with the schema the construct
 // deploys (sensor_id S hash key, window_start S range key, on demand) through
 // c (a DynamoDB client) and waits until it is ACTIVE, polling DescribeTable
-// for at most a minute and no longer than ctx allows. For emulators and
-// local runs; in AWS the stack owns the table.
+// for at most a minute and no longer than ctx allows. A table of that name
+// that already exists with the same key is waited for the same way. For
+// emulators and local runs; in AWS the stack owns the table.
 func CreateTable(ctx context.Context, c *awsjson.Client, table string) error {
 	in := createTableInput{
 		TableName: table,
@@ -54,7 +56,13 @@ func CreateTable(ctx context.Context, c *awsjson.Client, table string) error {
 		},
 		BillingMode: "PAY_PER_REQUEST",
 	}
-	if err := c.Call(ctx, "CreateTable", in, nil); err != nil {
+	// ResourceInUseException: the table exists, made by this very call when
+	// c retried an attempt whose answer was lost, or earlier. Either way,
+	// wait for it to be ACTIVE, as long as its key schema is ours.
+	err := c.Call(ctx, "CreateTable", in, nil)
+	var ae *awsjson.APIError
+	existed := errors.As(err, &ae) && ae.Code == "ResourceInUseException"
+	if err != nil && !existed {
 		return fmt.Errorf("aggstore: creating table %s: %w", table, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, tableWait)
@@ -63,12 +71,14 @@ func CreateTable(ctx context.Context, c *awsjson.Client, table string) error {
 	for delay := tableMinDelay; ; delay = min(2*delay, tableMaxDelay) {
 		var out struct {
 			Table struct {
-				TableStatus string `json:"TableStatus"`
+				TableStatus string             `json:"TableStatus"`
+				KeySchema   []keySchemaElement `json:"KeySchema"`
 			} `json:"Table"`
 		}
 		err := c.Call(ctx, "DescribeTable", map[string]string{"TableName": table}, &out)
-		var ae *awsjson.APIError
 		switch {
+		case err == nil && existed && !slices.Equal(out.Table.KeySchema, in.KeySchema):
+			return fmt.Errorf("aggstore: table %s already exists with key schema %v, not the aggregate table's %v", table, out.Table.KeySchema, in.KeySchema)
 		case err == nil && out.Table.TableStatus == "ACTIVE":
 			return nil
 		case err == nil:
