@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/streamproc/streamproc/functions/awsjson"
 )
@@ -19,7 +21,9 @@ import (
 //
 // Like aws-sdk-go-v2's SQS client it checks the MD5OfMessageBody SQS
 // returns for every accepted entry against the body sent, and fails the
-// call if one differs (the message may have been corrupted on the way).
+// call if one differs (the message may have been corrupted on the way). An
+// entry whose body or attributes are not valid UTF-8 is not sent: it comes
+// back in Failed with Code "InvalidMessageContents" and SenderFault set.
 func NewSQSClient(c *awsjson.Client) SQSSender {
 	return sqsClient{c: c}
 }
@@ -64,9 +68,19 @@ func (s sqsClient) SendMessageBatch(ctx context.Context, in *SendMessageBatchInp
 	if s.c.Service.TargetPrefix != awsjson.SQS.TargetPrefix {
 		return nil, fmt.Errorf("kinesisbatch: NewSQSClient needs an awsjson.Client for SQS (Service: awsjson.SQS), not for %q", s.c.Service.Name)
 	}
-	req := sqsSendMessageBatchRequest{QueueURL: in.QueueUrl, Entries: make([]sqsRequestEntry, len(in.Entries))}
+	req := sqsSendMessageBatchRequest{QueueURL: in.QueueUrl, Entries: make([]sqsRequestEntry, 0, len(in.Entries))}
 	bodies := make(map[string]string, len(in.Entries))
-	for i, e := range in.Entries {
+	var rejected []BatchResultErrorEntry
+	for _, e := range in.Entries {
+		if what := invalidUTF8(e); what != "" {
+			// encoding/json would send U+FFFD for the invalid bytes: SQS
+			// would store another body than ours, and the MD5 check would
+			// fail the call after the message was stored, so that every
+			// retry duplicates it. SQS takes Unicode text only anyway.
+			rejected = append(rejected, BatchResultErrorEntry{Id: e.Id, Code: "InvalidMessageContents", SenderFault: true,
+				Message: what + " is not valid UTF-8 (SQS takes Unicode text only); the message was not sent"})
+			continue
+		}
 		var attrs map[string]sqsAttributeValue
 		if len(e.MessageAttributes) > 0 {
 			attrs = make(map[string]sqsAttributeValue, len(e.MessageAttributes))
@@ -74,12 +88,14 @@ func (s sqsClient) SendMessageBatch(ctx context.Context, in *SendMessageBatchInp
 				attrs[k] = sqsAttributeValue{DataType: "String", StringValue: v}
 			}
 		}
-		req.Entries[i] = sqsRequestEntry{ID: e.Id, MessageBody: e.MessageBody, MessageAttributes: attrs}
+		req.Entries = append(req.Entries, sqsRequestEntry{ID: e.Id, MessageBody: e.MessageBody, MessageAttributes: attrs})
 		bodies[e.Id] = e.MessageBody
 	}
 	var ans sqsSendMessageBatchAnswer
-	if err := s.c.Call(ctx, "SendMessageBatch", &req, &ans); err != nil {
-		return nil, err
+	if len(req.Entries) > 0 {
+		if err := s.c.Call(ctx, "SendMessageBatch", &req, &ans); err != nil {
+			return nil, err
+		}
 	}
 	out := &SendMessageBatchOutput{
 		Successful: make([]SendMessageBatchResultEntry, 0, len(ans.Successful)),
@@ -101,5 +117,19 @@ func (s sqsClient) SendMessageBatch(ctx context.Context, in *SendMessageBatchInp
 	for _, f := range ans.Failed {
 		out.Failed = append(out.Failed, BatchResultErrorEntry{Id: f.ID, Code: f.Code, Message: f.Message, SenderFault: f.SenderFault})
 	}
+	out.Failed = append(out.Failed, rejected...)
 	return out, nil
+}
+
+// invalidUTF8 names the part of e that is not valid UTF-8, or returns "".
+func invalidUTF8(e SendMessageBatchRequestEntry) string {
+	if !utf8.ValidString(e.MessageBody) {
+		return "the message body"
+	}
+	for k, v := range e.MessageAttributes {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return "message attribute " + strconv.QuoteToASCII(k)
+		}
+	}
+	return ""
 }

@@ -2,6 +2,8 @@ package kinesisbatch
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -136,5 +138,70 @@ func TestSQSClientNeedsAnSQSClient(t *testing.T) {
 	c := &awsjson.Client{Service: awsjson.DynamoDB, Endpoint: "http://127.0.0.1:1"}
 	if _, err := NewSQSClient(c).SendMessageBatch(context.Background(), &SendMessageBatchInput{}); err == nil || !strings.Contains(err.Error(), "DynamoDB") {
 		t.Fatalf("DynamoDB client: %v", err)
+	}
+}
+
+// sqsLike answers SendMessageBatch as SQS does for valid entries: every
+// entry accepted, with the MD5 of the body as SQS decoded it.
+func sqsLike(t *testing.T, requests *[]sqsSendMessageBatchRequest) *awsjson.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in sqsSendMessageBatchRequest
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			t.Error(err)
+		}
+		*requests = append(*requests, in)
+		var ans sqsSendMessageBatchAnswer
+		for _, e := range in.Entries {
+			sum := md5.Sum([]byte(e.MessageBody))
+			ans.Successful = append(ans.Successful, struct {
+				ID               string `json:"Id"`
+				MessageID        string `json:"MessageId"`
+				MD5OfMessageBody string `json:"MD5OfMessageBody"`
+			}{e.ID, "m-" + e.ID, hex.EncodeToString(sum[:])})
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		json.NewEncoder(w).Encode(ans)
+	}))
+	t.Cleanup(srv.Close)
+	return &awsjson.Client{Service: awsjson.SQS, Region: "eu-west-1", Endpoint: srv.URL,
+		Credentials: awsjson.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, MaxAttempts: 1}
+}
+
+// TestSQSClientRejectsInvalidUTF8: an entry that is not valid UTF-8 would
+// reach SQS with U+FFFD in place of its bad bytes and fail the MD5 check
+// after being stored; it is failed as the sender's fault instead, unsent.
+func TestSQSClientRejectsInvalidUTF8(t *testing.T) {
+	var requests []sqsSendMessageBatchRequest
+	c := NewSQSClient(sqsLike(t, &requests))
+	out, err := c.SendMessageBatch(context.Background(), &SendMessageBatchInput{QueueUrl: "u", Entries: []SendMessageBatchRequestEntry{
+		{Id: "a", MessageBody: "fine é"},
+		{Id: "b", MessageBody: "bad \xff byte"},
+		{Id: "c", MessageBody: "fine", MessageAttributes: map[string]string{"kind": "bad \xfe"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(requests) != 1 || len(requests[0].Entries) != 1 || requests[0].Entries[0].ID != "a" {
+		t.Fatalf("sent %+v, want entry a only", requests)
+	}
+	if len(out.Successful) != 1 || out.Successful[0].Id != "a" || len(out.Failed) != 2 {
+		t.Fatalf("answer %+v", out)
+	}
+	for i, id := range []string{"b", "c"} {
+		f := out.Failed[i]
+		if f.Id != id || f.Code != "InvalidMessageContents" || !f.SenderFault || !strings.Contains(f.Message, "not valid UTF-8") {
+			t.Errorf("failed entry %+v, want %s as InvalidMessageContents, the sender's fault", f, id)
+		}
+	}
+	if !strings.Contains(out.Failed[1].Message, `message attribute "kind"`) {
+		t.Errorf("message %q does not name the attribute", out.Failed[1].Message)
+	}
+
+	// Nothing valid: no call at all (SQS refuses an empty batch).
+	requests = nil
+	out, err = c.SendMessageBatch(context.Background(), &SendMessageBatchInput{QueueUrl: "u", Entries: []SendMessageBatchRequestEntry{{Id: "x", MessageBody: "\xc3"}}})
+	if err != nil || len(requests) != 0 || len(out.Successful) != 0 || len(out.Failed) != 1 || out.Failed[0].Id != "x" {
+		t.Fatalf("%d calls, answer %+v, error %v", len(requests), out, err)
 	}
 }
