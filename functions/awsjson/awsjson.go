@@ -28,12 +28,14 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/streamproc/streamproc/internal/backoff"
+	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
 // Service describes one AWS JSON-1.0 service.
@@ -83,15 +85,10 @@ const (
 	maxErrorBody = 1 << 20
 )
 
-// backoff is the wait before retry number attempt+1: full jitter, i.e.
-// uniform in [0, min(cap, base*2^attempt)). A variable so tests can stub it.
-var backoff = func(attempt int) time.Duration {
-	ceil := backoffCap
-	if attempt < 6 { // 25 ms << 6 > 1 s
-		ceil = min(backoffCap, backoffBase<<attempt)
-	}
-	return rand.N(ceil)
-}
+// retryWait is the wait before retry number retry (1 = before the second
+// attempt): full jitter, uniform in [0, min(cap, base*2^(retry-1))). A
+// variable so tests can stub it.
+var retryWait = func(retry int) time.Duration { return backoff.Jittered(retry, backoffBase, backoffCap) }
 
 // Do POSTs body (a JSON document) as operation op (e.g. "PutItem") and returns the body of the 2xx answer.
 // Transient failures are retried up to MaxAttempts with exponential backoff and full jitter (base 25 ms,
@@ -139,7 +136,7 @@ func (c *Client) Do(ctx context.Context, op string, body []byte) ([]byte, error)
 			}
 			return nil, fmt.Errorf("%w (gave up after %d attempts)", err, attempts)
 		}
-		if serr := sleep(ctx, backoff(attempt)); serr != nil {
+		if serr := ctxsleep.Sleep(ctx, retryWait(attempt+1)); serr != nil {
 			return nil, fmt.Errorf("%w (not retried: %w)", err, serr)
 		}
 	}
@@ -317,16 +314,4 @@ func readBody(resp *http.Response, limit int64) (data []byte, complete bool, err
 func retryableTransport(err error) bool {
 	var cert *tls.CertificateVerificationError
 	return !errors.As(err, &cert)
-}
-
-// sleep waits d or until ctx ends, returning ctx's error at once then.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -26,9 +26,9 @@ import (
 // must not run in parallel).
 func stubBackoff(t *testing.T, d time.Duration) {
 	t.Helper()
-	old := backoff
-	backoff = func(int) time.Duration { return d }
-	t.Cleanup(func() { backoff = old })
+	old := retryWait
+	retryWait = func(int) time.Duration { return d }
+	t.Cleanup(func() { retryWait = old })
 }
 
 // recorder is a test server answering with answers[i] for request i (the last one repeats).
@@ -418,19 +418,21 @@ func TestEndpointParsedOnce(t *testing.T) {
 	}
 }
 
+// TestBackoffFullJitter: base 25 ms, cap 1 s (internal/backoff tests the jitter).
 func TestBackoffFullJitter(t *testing.T) {
-	for attempt, ceil := range []time.Duration{25, 50, 100, 200, 400, 800, 1000, 1000} {
+	for i, ceil := range []time.Duration{25, 50, 100, 200, 400, 800, 1000, 1000} {
 		ceil *= time.Millisecond
+		retry := i + 1 + 100*(i/7) // retry 108: no overflow
 		var top time.Duration
 		for range 2000 {
-			d := backoff(attempt + 100*(attempt/7)) // attempt 107: no overflow
+			d := retryWait(retry)
 			if d < 0 || d >= ceil {
-				t.Fatalf("attempt %d: backoff %v outside [0, %v)", attempt, d, ceil)
+				t.Fatalf("retry %d: wait %v outside [0, %v)", retry, d, ceil)
 			}
 			top = max(top, d)
 		}
 		if top < ceil*3/4 {
-			t.Errorf("attempt %d: largest of 2000 backoffs %v, want near %v", attempt, top, ceil)
+			t.Errorf("retry %d: largest of 2000 waits %v, want near %v", retry, top, ceil)
 		}
 	}
 }
