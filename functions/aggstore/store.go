@@ -59,6 +59,7 @@ import (
 	"unsafe"
 
 	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/internal/backoff"
 	"github.com/streamproc/streamproc/internal/contract"
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
@@ -249,8 +250,10 @@ func (s *Store) read(ctx context.Context, groups []sensor.Group) ([]current, Sta
 			return nil, st, fmt.Errorf("aggstore: BatchGetItem left keys unprocessed %d times (throttled)", attempt)
 		}
 		if attempt > 0 {
-			// UnprocessedKeys means the table is throttling: back off.
-			if err := ctxsleep.Sleep(ctx, backoff(attempt)); err != nil {
+			// UnprocessedKeys means the table is throttling: back off
+			// (25 ms, doubling, so ~0.4 s in all on average before the
+			// read fails transiently and the toolkit backs off in turn).
+			if err := ctxsleep.Sleep(ctx, backoff.Jittered(attempt, 25*time.Millisecond, time.Second)); err != nil {
 				return nil, st, fmt.Errorf("aggstore: reading %d items: %w", len(groups), err)
 			}
 		}
@@ -572,9 +575,4 @@ func itemSize(item Item) int {
 		}
 	}
 	return n
-}
-
-func backoff(attempt int) time.Duration {
-	d := 25 * time.Millisecond << min(attempt-1, 5)
-	return d/2 + time.Duration(randInt63n(int64(d/2)+1))
 }
