@@ -15,8 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/streamproc/streamproc/internal/backoff"
 	"github.com/streamproc/streamproc/internal/contract"
-
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
@@ -308,13 +308,8 @@ func (p *Processor) process(ctx context.Context, recs []Record, start time.Time)
 		if len(pending) == 0 || attempt >= cfg.Retry.MaxAttempts || hctx.Err() != nil {
 			break
 		}
-		delay := cfg.Retry.MaxDelay
-		if attempt <= 32 {
-			if d := cfg.Retry.BaseDelay << (attempt - 1); d > 0 && d < delay {
-				delay = d
-			}
-		}
-		delay = time.Duration(cfg.rand(int64(delay) + 1))
+		// Full jitter, drawn with cfg.rand so that tests can fix it.
+		delay := time.Duration(cfg.rand(int64(backoff.Ceiling(attempt, cfg.Retry.BaseDelay, cfg.Retry.MaxDelay)) + 1))
 		if hasDeadline && cfg.now().Add(delay+took).After(hdeadline) {
 			break
 		}

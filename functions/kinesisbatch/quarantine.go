@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/streamproc/streamproc/internal/backoff"
 	"github.com/streamproc/streamproc/internal/contract"
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
@@ -82,7 +83,7 @@ type BatchResultErrorEntry struct {
 //
 // Messages are sent with SendMessageBatch, at most 10 per call and at most
 // MaxBatchBytes of bodies per call. Entries SQS fails (or calls that fail)
-// are retried up to MaxAttempts times with a short backoff while ctx allows.
+// are retried up to MaxAttempts times with a short jittered backoff while ctx allows.
 // A record whose parts were only partly accepted is reported as failed; when
 // Lambda redelivers it the parts are written again, so readers must
 // deduplicate parts by (RecordID, Part).
@@ -267,7 +268,9 @@ func (q *SQSQuarantine) Put(ctx context.Context, failures []Failure) []error {
 		if len(retry) == 0 || attempt >= attempts {
 			break
 		}
-		if ctxsleep.Sleep(ctx, time.Duration(50*attempt)*time.Millisecond) != nil {
+		// At most 50 ms, then 100 ms, then 200 ms: never past ctx, which
+		// the Processor ends before the invocation deadline.
+		if ctxsleep.Sleep(ctx, backoff.Jittered(attempt, 50*time.Millisecond, 200*time.Millisecond)) != nil {
 			break
 		}
 		pending = retry
