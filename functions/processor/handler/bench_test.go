@@ -163,12 +163,12 @@ func BenchmarkEncodingJSON(b *testing.B) {
 	reportPerRecord(b, n)
 }
 
-// measure runs op $BENCH_WARMUP times untimed (default 10), then in the
+// measure runs op $BENCH_WARMUP times untimed (default 30), then in the
 // benchmark loop with the process's CPU time: every benchmark here, like every
 // baseline `make bench` runs, is measured as a warm execution environment that
 // has already handled that many invocations (sized buffers, a grown heap).
 func measure(b *testing.B, op func()) {
-	warmup := 10
+	warmup := 30
 	if v := os.Getenv("BENCH_WARMUP"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {

@@ -46,8 +46,11 @@ type figure struct {
 
 func main() {
 	rounds := flag.Int("rounds", 5, "rounds; each runs every Go benchmark and every baseline once, interleaved so that changing load on a shared machine hits all of them alike")
-	warmup := flag.Int("warmup", 10, "untimed runs per benchmark per round, in the same process before the timed ones: every language is measured as a warm execution environment that has handled this many invocations")
-	iterations := flag.Int("iterations", 10, "timed runs per benchmark per round, for Go and the baselines alike")
+	// 30 warm-up runs: a fresh Go process's heap first grows into fresh
+	// pages, which slows roughly its 10th to 20th 6 MB invocation by 1-4 ms;
+	// a warm Lambda environment is past that.
+	warmup := flag.Int("warmup", 30, "untimed runs per benchmark per round, in the same process before the timed ones: every language is measured as a warm execution environment that has handled this many invocations")
+	iterations := flag.Int("iterations", 30, "timed runs per benchmark per round, for Go and the baselines alike (enough to include the Go garbage collector's cycles)")
 	initRuns := flag.Int("init-runs", 10, "cold starts measured for INIT")
 	skipInit := flag.Bool("skip-init", false, "skip the bootstrap builds and INIT")
 	onlyInit := flag.Bool("only-init", false, "only the bootstrap size and INIT")
