@@ -1,6 +1,10 @@
 package kinesisbatch
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // recordTemplate is the exact text of a record as Lambda writes it, learned
 // from a record the general path decoded: compact JSON, fields in Lambda's
@@ -74,6 +78,59 @@ func (d *Decoder) plainString(j int) int {
 	return end - 1
 }
 
+// plainASCII returns the index of the closing quote of the string whose
+// content starts at p[j] if every byte before it is printable ASCII other
+// than '\\', and -1 otherwise (scanString decides those: valid UTF-8 is
+// plain too).
+func plainASCII(p []byte, j int) int {
+	for j+8 <= len(p) {
+		x := binary.LittleEndian.Uint64(p[j:])
+		q := x ^ (lsb * '"')
+		b := x ^ (lsb * '\\')
+		m := (((q - lsb) &^ q) | ((b - lsb) &^ b) | ((x - lsb*0x20) &^ x) | x) & msb
+		if m != 0 {
+			// The lowest flagged byte is exact (no borrow reaches it).
+			j += bits.TrailingZeros64(m) >> 3
+			if p[j] == '"' {
+				return j
+			}
+			return -1
+		}
+		j += 8
+	}
+	for ; j < len(p); j++ {
+		switch c := p[j]; {
+		case c == '"':
+			return j
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return -1
+		}
+	}
+	return -1
+}
+
+// digitString returns the index of the closing quote of the string whose
+// content starts at p[j] if it holds only ASCII digits (a sequence number),
+// and -1 otherwise.
+func digitString(p []byte, j int) int {
+	const nib = lsb * 0xf0
+	for j+8 <= len(p) {
+		x := binary.LittleEndian.Uint64(p[j:])
+		// Every byte is 0x3X, and stays so when 6 is added to it: X <= 9.
+		// No carry crosses bytes when the high nibbles are all 3.
+		if x&nib != lsb*'0' || (x+lsb*6)&nib != lsb*'0' {
+			break
+		}
+		j += 8
+	}
+	for ; j < len(p) && p[j] >= '0' && p[j] <= '9'; j++ {
+	}
+	if j < len(p) && p[j] == '"' {
+		return j
+	}
+	return -1
+}
+
 // templateRecord decodes the record at p[i] through the template. It returns
 // false, having changed nothing, when the record does not match. fresh means
 // r holds stale data to overwrite entirely.
@@ -85,13 +142,23 @@ func (d *Decoder) templateRecord(i int, r *Record, fresh bool) (int, bool) {
 	}
 	j := i + len(t.s1)
 	pk := j
-	if j = d.plainString(j); j < 0 || !eqAt(p, j, t.s2) {
+	if k := plainASCII(p, j); k >= 0 {
+		j = k
+	} else {
+		j = d.plainString(j)
+	}
+	if j < 0 || !eqAt(p, j, t.s2) {
 		return i, false
 	}
 	pkEnd := j
 	j += len(t.s2)
 	seq := j
-	if j = d.plainString(j); j < 0 || !eqAt(p, j, t.s3) {
+	if k := digitString(p, j); k >= 0 {
+		j = k
+	} else {
+		j = d.plainString(j)
+	}
+	if j < 0 || !eqAt(p, j, t.s3) {
 		return i, false
 	}
 	seqEnd := j
@@ -100,10 +167,9 @@ func (d *Decoder) templateRecord(i int, r *Record, fresh bool) (int, bool) {
 	if q < 0 {
 		return i, false
 	}
+	// A '\\' (an escape) is not base64: decodeBase64 fails on it and
+	// the general path decides, as for any other bad character.
 	b64 := p[j : j+q]
-	if bytes.IndexByte(b64, '\\') >= 0 {
-		return i, false
-	}
 	dst := d.data[len(d.data) : len(d.data)+len(b64)/4*3]
 	n, err := decodeBase64(dst, b64)
 	if err != nil || n != decodedLenExact(b64) {
