@@ -56,6 +56,8 @@ type Config struct {
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
 	rand  func(n int64) int64
+	// responseMargin is the package's responseMargin; tests scale it up.
+	responseMargin time.Duration
 }
 
 // RetryPolicy bounds in-invocation retries of transient failures. Between
@@ -139,6 +141,9 @@ func New(h BatchHandler, cfg Config) *Processor {
 	if cfg.rand == nil {
 		cfg.rand = rand.Int64N
 	}
+	if cfg.responseMargin <= 0 {
+		cfg.responseMargin = responseMargin
+	}
 	p := &Processor{h: h, cfg: cfg}
 	p.decoders.New = func() any { return new(Decoder) }
 	return p
@@ -149,16 +154,17 @@ func New(h BatchHandler, cfg Config) *Processor {
 const responseMargin = 150 * time.Millisecond
 
 // quarantineContext bounds the quarantine writes to the invocation deadline
-// minus responseMargin: a slow quarantine (SDK retries, throttled SQS) then
-// turns its records into batch item failures instead of timing out the
-// invocation, which would fail and retry the whole batch. Without an
+// minus margin (responseMargin outside tests): a slow quarantine (SDK
+// retries, throttled SQS) then turns its records into batch item failures
+// instead of timing out the invocation, which would fail and retry the whole
+// batch. Without an
 // invocation deadline (tests, local runs) ctx is used as is.
-func quarantineContext(ctx context.Context) (context.Context, context.CancelFunc) {
+func quarantineContext(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return ctx, func() {}
 	}
-	return context.WithDeadline(ctx, deadline.Add(-responseMargin))
+	return context.WithDeadline(ctx, deadline.Add(-margin))
 }
 
 // Invoke implements lambda.Handler: it decodes the raw payload with a
@@ -329,7 +335,7 @@ func (p *Processor) process(ctx context.Context, recs []Record, start time.Time)
 	if len(toQuarantine) > 0 {
 		var put []error
 		if cfg.Quarantine != nil {
-			qctx, cancel := quarantineContext(ctx)
+			qctx, cancel := quarantineContext(ctx, cfg.responseMargin)
 			put = cfg.Quarantine.Put(qctx, toQuarantine)
 			cancel()
 		}

@@ -19,8 +19,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/streamproc/streamproc/internal/contract"
-
-	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
 // testRecords makes n records of one shard with sequence numbers "100".."1nn"
@@ -211,23 +209,44 @@ func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
 }
 
 func TestRetriesStopBeforeDeadline(t *testing.T) {
+	// The retry budget is computed on cfg.now, so the test runs the
+	// processor on a fake clock that only the handler (5ms per record) and
+	// the backoff sleeps advance: the outcome no longer depends on how the
+	// machine schedules real sleeps (a loaded CI machine overran the margin
+	// by up to 200ms). The clock starts 400ms before the invocation
+	// deadline, which is real (the handler's context derives from it) but a
+	// minute away, so that only the retry budget can stop the retries.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	var (
+		mu  sync.Mutex
+		now = deadline.Add(-400 * time.Millisecond)
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+
 	var attempts atomic.Int32
 	var lastDeadline time.Time
 	p, _ := newTestProcessor(t, RecordFunc(func(ctx context.Context, r *Record) error {
 		attempts.Add(1)
 		lastDeadline, _ = ctx.Deadline()
-		time.Sleep(5 * time.Millisecond)
+		advance(5 * time.Millisecond)
 		return errors.New("still throttled")
 	}), Config{
 		Retry: RetryPolicy{MaxAttempts: 1000, BaseDelay: 10 * time.Millisecond, MaxDelay: 20 * time.Millisecond, SafetyMargin: 100 * time.Millisecond},
-		sleep: ctxsleep.Sleep,
+		now:   clock,
+		sleep: func(ctx context.Context, d time.Duration) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			advance(d)
+			return nil
+		},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
-	defer cancel()
-	deadline, _ := ctx.Deadline()
 	recs := testRecords(2)
 	res := p.Process(ctx, recs)
-	left := time.Until(deadline)
+	left := deadline.Sub(clock())
 	if left < 20*time.Millisecond {
 		t.Fatalf("returned %v before the deadline, want most of the 100ms safety margin left", left)
 	}
@@ -260,6 +279,16 @@ func TestSlowQuarantineStopsBeforeInvocationDeadline(t *testing.T) {
 	// A quarantine that cannot finish must not run the invocation into its
 	// timeout (which fails and retries the whole batch): its records are
 	// reported as batch item failures, with time left to return.
+	//
+	// Returning takes microseconds, but waking up after the quarantine's
+	// deadline can take 100ms or more on a loaded machine: the response
+	// margin (150ms in production), the handler's safety margin and the
+	// timeout are scaled up five times here, and two thirds of the margin
+	// may go to waking up, as in production (100ms of 150ms).
+	if d := New(BatchFunc(func(context.Context, *Batch) error { return nil }), Config{}).cfg.responseMargin; d != responseMargin {
+		t.Fatalf("default response margin %v, want %v", d, responseMargin)
+	}
+	const margin = 5 * responseMargin
 	q := &slowQuarantine{}
 	recs := testRecords(3)
 	p, _ := newTestProcessor(t, RecordFunc(func(ctx context.Context, r *Record) error {
@@ -267,16 +296,16 @@ func TestSlowQuarantineStopsBeforeInvocationDeadline(t *testing.T) {
 			return Permanent(errors.New("bad record"))
 		}
 		return nil
-	}), Config{Quarantine: q, Retry: RetryPolicy{SafetyMargin: 300 * time.Millisecond}})
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	}), Config{Quarantine: q, Retry: RetryPolicy{SafetyMargin: 900 * time.Millisecond}, responseMargin: margin})
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	res := p.Process(ctx, recs)
-	if left := time.Until(deadline); left < 50*time.Millisecond {
-		t.Fatalf("returned %v before the invocation deadline, want about %v left for the response", left, responseMargin)
+	if left := time.Until(deadline); left < margin/3 {
+		t.Fatalf("returned %v before the invocation deadline, want about %v left for the response", left, margin)
 	}
-	if want := deadline.Add(-responseMargin); !q.deadline.Equal(want) {
-		t.Fatalf("quarantine deadline %v, want invocation deadline minus %v (%v)", q.deadline, responseMargin, want)
+	if want := deadline.Add(-margin); !q.deadline.Equal(want) {
+		t.Fatalf("quarantine deadline %v, want invocation deadline minus %v (%v)", q.deadline, margin, want)
 	}
 	if got := failedIDs(res); !slices.Equal(got, []string{recs[1].SequenceNumber}) {
 		t.Fatalf("failures %v, want the record the quarantine could not store", got)
@@ -289,13 +318,16 @@ func TestSlowQuarantineStopsBeforeInvocationDeadline(t *testing.T) {
 func TestRecordsNotStartedBeforeDeadlineAreReported(t *testing.T) {
 	// The handler is slow; the records it could not reach before the handler
 	// deadline fail with the context error instead of being skipped.
+	// Durations are five times those of a quiet machine's test (60ms per
+	// record, a 100ms handler deadline) so that a loaded one still starts
+	// the first record before the handler deadline.
 	var handled []string
 	p, _ := newTestProcessor(t, RecordFunc(func(ctx context.Context, r *Record) error {
 		handled = append(handled, string(r.Data))
-		time.Sleep(60 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 		return nil
-	}), Config{Retry: RetryPolicy{MaxAttempts: 1, SafetyMargin: 50 * time.Millisecond}})
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	}), Config{Retry: RetryPolicy{MaxAttempts: 1, SafetyMargin: 250 * time.Millisecond}})
+	ctx, cancel := context.WithTimeout(context.Background(), 750*time.Millisecond)
 	defer cancel()
 	recs := testRecords(5)
 	res := p.Process(ctx, recs)
