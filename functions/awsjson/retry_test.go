@@ -163,7 +163,9 @@ func TestCancelDuringBackoff(t *testing.T) {
 	stubBackoff(t, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := newRecorder(t, answer{handler: func(w http.ResponseWriter, r *http.Request) {
-		time.AfterFunc(50*time.Millisecond, cancel)
+		// Late enough for a loaded machine to have read the 503 and be in
+		// the (hour-long) backoff when the cancel comes.
+		time.AfterFunc(250*time.Millisecond, cancel)
 		w.WriteHeader(503)
 	}})
 	start := time.Now()
