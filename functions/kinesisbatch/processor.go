@@ -154,11 +154,10 @@ func New(h BatchHandler, cfg Config) *Processor {
 const responseMargin = 150 * time.Millisecond
 
 // quarantineContext bounds the quarantine writes to the invocation deadline
-// minus margin (responseMargin outside tests): a slow quarantine (SDK
+// minus margin (responseMargin outside tests): a slow quarantine (client
 // retries, throttled SQS) then turns its records into batch item failures
 // instead of timing out the invocation, which would fail and retry the whole
-// batch. Without an
-// invocation deadline (tests, local runs) ctx is used as is.
+// batch. Without an invocation deadline (tests, local runs) ctx is used as is.
 func quarantineContext(ctx context.Context, margin time.Duration) (context.Context, context.CancelFunc) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
