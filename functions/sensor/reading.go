@@ -405,13 +405,23 @@ func checkSensorID(v []byte, max int) error {
 			break
 		}
 	}
-	for _, c := range v[i:] {
+	for j, c := range v[i:] {
 		if c < 0x20 || c == 0x7f {
 			return invalid("sensor_id", "contains a control character")
 		}
 		if c >= utf8.RuneSelf {
-			if !utf8.Valid(v) {
+			// The rest rune by rune: valid UTF-8 and no control character,
+			// C1 controls (U+0080-U+009F) included, up to the end.
+			rest := v[i+j:]
+			if !utf8.Valid(rest) {
 				return invalid("sensor_id", "is not valid UTF-8")
+			}
+			for len(rest) > 0 {
+				r, n := utf8.DecodeRune(rest)
+				if r < 0x20 || 0x7f <= r && r <= 0x9f {
+					return invalid("sensor_id", "contains a control character")
+				}
+				rest = rest[n:]
 			}
 			break
 		}

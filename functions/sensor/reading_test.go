@@ -60,6 +60,10 @@ var invalidCases = []struct{ in, field, reason string }{
 	{`{"event_id":1,"sensor_id":"s","ts":1764065223123,"temperature":20}`, "event_id", "must be a string"},
 	{`{"event_id":"","sensor_id":"s","ts":1764065223123,"temperature":20}`, "event_id", "empty"},
 	{`{"event_id":"e","sensor_id":"a\u0007b","ts":1764065223123,"temperature":20}`, "sensor_id", "control character"},
+	// A control character after a non-ASCII one is still refused.
+	{`{"event_id":"e","sensor_id":"é\u0001","ts":1764065223123,"temperature":20}`, "sensor_id", "control character"},
+	{"{\"event_id\":\"e\",\"sensor_id\":\"é\x7f\",\"ts\":1764065223123,\"temperature\":20}", "sensor_id", "control character"},
+	{`{"event_id":"e","sensor_id":"café-\u0085","ts":1764065223123,"temperature":20}`, "sensor_id", "control character"}, // C1 (NEL)
 	{"{\"event_id\":\"e\",\"sensor_id\":\"\xff\",\"ts\":1764065223123,\"temperature\":20}", "sensor_id", "UTF-8"},
 	{`{"event_id":"e","sensor_id":"s","ts":1764065223,"temperature":20}`, "ts", "looks like epoch seconds"},
 	{`{"event_id":"e","sensor_id":"s","ts":5,"temperature":20}`, "ts", "is before 2000"},
