@@ -75,7 +75,7 @@ dashboard: synth ## render the synthesized dashboard to cdk.out/dashboard.png (+
 # local and e2e read the pipeline's settings from the synthesized template;
 # re-synthesize when the app, the construct or cdk.json changed since.
 TEMPLATE     := cdk.out/$(STACK).template.json
-SYNTH_INPUTS := $(shell git ls-files infra constructs internal/contract internal/gobuild cdk.json 2>/dev/null)
+SYNTH_INPUTS := $(shell git ls-files infra constructs functions/contract functions/processor/config internal/gobuild cdk.json 2>/dev/null)
 $(TEMPLATE): $(SYNTH_INPUTS) | setup
 	$(MAKE) --no-print-directory synth
 

@@ -7,7 +7,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/streamproc/streamproc/constructs/streamprocessor"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/processor/config"
 )
 
 // PipelineStackProps configures the example pipeline stack.
@@ -33,7 +33,7 @@ const (
 	idTable     = "Aggregates"
 )
 
-// processorTableActions are the calls the processor (functions/aggstore's
+// processorTableActions are the calls the processor (functions/processor/aggstore's
 // API interface) makes on the aggregate table: it reads windows with GetItem
 // and BatchGetItem and writes them with conditional PutItem. Nothing else
 // (aggstore.CreateTable is for emulators; the stack owns the table).
@@ -51,8 +51,8 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 	awscdk.Tags_Of(stack).Add(jsii.String("stage"), jsii.String(st.Name), nil)
 
 	table := awsdynamodb.NewTable(stack, jsii.String(idTable), &awsdynamodb.TableProps{
-		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(contract.TablePartitionKey), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:      &awsdynamodb.Attribute{Name: jsii.String(contract.TableSortKey), Type: awsdynamodb.AttributeType_STRING},
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(config.TablePartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:      &awsdynamodb.Attribute{Name: jsii.String(config.TableSortKey), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		Encryption:   awsdynamodb.TableEncryption_AWS_MANAGED,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
@@ -71,8 +71,8 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 		LogRetention:    st.LogRetention,
 		RemovalPolicy:   st.RemovalPolicy,
 		Environment: &map[string]*string{
-			contract.EnvTableName:  table.TableName(),
-			contract.EnvWindowSize: jsii.String(contract.DefaultWindowSize.String()),
+			config.EnvTableName:  table.TableName(),
+			config.EnvWindowSize: jsii.String(config.DefaultWindowSize.String()),
 		},
 	})
 	table.Grant(sp.Function(), *jsii.Strings(processorTableActions...)...)

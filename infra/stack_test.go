@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/processor/config"
 )
 
 type m = map[string]interface{}
@@ -148,8 +148,8 @@ func TestStages(t *testing.T) {
 			hasProps(t, tmpl, "AWS::Lambda::Function", m{
 				"MemorySize": tc.memory,
 				"Environment": m{"Variables": m{
-					contract.EnvTableName:  m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^Aggregates"))},
-					contract.EnvWindowSize: contract.DefaultWindowSize.String(),
+					config.EnvTableName:  m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^Aggregates"))},
+					config.EnvWindowSize: config.DefaultWindowSize.String(),
 				}},
 			})
 			hasProps(t, tmpl, "AWS::Logs::LogGroup", m{"RetentionInDays": tc.logs})
@@ -157,12 +157,12 @@ func TestStages(t *testing.T) {
 				"Properties": m{
 					"BillingMode": "PAY_PER_REQUEST",
 					"KeySchema": []interface{}{
-						m{"AttributeName": contract.TablePartitionKey, "KeyType": "HASH"},
-						m{"AttributeName": contract.TableSortKey, "KeyType": "RANGE"},
+						m{"AttributeName": config.TablePartitionKey, "KeyType": "HASH"},
+						m{"AttributeName": config.TableSortKey, "KeyType": "RANGE"},
 					},
 					"AttributeDefinitions": []interface{}{
-						m{"AttributeName": contract.TablePartitionKey, "AttributeType": "S"},
-						m{"AttributeName": contract.TableSortKey, "AttributeType": "S"},
+						m{"AttributeName": config.TablePartitionKey, "AttributeType": "S"},
+						m{"AttributeName": config.TableSortKey, "AttributeType": "S"},
 					},
 					"PointInTimeRecoverySpecification": m{"PointInTimeRecoveryEnabled": true},
 					"SSESpecification":                 m{"SSEEnabled": true},

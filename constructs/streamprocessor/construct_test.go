@@ -16,7 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	sp "github.com/streamproc/streamproc/constructs/streamprocessor"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 )
 
 // TestDefaults: every default of StreamProcessorProps as it lands in the

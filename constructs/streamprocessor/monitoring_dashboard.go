@@ -11,7 +11,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 )
 
 // Dashboard layout, top to bottom, on CloudWatch's 24-column grid:
@@ -217,26 +217,16 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 					functionMetric(t, contract.MetricRecordsRetried, statSum, slowPeriod, "Retried in invocation")),
 				nil, th(AlarmRecordsQuarantined), nil),
 		},
-		section("Business", "processor metrics, namespace "+ns),
+		section("Records", "toolkit metrics, namespace "+ns),
 		[]awscloudwatch.IWidget{
-			graph("Records processed", 8,
+			graph("Records processed", 12,
 				metrics(
 					functionMetric(t, contract.MetricRecordsReceived, statSum, slowPeriod, "Received"),
 					functionMetric(t, contract.MetricRecordsSucceeded, statSum, slowPeriod, "Succeeded")),
 				nil, nil, nil),
-			graph("Windows written", 8,
-				metrics(
-					functionMetric(t, contract.MetricWindowsWritten, statSum, slowPeriod, "Windows written"),
-					functionMetric(t, contract.MetricDuplicatesSkipped, statSum, slowPeriod, "Duplicates skipped"),
-					functionMetric(t, contract.MetricWriteCalls, statSum, slowPeriod, "Write calls"),
-					functionMetric(t, contract.MetricLateRecords, statSum, slowPeriod, "Late records")),
-				nil, nil, nil),
-			graph("Event-time lag and batch duration (ms)", 8,
-				metrics(
-					functionMetric(t, contract.MetricEventTimeLag, "p50", slowPeriod, "Event-time lag p50"),
-					functionMetric(t, contract.MetricEventTimeLag, statMax, slowPeriod, "Event-time lag max")),
+			graph("Batch duration (ms)", 12,
 				metrics(functionMetric(t, contract.MetricBatchDuration, statP99, slowPeriod, "Batch duration p99")),
-				nil, nil),
+				nil, nil, nil),
 		},
 	)
 

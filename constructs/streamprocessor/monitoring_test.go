@@ -20,7 +20,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/internal/tools/dashpreview/cwdash"
 )
 
@@ -632,8 +632,7 @@ func TestDashboard(t *testing.T) {
 				{"DLQ oldest message age (s)", []line{sqs("ApproximateAgeOfOldestMessage")}},
 				{"Records off the happy path", []line{emf(contract.MetricRecordsQuarantined), emf(contract.MetricRecordsFailed), emf(contract.MetricRecordsRetried)}},
 				{"Records processed", []line{emf(contract.MetricRecordsReceived), emf(contract.MetricRecordsSucceeded)}},
-				{"Windows written", []line{emf(contract.MetricWindowsWritten), emf(contract.MetricDuplicatesSkipped), emf(contract.MetricWriteCalls), emf(contract.MetricLateRecords)}},
-				{"Event-time lag and batch duration (ms)", []line{emf(contract.MetricEventTimeLag), emf(contract.MetricEventTimeLag), emf(contract.MetricBatchDuration)}},
+				{"Batch duration (ms)", []line{emf(contract.MetricBatchDuration)}},
 			}
 			// Every dimension value is the token of the resource the construct made.
 			resName := map[string]string{

@@ -51,7 +51,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 )
 
 // Construct ids of the children (see the package documentation).

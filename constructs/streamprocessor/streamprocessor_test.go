@@ -17,7 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	sp "github.com/streamproc/streamproc/constructs/streamprocessor"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 )
 
 // Test fixtures: two tiny main packages in testdata/ (this module, no

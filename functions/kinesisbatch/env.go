@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/streamproc/streamproc/functions/awsjson"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 )
 
 // ConfigFromEnv returns the Config a function deployed by the

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 )
 
 // Unit is a CloudWatch metric unit.

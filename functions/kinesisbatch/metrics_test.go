@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 )
 
 func TestMetricsDefaultsFromEnvironment(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/internal/backoff"
-	"github.com/streamproc/streamproc/internal/contract"
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 

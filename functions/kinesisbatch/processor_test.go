@@ -18,7 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 )
 
 // testRecords makes n records of one shard with sequence numbers "100".."1nn"
@@ -519,8 +519,8 @@ func TestGroupedAppliesOncePerGroupAndIsolatesGroups(t *testing.T) {
 func TestHandlerMetricsInSameDocument(t *testing.T) {
 	p, env := newTestProcessor(t, RecordFunc(func(ctx context.Context, r *Record) error {
 		m := MetricsFromContext(ctx)
-		m.Add(contract.MetricWindowsWritten, UnitCount, 1)
-		m.Observe(contract.MetricEventTimeLag, UnitMilliseconds, 1500)
+		m.Add("WindowsWritten", UnitCount, 1)
+		m.Observe("EventTimeLag", UnitMilliseconds, 1500)
 		return nil
 	}), Config{})
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-1"})

@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/internal/backoff"
-	"github.com/streamproc/streamproc/internal/contract"
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
@@ -149,6 +149,7 @@ func (q *SQSQuarantine) messages(f Failure, now time.Time) ([]string, error) {
 			chunk = []byte{}
 		}
 		qr := contract.QuarantinedRecord{
+			Version:                     contract.Version,
 			RecordID:                    r.RecordID(),
 			Reason:                      reason,
 			EventSourceARN:              r.EventSourceARN,

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/streamproc/streamproc/functions/awsjson"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/internal/sqsfake"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
-	"github.com/streamproc/streamproc/internal/contract"
 	"github.com/streamproc/streamproc/internal/sqsfake"
 )
 

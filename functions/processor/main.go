@@ -1,7 +1,7 @@
 // Command processor is the example pipeline's Lambda function: Kinesis
 // sensor readings in, per-(sensor, event-time window) aggregates out in
 // DynamoDB, exactly once; invalid readings quarantined. The logic lives in
-// functions/processor/handler, functions/sensor and functions/aggstore; this
+// functions/processor/handler, functions/processor/sensor and functions/processor/aggstore; this
 // file only reads the environment, builds clients and starts the runtime.
 //
 // Environment (set by the StreamProcessor construct):
@@ -27,12 +27,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
+	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/functions/processor/handler"
-	"github.com/streamproc/streamproc/functions/sensor"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 )
 
 // envStoreConcurrency tunes aggstore.Config.Concurrency.
@@ -50,13 +50,13 @@ func main() {
 }
 
 func setup(ctx context.Context) (*kinesisbatch.Processor, error) {
-	table := os.Getenv(contract.EnvTableName)
+	table := os.Getenv(config.EnvTableName)
 	if table == "" {
-		return nil, fmt.Errorf("%s is not set: it names the aggregate table", contract.EnvTableName)
+		return nil, fmt.Errorf("%s is not set: it names the aggregate table", config.EnvTableName)
 	}
-	windows, err := sensor.ParseWindowSize(os.Getenv(contract.EnvWindowSize), contract.DefaultWindowSize)
+	windows, err := sensor.ParseWindowSize(os.Getenv(config.EnvWindowSize), config.DefaultWindowSize)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", contract.EnvWindowSize, err)
+		return nil, fmt.Errorf("%s: %w", config.EnvWindowSize, err)
 	}
 	conc := 16
 	if v := os.Getenv(envStoreConcurrency); v != "" {

@@ -14,9 +14,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/awsjson"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
+	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/gobuild"
 	"github.com/streamproc/streamproc/internal/sqsfake"
@@ -77,8 +78,8 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_DYNAMODB=" + ddb.Endpoint,
 		"AWS_ENDPOINT_URL_SQS=" + fake.URL(),
-		contract.EnvTableName + "=aggregates",
-		contract.EnvWindowSize + "=1m",
+		config.EnvTableName + "=aggregates",
+		config.EnvWindowSize + "=1m",
 		contract.EnvQuarantineQueueURL + "=" + fake.QueueURL("quarantine"),
 		"AWS_LAMBDA_FUNCTION_NAME=processor",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",

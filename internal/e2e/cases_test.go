@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/internal/producer"
 )
 
@@ -47,7 +47,7 @@ var cases = []testCase{
 			if v.Duplicates == 0 || v.Applied != int64(v.Unique) {
 				c.t.Errorf("duplicates %d, applied %d, unique %d", v.Duplicates, v.Applied, v.Unique)
 			}
-			if skipped := int(c.p.Metrics()[contract.MetricDuplicatesSkipped]); skipped < v.Duplicates {
+			if skipped := int(c.p.Metrics()[config.MetricDuplicatesSkipped]); skipped < v.Duplicates {
 				c.t.Errorf("DuplicatesSkipped = %d, want at least the %d producer duplicates", skipped, v.Duplicates)
 			}
 		},

@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
 )
 
 // fakeFn is an in-process function: it decodes the event and answers with

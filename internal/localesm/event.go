@@ -8,7 +8,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
+	"github.com/streamproc/streamproc/internal/batchresponse"
 )
 
 // Record is one Kinesis record as the poller read it.
@@ -74,7 +75,7 @@ type outcome struct {
 }
 
 // judge applies Lambda's partial batch response rules
-// (contract.ParseBatchResponse) to a successful invocation; an answer that is
+// (batchresponse.Parse) to a successful invocation; an answer that is
 // JSON but not an object counts as success. Without ReportBatchItemFailures
 // the response is ignored.
 func judge(batch []*Record, body []byte, reportItemFailures bool) outcome {
@@ -85,9 +86,9 @@ func judge(batch []*Record, body []byte, reportItemFailures bool) outcome {
 	for i, r := range batch {
 		seqs[i] = r.SequenceNumber
 	}
-	lowest, failed, err := contract.ParseBatchResponse(body, seqs)
+	lowest, failed, err := batchresponse.Parse(body, seqs)
 	switch {
-	case errors.Is(err, contract.ErrNotAnObject):
+	case errors.Is(err, batchresponse.ErrNotAnObject):
 		return outcome{ok: true} // not a batch response at all: Lambda ignores it
 	case err != nil:
 		return outcome{checkpoint: -1, reason: err.Error()}

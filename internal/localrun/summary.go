@@ -12,7 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
+	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/internal/localesm"
 )
 
@@ -31,13 +32,13 @@ func (p *Pipeline) Aggregates(ctx context.Context) ([]Aggregate, error) {
 		res, err := p.DynamoDB.Scan(ctx, &dynamodb.ScanInput{
 			TableName: aws.String(p.TableName), ExclusiveStartKey: start, ConsistentRead: aws.Bool(true),
 			ProjectionExpression:     aws.String("#s, #w, #c, #sum, #min, #max"),
-			ExpressionAttributeNames: map[string]string{"#s": contract.TablePartitionKey, "#w": contract.TableSortKey, "#c": "count", "#sum": "sum", "#min": "min", "#max": "max"},
+			ExpressionAttributeNames: map[string]string{"#s": config.TablePartitionKey, "#w": config.TableSortKey, "#c": "count", "#sum": "sum", "#min": "min", "#max": "max"},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("localrun: scan %s: %w", p.TableName, err)
 		}
 		for _, it := range res.Items {
-			a := Aggregate{SensorID: str(it[contract.TablePartitionKey]), WindowStart: str(it[contract.TableSortKey])}
+			a := Aggregate{SensorID: str(it[config.TablePartitionKey]), WindowStart: str(it[config.TableSortKey])}
 			if c := num(it["count"]); c != nil {
 				a.Count = c.Num().Int64()
 			}
@@ -142,7 +143,7 @@ func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.D
 	}
 	d := p.DLQ()
 	s.Quarantined, s.DLQBatches, s.DLQBatchRecords = d.QuarantinedRecords(), len(d.BatchInfo), d.BatchRecords()
-	s.DuplicatesSkipped = int64(p.Metrics()[contract.MetricDuplicatesSkipped])
+	s.DuplicatesSkipped = int64(p.Metrics()[config.MetricDuplicatesSkipped])
 	return s, nil
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/producer"
 )
 

@@ -14,7 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/contract"
+	"github.com/streamproc/streamproc/internal/batchresponse"
 
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
@@ -163,9 +164,9 @@ func (r *Redriver) invokeOnce(ctx context.Context, function string, recs []Recor
 	if out.FunctionError != nil {
 		return 0, fmt.Sprintf("function error (%s): %s", aws.ToString(out.FunctionError), truncate(string(out.Payload), 300)), nil
 	}
-	lowest, failed, err := contract.ParseBatchResponse(out.Payload, seqs(recs))
+	lowest, failed, err := batchresponse.Parse(out.Payload, seqs(recs))
 	switch {
-	case errors.Is(err, contract.ErrNotAnObject):
+	case errors.Is(err, batchresponse.ErrNotAnObject):
 		// Stricter than the local poller: the message is kept unless the
 		// function clearly said the records were handled.
 		return 0, "the function's answer is not a KinesisEventResponse: " + truncate(string(out.Payload), 200), nil

@@ -13,9 +13,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
-	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
 

@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
-	"github.com/streamproc/streamproc/functions/aggstore/fakedb"
 	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
+	"github.com/streamproc/streamproc/functions/processor/aggstore/fakedb"
+	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/functions/processor/handler"
-	"github.com/streamproc/streamproc/functions/sensor"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
@@ -111,7 +111,7 @@ func (f *faultyDB) PutItem(ctx context.Context, in *aggstore.PutItemInput) (*agg
 	f.puts++
 	n, hook := f.puts, f.putHook
 	f.mu.Unlock()
-	k := [2]string{in.Item[contract.TablePartitionKey].S, in.Item[contract.TableSortKey].S}
+	k := [2]string{in.Item[config.TablePartitionKey].S, in.Item[config.TableSortKey].S}
 	if hook != nil {
 		if err := hook(k, n); err != nil {
 			return nil, err

@@ -13,10 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
-	"github.com/streamproc/streamproc/functions/sensor"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
+	"github.com/streamproc/streamproc/functions/processor/config"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 )
 
 // Store applies reading groups; *aggstore.Store implements it.
@@ -56,7 +56,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("handler: Config.Store is nil: pass an aggstore.Store (aggstore.New)")
 	}
 	if cfg.Windows.Size() == 0 {
-		w, err := sensor.NewWindows(contract.DefaultWindowSize)
+		w, err := sensor.NewWindows(config.DefaultWindowSize)
 		if err != nil {
 			return nil, err
 		}
@@ -143,18 +143,18 @@ func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error 
 	p := h.prepare(b, st, now)
 	m := kinesisbatch.MetricsFromContext(ctx)
 	if b.Attempt <= 1 { // retries see a subset of the same records: count once
-		m.Add(contract.MetricLateRecords, kinesisbatch.UnitCount, float64(p.Late))
+		m.Add(config.MetricLateRecords, kinesisbatch.UnitCount, float64(p.Late))
 		if p.Oldest != 0 {
-			m.Observe(contract.MetricEventTimeLag, kinesisbatch.UnitMilliseconds, float64(now.UnixMilli()-p.Oldest))
+			m.Observe(config.MetricEventTimeLag, kinesisbatch.UnitMilliseconds, float64(now.UnixMilli()-p.Oldest))
 		}
 	}
 	if len(p.Groups) == 0 {
 		return nil
 	}
 	errs, stats := h.apply(ctx, p.Groups)
-	m.Add(contract.MetricWindowsWritten, kinesisbatch.UnitCount, float64(stats.WindowsWritten))
-	m.Add(contract.MetricDuplicatesSkipped, kinesisbatch.UnitCount, float64(stats.DuplicatesSkipped))
-	m.Add(contract.MetricWriteCalls, kinesisbatch.UnitCount, float64(stats.WriteCalls))
+	m.Add(config.MetricWindowsWritten, kinesisbatch.UnitCount, float64(stats.WindowsWritten))
+	m.Add(config.MetricDuplicatesSkipped, kinesisbatch.UnitCount, float64(stats.DuplicatesSkipped))
+	m.Add(config.MetricWriteCalls, kinesisbatch.UnitCount, float64(stats.WriteCalls))
 	for gi, err := range errs {
 		if err == nil {
 			continue

@@ -15,11 +15,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
-	"github.com/streamproc/streamproc/functions/aggstore/fakedb"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
+	"github.com/streamproc/streamproc/functions/processor/aggstore/fakedb"
 	"github.com/streamproc/streamproc/functions/processor/handler"
-	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
 

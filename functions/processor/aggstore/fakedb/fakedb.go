@@ -10,8 +10,8 @@ import (
 	"maps"
 	"sync"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/awsjson"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
 )
 
 // DB is the fake. The zero value is not usable; call New.

@@ -1,14 +1,26 @@
-// Package contract holds the names and message shapes that the CDK construct,
-// the Lambda functions and streamctl must agree on. It is plain Go with no
-// AWS SDK or CDK imports so that every side can depend on it cheaply.
+// Package contract is streamproc's public wire contract: the environment
+// variables the StreamProcessor construct sets, the CloudWatch namespace,
+// dimension and metric names the batch toolkit emits, and the shapes of the
+// messages in a pipeline's dead-letter queue (records the function
+// quarantined, and the event source mapping's on-failure descriptions).
+// Import it to read your own DLQ or to graph the toolkit's metrics.
 //
-// Changing a value here is a breaking change for deployed pipelines: the
-// construct writes these environment variables and metric names into
-// CloudFormation, functions read and emit them, and streamctl parses the DLQ
-// messages.
+// It is plain Go with no AWS SDK or CDK imports, so the construct, a Lambda
+// function and a CLI can all depend on it cheaply.
+//
+// # Compatibility
+//
+// Version names the message format. Within one major version fields are only
+// added, never renamed, retyped or removed, and every reader ignores fields it
+// does not know; a message without a "version" field is version 1. The
+// environment variable, attribute, metric and dimension names are fixed for
+// a major version: changing one is a breaking change for deployed pipelines.
 package contract
 
 import "time"
+
+// Version is the DLQ message format this package reads and writes.
+const Version = "1"
 
 // Environment variables the StreamProcessor construct sets on every function it
 // deploys. Functions built on functions/kinesisbatch read them.
@@ -29,8 +41,9 @@ const DefaultMetricsNamespace = "StreamProc"
 // the function resource the construct made.
 const MetricDimension = "FunctionName"
 
-// Metric names emitted with Embedded Metric Format. The first group comes from
-// the generic batch toolkit, the second from the example sensor processor.
+// Metric names the batch toolkit (functions/kinesisbatch) emits with Embedded
+// Metric Format, one set per invocation. An application adds its own names in
+// the same namespace and dimension.
 const (
 	MetricRecordsReceived    = "RecordsReceived"    // records in the invocation's event (Count)
 	MetricRecordsSucceeded   = "RecordsSucceeded"   // records fully handled (Count)
@@ -39,11 +52,6 @@ const (
 	MetricRecordsFailed      = "RecordsFailed"      // records returned as batch item failures (Count)
 	MetricBatchDuration      = "BatchDuration"      // wall time of one invocation's handling (Milliseconds)
 
-	MetricWindowsWritten    = "WindowsWritten"    // aggregate items written (Count)
-	MetricDuplicatesSkipped = "DuplicatesSkipped" // readings already applied, suppressed (Count)
-	MetricWriteCalls        = "WriteCalls"        // DynamoDB write calls (Count)
-	MetricEventTimeLag      = "EventTimeLag"      // now minus the oldest reading's event time in the batch (Milliseconds)
-	MetricLateRecords       = "LateRecords"       // readings whose window had closed when they arrived (Count)
 )
 
 // Message attribute that marks the kind of a message in the DLQ. Messages the
@@ -58,7 +66,8 @@ const (
 // bytes [Offset, Offset+len(Data)) of the payload and DataSHA256 covers the
 // whole payload so the reader can check the reassembly.
 type QuarantinedRecord struct {
-	RecordID                    string    `json:"recordId"` // "<shardId>/<sequenceNumber>"
+	Version                     string    `json:"version,omitempty"` // Version; empty means "1"
+	RecordID                    string    `json:"recordId"`          // "<shardId>/<sequenceNumber>"
 	Reason                      string    `json:"reason"`
 	EventSourceARN              string    `json:"eventSourceArn"`
 	ShardID                     string    `json:"shardId"`
@@ -121,12 +130,3 @@ type KinesisBatchInfo struct {
 	BatchSize                       int    `json:"batchSize"`
 	StreamARN                       string `json:"streamArn"`
 }
-
-// Aggregate table schema of the example sensor pipeline.
-const (
-	EnvTableName      = "TABLE_NAME"
-	EnvWindowSize     = "WINDOW_SIZE" // Go duration, e.g. "1m"
-	TablePartitionKey = "sensor_id"
-	TableSortKey      = "window_start" // RFC 3339 UTC, e.g. 2026-11-25T10:07:00Z
-	DefaultWindowSize = time.Minute
-)

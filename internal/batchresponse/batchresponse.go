@@ -1,4 +1,4 @@
-package contract
+package batchresponse
 
 import (
 	"bytes"
@@ -7,12 +7,12 @@ import (
 	"fmt"
 )
 
-// ErrNotAnObject is returned by ParseBatchResponse for a body that is valid
+// ErrNotAnObject is returned by Parse for a body that is valid
 // JSON but not an object (a string, a number, an array). Lambda's
 // documentation does not say what it makes of one; each caller decides.
 var ErrNotAnObject = errors.New("the function's answer is JSON but not an object")
 
-// ParseBatchResponse applies Lambda's partial batch response rules for
+// Parse applies Lambda's partial batch response rules for
 // Kinesis (ReportBatchItemFailures) to a function's answer for a batch whose
 // sequence numbers are seqs, in batch order.
 // https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html
@@ -25,7 +25,7 @@ var ErrNotAnObject = errors.New("the function's answer is JSON but not an object
 //     sequence number of the batch, an object that is not a batch response
 //     (batchItemFailures not a list of {itemIdentifier: string}), or an
 //     answer that is not JSON: the error says why.
-func ParseBatchResponse(body []byte, seqs []string) (lowest int, failed []string, err error) {
+func Parse(body []byte, seqs []string) (lowest int, failed []string, err error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || string(body) == "null" {
 		return -1, nil, nil

@@ -1,4 +1,4 @@
-package contract
+package batchresponse
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestParseBatchResponse(t *testing.T) {
+func TestParse(t *testing.T) {
 	seqs := []string{"10", "20", "30"}
 	for _, tc := range []struct {
 		body   string
@@ -34,7 +34,7 @@ func TestParseBatchResponse(t *testing.T) {
 		{body: `"ok"`, lowest: -1, err: "object"},
 		{body: `[1]`, lowest: -1, err: "object"},
 	} {
-		lowest, failed, err := ParseBatchResponse([]byte(tc.body), seqs)
+		lowest, failed, err := Parse([]byte(tc.body), seqs)
 		switch {
 		case tc.err == "" && err != nil,
 			tc.err == "object" && !errors.Is(err, ErrNotAnObject),

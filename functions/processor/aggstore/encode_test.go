@@ -11,8 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/streamproc/streamproc/functions/sensor"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/processor/config"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 )
 
 // trickyStrings need every escaping rule of encoding/json.
@@ -373,7 +373,7 @@ func TestEncodeItemValuesSurviveLaterEncodes(t *testing.T) {
 	a := sensor.Aggregate{Count: 1, Sum: 1, Min: 1, Max: 1, First: 60001, Last: 60001, IDs: []uint64{7}}
 	first := EncodeItem(k, a, 1, time.UnixMilli(1))
 	want := maps.Clone(first)
-	wantWS, wantUpdated := first[contract.TableSortKey].S, first[AttrUpdatedAt].S
+	wantWS, wantUpdated := first[config.TableSortKey].S, first[AttrUpdatedAt].S
 	for i := range 100 {
 		a2 := a
 		a2.Count, a2.IDs = int64(i), make([]uint64, i)
@@ -384,8 +384,8 @@ func TestEncodeItemValuesSurviveLaterEncodes(t *testing.T) {
 		ids[i] = 0xee
 	}
 	_ = append(ids, 1, 2, 3) // capacity ends at the buffer's end: no write past it
-	if first[contract.TableSortKey].S != wantWS || first[AttrUpdatedAt].S != wantUpdated {
-		t.Fatalf("strings changed: %q %q", first[contract.TableSortKey].S, first[AttrUpdatedAt].S)
+	if first[config.TableSortKey].S != wantWS || first[AttrUpdatedAt].S != wantUpdated {
+		t.Fatalf("strings changed: %q %q", first[config.TableSortKey].S, first[AttrUpdatedAt].S)
 	}
 	for name, v := range want {
 		if v.Type != TypeB && !reflect.DeepEqual(first[name], v) {

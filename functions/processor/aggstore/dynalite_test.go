@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
 	"github.com/streamproc/streamproc/functions/awsjson"
-	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/emulator"
 )
 

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
-	"github.com/streamproc/streamproc/functions/aggstore/fakedb"
 	"github.com/streamproc/streamproc/functions/awsjson"
-	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
+	"github.com/streamproc/streamproc/functions/processor/aggstore/fakedb"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 )
 
 // fakeService is an HTTP server answering DynamoDB JSON calls with canned

@@ -13,7 +13,7 @@ import (
 // shapes are DynamoDB's; only what the store uses is modelled.
 
 // API is the part of DynamoDB the store uses. NewDynamoDB returns the real
-// implementation; functions/aggstore/fakedb is an in-memory one for tests.
+// implementation; functions/processor/aggstore/fakedb is an in-memory one for tests.
 type API interface {
 	BatchGetItem(ctx context.Context, in *BatchGetItemInput) (*BatchGetItemOutput, error)
 	GetItem(ctx context.Context, in *GetItemInput) (*GetItemOutput, error)

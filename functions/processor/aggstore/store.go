@@ -58,9 +58,9 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/functions/processor/config"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/backoff"
-	"github.com/streamproc/streamproc/internal/contract"
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
@@ -114,7 +114,7 @@ func New(db API, cfg Config) (*Store, error) {
 		return nil, errors.New("aggstore: nil DynamoDB client")
 	}
 	if cfg.Table == "" {
-		return nil, fmt.Errorf("aggstore: no table name: set %s", contract.EnvTableName)
+		return nil, fmt.Errorf("aggstore: no table name: set %s", config.EnvTableName)
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 16
@@ -354,7 +354,7 @@ func (s *Store) get(ctx context.Context, k sensor.Key) (current, error) {
 // Shared, read-only request parts (no API implementation modifies its
 // inputs).
 var (
-	namesNew = map[string]string{"#k": contract.TablePartitionKey}
+	namesNew = map[string]string{"#k": config.TablePartitionKey}
 	namesVer = map[string]string{"#v": AttrVersion}
 )
 
@@ -411,8 +411,8 @@ func (s *Store) PrepareWrites(groups []sensor.Group) []*PutItemInput {
 
 func itemKey(k sensor.Key) Item {
 	return Item{
-		contract.TablePartitionKey: StringValue(k.SensorID),
-		contract.TableSortKey:      StringValue(sensor.FormatWindowStart(k.WindowStart)),
+		config.TablePartitionKey: StringValue(k.SensorID),
+		config.TableSortKey:      StringValue(sensor.FormatWindowStart(k.WindowStart)),
 	}
 }
 
@@ -459,8 +459,8 @@ func EncodeItem(k sensor.Key, a sensor.Aggregate, version int64, now time.Time) 
 	// string without a second allocation.
 	text := unsafe.String(unsafe.SliceData(buf), n)
 	item := make(Item, itemAttrCount)
-	item[contract.TablePartitionKey] = StringValue(k.SensorID)
-	item[contract.TableSortKey] = StringValue(text[:off[0]])
+	item[config.TablePartitionKey] = StringValue(k.SensorID)
+	item[config.TableSortKey] = StringValue(text[:off[0]])
 	item[AttrCount] = NumberValue(text[off[0]:off[1]])
 	item[AttrSum] = NumberValue(text[off[1]:off[2]])
 	item[AttrMin] = NumberValue(text[off[2]:off[3]])
@@ -525,12 +525,12 @@ func decodeItem(item Item) (sensor.Key, current, error) {
 		}
 		return n
 	}
-	k.SensorID = str(contract.TablePartitionKey)
-	ws := str(contract.TableSortKey)
+	k.SensorID = str(config.TablePartitionKey)
+	ws := str(config.TableSortKey)
 	if t, perr := time.Parse(time.RFC3339, ws); perr == nil {
 		k.WindowStart = t.UnixMilli()
 	} else if err == nil {
-		err = fmt.Errorf("attribute %s: %w", contract.TableSortKey, perr)
+		err = fmt.Errorf("attribute %s: %w", config.TableSortKey, perr)
 	}
 	c.version = integer(AttrVersion)
 	c.agg.Count = integer(AttrCount)

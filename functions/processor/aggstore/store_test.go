@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streamproc/streamproc/functions/aggstore"
-	"github.com/streamproc/streamproc/functions/aggstore/fakedb"
 	"github.com/streamproc/streamproc/functions/awsjson"
-	"github.com/streamproc/streamproc/functions/sensor"
+	"github.com/streamproc/streamproc/functions/processor/aggstore"
+	"github.com/streamproc/streamproc/functions/processor/aggstore/fakedb"
+	"github.com/streamproc/streamproc/functions/processor/sensor"
 )
 
 var base = time.Date(2026, 11, 25, 10, 7, 0, 0, time.UTC).UnixMilli()

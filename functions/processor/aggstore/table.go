@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/streamproc/streamproc/functions/awsjson"
-	"github.com/streamproc/streamproc/internal/contract"
+	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
@@ -47,12 +47,12 @@ func CreateTable(ctx context.Context, c *awsjson.Client, table string) error {
 	in := createTableInput{
 		TableName: table,
 		AttributeDefinitions: []attributeDefinition{
-			{AttributeName: contract.TablePartitionKey, AttributeType: "S"},
-			{AttributeName: contract.TableSortKey, AttributeType: "S"},
+			{AttributeName: config.TablePartitionKey, AttributeType: "S"},
+			{AttributeName: config.TableSortKey, AttributeType: "S"},
 		},
 		KeySchema: []keySchemaElement{
-			{AttributeName: contract.TablePartitionKey, KeyType: "HASH"},
-			{AttributeName: contract.TableSortKey, KeyType: "RANGE"},
+			{AttributeName: config.TablePartitionKey, KeyType: "HASH"},
+			{AttributeName: config.TableSortKey, KeyType: "RANGE"},
 		},
 		BillingMode: "PAY_PER_REQUEST",
 	}
