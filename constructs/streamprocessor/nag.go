@@ -102,6 +102,13 @@ func (sp *StreamProcessor) addNagSuppressions(r *resolved) {
 				"move failure records out of the place operators and streamctl redrive read them from.",
 		},
 	)
+	if r.newStream && r.StreamEncryptionKey != nil {
+		suppressNag(sp.stream, nagRule{
+			id: "AwsSolutions-KDS3",
+			reason: "the application chose a customer-managed key for this stream (StreamProcessorProps.StreamEncryptionKey), " +
+				"e.g. for compliance or to share the stream with another account, which the AWS-managed aws/kinesis key cannot do.",
+		})
+	}
 	suppressNag(sp.function, nagRule{
 		id: "Serverless-LambdaDLQ",
 		reason: "the function is invoked synchronously by the Kinesis event source mapping, never asynchronously, so a function-level " +
