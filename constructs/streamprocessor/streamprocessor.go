@@ -17,12 +17,15 @@
 // construct. The children of a StreamProcessor are:
 //
 //	Stream              awskinesis.Stream        (only when Stream is not passed)
+//	Stream/Policy       awskinesis.ResourcePolicy (only with CrossAccountReaders)
 //	Consumer            awskinesis.StreamConsumer (only with EnhancedFanOut)
+//	Consumer/Policy     awskinesis.ResourcePolicy (with EnhancedFanOut and CrossAccountReaders)
 //	DeadLetterQueueKey  awskms.Key, rotation on  (only when DeadLetterQueueEncryptionKey is not passed)
 //	DeadLetterQueue     awssqs.Queue, SSE-KMS, TLS-only, 14 days
 //	LogGroup            awslogs.LogGroup
 //	ServiceRole         awsiam.Role, the function's execution role
-//	Function            awslambda.Function; Function/CurrentVersion with provisioned concurrency
+//	Function            awslambda.Function; Function/CurrentVersion with provisioned concurrency;
+//	                    Function/SecurityGroup with Vpc and no SecurityGroups
 //	Alias               awslambda.Alias          (only with ProvisionedConcurrentExecutions)
 //	EventSourceMapping  awslambda.EventSourceMapping
 //
@@ -32,8 +35,15 @@
 // # Permissions
 //
 // The function may read the stream (and use its key), write its own log group,
-// send to the DLQ (and use its key), and put X-Ray traces. Nothing else: grant
-// more through what the construct exposes, e.g. table.GrantReadWriteData(sp.Function()).
+// send to the DLQ (and use its key), put X-Ray traces and, with Vpc, manage its
+// network interfaces. Nothing else: grant more through what the construct
+// exposes, e.g. table.GrantReadWriteData(sp.Function()).
+//
+// # cdk-nag
+//
+// The few findings of cdk-nag's AwsSolutions and Serverless packs that are
+// deliberate design choices carry their reasons on the resource (nag.go), so
+// an application that runs cdk-nag needs no suppression of its own.
 package streamprocessor
 
 import (
