@@ -33,7 +33,11 @@ const bundlingImage = "public.ecr.aws/docker/library/golang:1.26"
 // hash and an unchanged function is not redeployed.
 //
 // The build runs when the stack is synthesized, and only for stacks that need
-// bundling (`cdk synth`/`deploy` of that stack).
+// bundling (`cdk synth`/`deploy` of that stack), inside CDK's bundling
+// callback: a failed build panics with the compiler's message, but the CDK's
+// node process may report a broken pipe before it. StreamProcessorProps.Entry
+// builds before CDK is involved instead, and reports only the compiler's
+// message.
 func GoCode(entry *string, architecture awslambda.Architecture) awslambda.Code {
 	if architecture == nil {
 		architecture = awslambda.Architecture_ARM_64()
