@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -93,17 +94,40 @@ func thresholdsFor(t *monitoringTargets, p *MonitoringProps) derivedThresholds {
 // functionMetric is the one path to the function's own EMF metrics: the
 // namespace the function writes to and its single FunctionName dimension.
 func functionMetric(t *monitoringTargets, name, stat string, period time.Duration, label string) awscloudwatch.Metric {
-	ns := t.MetricsNamespace
+	return emfMetric(t.MetricsNamespace, t.Function, jsii.String(name), opts(stat, period, label))
+}
+
+// emfMetric is the function's metric name in namespace ns (the default
+// namespace when empty), with FunctionName as its dimension.
+func emfMetric(ns string, fn awslambda.IFunction, name *string, o *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	if ns == "" {
 		ns = contract.DefaultMetricsNamespace
 	}
+	if o == nil {
+		o = &awscloudwatch.MetricOptions{}
+	}
+	dims := map[string]*string{}
+	if o.DimensionsMap != nil {
+		for k, v := range *o.DimensionsMap {
+			dims[k] = v
+		}
+	}
+	dims[contract.MetricDimension] = fn.FunctionName()
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace:     jsii.String(ns),
-		MetricName:    jsii.String(name),
-		DimensionsMap: &map[string]*string{contract.MetricDimension: t.Function.FunctionName()},
-		Statistic:     jsii.String(stat),
-		Period:        cdkDuration(period),
-		Label:         labelOrNil(label),
+		MetricName:    name,
+		DimensionsMap: &dims,
+		Account:       o.Account,
+		Color:         o.Color,
+		Id:            o.Id,
+		Label:         o.Label,
+		Period:        o.Period,
+		Region:        o.Region,
+		StackAccount:  o.StackAccount,
+		StackRegion:   o.StackRegion,
+		Statistic:     o.Statistic,
+		Unit:          o.Unit,
+		Visible:       o.Visible,
 	})
 }
 
@@ -181,32 +205,35 @@ func errorRate(t *monitoringTargets) awscloudwatch.MathExpression {
 // disabled ones, in AllAlarmKinds order.
 func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 	th := thresholdsFor(t, p)
-	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
-	gte := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-	notBreaching := awscloudwatch.TreatMissingData_NOT_BREACHING
+	var all []alarmSpec
+	all = append(all, lagAlarmSpecs(t, th)...)
+	all = append(all, failureAlarmSpecs(t, p, th)...)
+	all = append(all, functionAlarmSpecs(t, p)...)
+	all = append(all, streamAlarmSpecs(t)...)
+	out := all[:0]
+	for _, s := range all {
+		if !slices.Contains(p.DisabledAlarms, s.Kind) {
+			out = append(out, s)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b alarmSpec) int {
+		return slices.Index(AllAlarmKinds, a.Kind) - slices.Index(AllAlarmKinds, b.Kind)
+	})
+	return out
+}
 
+const (
+	above        = awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
+	atOrAbove    = awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+	notBreaching = awscloudwatch.TreatMissingData_NOT_BREACHING
+)
+
+// lagAlarmSpecs: how far behind the pipeline reads, seen from the stream and
+// from the function.
+func lagAlarmSpecs(t *monitoringTargets, th derivedThresholds) []alarmSpec {
 	iterMs := float64(th.IteratorAge.Milliseconds())
 	iterWhy := fmt.Sprintf("Records are discarded after %s (min of max record age and retention); this fires at %s so there is time to act.",
 		human(th.TimeToDiscard), human(th.IteratorAge))
-
-	timeoutMs := float64(goDuration(t.Timeout).Milliseconds())
-	durPct := valueOr(p.DurationPercentOfTimeout, 80)
-	errPct := valueOr(p.ErrorRatePercent, 1)
-	quarantined := valueOr(p.QuarantinedRecordsThreshold, 0)
-
-	capacity := "provisioned"
-	writeEval, writeDatapoints := 3.0, 2.0
-	writeWhy := "Producers are being throttled in 2 of 3 five-minute periods: the stream needs more shards, or one partition key is hot."
-	if t.StreamIsNew && t.OnDemand {
-		capacity = "on-demand"
-		// On-demand streams throttle while they scale (traffic above twice the
-		// previous peak, scaled within about 15 minutes) or on a hot partition
-		// key: alarm only when it lasts longer than a scale-up.
-		writeEval, writeDatapoints = 4, 4
-		writeWhy = "Producers of this on-demand stream have been throttled for 20 minutes, longer than an on-demand scale-up: a hot partition key or the account's on-demand write limit."
-	} else if !t.StreamIsNew {
-		capacity = "imported stream, capacity mode unknown"
-	}
 
 	// Stream side of the lag: shared-throughput consumers are seen through
 	// GetRecords; an enhanced fan-out consumer through its own subscription.
@@ -222,12 +249,12 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		streamLagMissing = notBreaching
 	}
 
-	all := []alarmSpec{
+	return []alarmSpec{
 		{
 			Kind:       AlarmStreamIteratorAge,
 			Metric:     streamLag,
 			Threshold:  iterMs,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
 			Missing: streamLagMissing,
 			What:    streamLagWhat,
@@ -240,7 +267,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 			Kind:       AlarmIteratorAge,
 			Metric:     t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "")),
 			Threshold:  iterMs,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
 			Missing: notBreaching, // no invocations (idle stream) means no datapoint
 			What: "The age of the last record in the batches the function receives (IteratorAge, max over 1 minute, 5 minutes in a row) is above " +
@@ -250,11 +277,19 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 				human(th.TimeToDiscard) + " go to the DLQ.",
 			Annotation: "IteratorAge alarm",
 		},
+	}
+}
+
+// failureAlarmSpecs: records the mapping gave up on or lost, the DLQ, and
+// records the function quarantined.
+func failureAlarmSpecs(t *monitoringTargets, p *MonitoringProps, th derivedThresholds) []alarmSpec {
+	quarantined := valueOr(p.QuarantinedRecordsThreshold, 0)
+	return []alarmSpec{
 		{
 			Kind:       AlarmDroppedEvents,
 			Metric:     mappingMetric(t, esmDropped, fastPeriod, ""),
 			Threshold:  0,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 1, Datapoints: 1,
 			Missing: notBreaching, // emitted only when the mapping drops events
 			What:    "The event source mapping dropped records (DroppedEventCount > 0): they exceeded the max record age or retry count and could NOT be delivered to the DLQ. Their data is lost unless re-read from the stream.",
@@ -264,7 +299,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 			Kind:       AlarmOnFailureDelivered,
 			Metric:     mappingMetric(t, esmOnFailureDelivered, fastPeriod, ""),
 			Threshold:  0,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 1, Datapoints: 1,
 			Missing: notBreaching,
 			What:    "The event source mapping gave up on records (OnFailureDestinationDeliveredEventCount > 0) and sent their sequence ranges to the DLQ. The records are still in the stream for " + human(th.RedriveWindow) + " at most.",
@@ -274,7 +309,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 			Kind:       AlarmDLQMessages,
 			Metric:     t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "")),
 			Threshold:  0,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 1, Datapoints: 1,
 			Missing: notBreaching, // SQS stops reporting for queues idle for hours
 			What:    "The DLQ holds messages: quarantined records (with their payload) or batches the mapping gave up on (sequence ranges only).",
@@ -284,7 +319,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 			Kind:       AlarmDLQAge,
 			Metric:     t.DLQ.MetricApproximateAgeOfOldestMessage(opts(statMax, slowPeriod, "")),
 			Threshold:  th.DLQOldestMessageAge.Seconds(),
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 1, Datapoints: 1,
 			Missing: notBreaching,
 			What: "The oldest DLQ message is older than " + human(th.DLQOldestMessageAge) + ", half of the " + human(th.RedriveWindow) +
@@ -296,17 +331,28 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 			Kind:       AlarmRecordsQuarantined,
 			Metric:     functionMetric(t, contract.MetricRecordsQuarantined, statSum, slowPeriod, ""),
 			Threshold:  quarantined,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 1, Datapoints: 1,
 			Missing: notBreaching,
 			What:    fmt.Sprintf("The function quarantined more than %g records in 5 minutes (RecordsQuarantined): they failed validation and were moved to the DLQ with their payload.", quarantined),
 			Runbook: "Read the quarantine reasons in the DLQ messages; fix the producer or the validation; replay the fixed records.",
 		},
+	}
+}
+
+// functionAlarmSpecs: the function's errors, throttles, duration and
+// concurrency.
+func functionAlarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
+	timeoutMs := float64(goDuration(t.Timeout).Milliseconds())
+	durPct := valueOr(p.DurationPercentOfTimeout, 80)
+	errPct := valueOr(p.ErrorRatePercent, 1)
+
+	all := []alarmSpec{
 		{
 			Kind:       AlarmErrorRate,
 			Metric:     errorRate(t),
 			Threshold:  errPct,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 3, Datapoints: 2,
 			Missing:    notBreaching,
 			What:       fmt.Sprintf("More than %g%% of invocations failed in 2 of 3 five-minute periods. Partial batch failures are not errors; these are crashes, timeouts or out-of-memory, and each one retries the whole batch.", errPct),
@@ -317,7 +363,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 			Kind:       AlarmThrottles,
 			Metric:     t.Function.MetricThrottles(opts(statSum, slowPeriod, "")),
 			Threshold:  0,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 3, Datapoints: 2,
 			Missing: notBreaching,
 			What:    "Lambda throttled the function in 2 of 3 five-minute periods; throttled batches are retried and the shard falls behind.",
@@ -327,7 +373,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 			Kind:       AlarmDuration,
 			Metric:     t.Function.MetricDuration(opts(statP99, slowPeriod, "")),
 			Threshold:  math.Round(timeoutMs * durPct / 100),
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 3, Datapoints: 3,
 			Missing:    notBreaching,
 			What:       fmt.Sprintf("p99 duration has been above %g%% of the %s timeout for 15 minutes; the next slow batch times out and is retried whole.", durPct, human(goDuration(t.Timeout))),
@@ -341,7 +387,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 			Kind:       AlarmConcurrency,
 			Metric:     t.Function.Metric(jsii.String("ConcurrentExecutions"), opts(statMax, fastPeriod, "")),
 			Threshold:  math.Max(1, math.Ceil(*t.ReservedConcurrency*pct/100)),
-			Comparison: gte,
+			Comparison: atOrAbove,
 			Evaluation: 5, Datapoints: 5,
 			Missing:    notBreaching,
 			What:       fmt.Sprintf("Concurrent executions have been at %g%% of the reserved %g for 5 minutes; more shards or a higher ParallelizationFactor will be throttled.", pct, *t.ReservedConcurrency),
@@ -349,38 +395,47 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 			Annotation: "Concurrency alarm",
 		})
 	}
-	all = append(all,
-		alarmSpec{
+	return all
+}
+
+// streamAlarmSpecs: the stream's write and read throttles.
+func streamAlarmSpecs(t *monitoringTargets) []alarmSpec {
+	capacity := "provisioned"
+	writeEval, writeDatapoints := 3.0, 2.0
+	writeWhy := "Producers are being throttled in 2 of 3 five-minute periods: the stream needs more shards, or one partition key is hot."
+	if t.StreamIsNew && t.OnDemand {
+		capacity = "on-demand"
+		// On-demand streams throttle while they scale (traffic above twice the
+		// previous peak, scaled within about 15 minutes) or on a hot partition
+		// key: alarm only when it lasts longer than a scale-up.
+		writeEval, writeDatapoints = 4, 4
+		writeWhy = "Producers of this on-demand stream have been throttled for 20 minutes, longer than an on-demand scale-up: a hot partition key or the account's on-demand write limit."
+	} else if !t.StreamIsNew {
+		capacity = "imported stream, capacity mode unknown"
+	}
+
+	return []alarmSpec{
+		{
 			Kind:       AlarmWriteThrottled,
 			Metric:     t.Stream.MetricWriteProvisionedThroughputExceeded(opts(statSum, slowPeriod, "")),
 			Threshold:  0,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: writeEval, Datapoints: writeDatapoints,
 			Missing: notBreaching,
 			What:    writeWhy + " (" + capacity + ")",
 			Runbook: "Check IncomingBytes/IncomingRecords per shard and the partition-key spread; add shards (provisioned) or spread keys; producers must retry with backoff.",
 		},
-		alarmSpec{
+		{
 			Kind:       AlarmReadThrottled,
 			Metric:     t.Stream.MetricReadProvisionedThroughputExceeded(opts(statSum, slowPeriod, "")),
 			Threshold:  0,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 3, Datapoints: 2,
 			Missing: notBreaching,
 			What:    "Reads from the stream were throttled in 2 of 3 five-minute periods (5 reads/s and 2 MB/s per shard are shared by all standard consumers); the consumer falls behind. (" + capacity + ")",
 			Runbook: "Count the stream's consumers: move extra ones to enhanced fan-out, or add shards.",
 		},
-	)
-	out := all[:0]
-	for _, s := range all {
-		if !slices.Contains(p.DisabledAlarms, s.Kind) {
-			out = append(out, s)
-		}
 	}
-	slices.SortStableFunc(out, func(a, b alarmSpec) int {
-		return slices.Index(AllAlarmKinds, a.Kind) - slices.Index(AllAlarmKinds, b.Kind)
-	})
-	return out
 }
 
 func valueOr(p *float64, def float64) float64 {

@@ -83,6 +83,8 @@ type StreamProcessor struct {
 	alias      awslambda.Alias
 	mapping    awslambda.EventSourceMapping
 	monitoring *Monitoring
+
+	metricsNamespace string
 }
 
 // NewStreamProcessor makes the pipeline in scope. It panics with a
@@ -99,31 +101,42 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		}
 	}
 
-	sp := &StreamProcessor{}
+	sp := &StreamProcessor{metricsNamespace: *r.MetricsNamespace}
 	constructs.NewConstruct_Override(sp, scope, id)
-	p := &r.StreamProcessorProps
+	sp.addStream(r)
+	sp.addDeadLetterQueue(r)
+	sp.addFunction(r)
+	sp.addEventSourceMapping(r)
+	sp.monitoring = addMonitoring(sp, sp.monitoringTargets(r), r.Monitoring)
+	return sp
+}
 
-	// ---- stream
+// addStream makes the stream (or takes the caller's) and, with
+// EnhancedFanOut, its consumer.
+func (sp *StreamProcessor) addStream(r *resolved) {
+	p := &r.StreamProcessorProps
 	if r.newStream {
 		sp.stream = awskinesis.NewStream(sp, jsii.String(IDStream), streamProps(r))
 	} else {
 		sp.stream = p.Stream
 	}
-	source := sp.stream.StreamArn()
-	if *p.EnhancedFanOut {
-		name := p.ConsumerName
-		if name == nil {
-			name = awscdk.Names_UniqueResourceName(sp, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)})
-		}
-		sp.consumer = awskinesis.NewStreamConsumer(sp, jsii.String(IDConsumer), &awskinesis.StreamConsumerProps{
-			Stream:             sp.stream,
-			StreamConsumerName: name,
-		})
-		source = sp.consumer.StreamConsumerArn()
+	if !*p.EnhancedFanOut {
+		return
 	}
+	name := p.ConsumerName
+	if name == nil {
+		name = awscdk.Names_UniqueResourceName(sp, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)})
+	}
+	sp.consumer = awskinesis.NewStreamConsumer(sp, jsii.String(IDConsumer), &awskinesis.StreamConsumerProps{
+		Stream:             sp.stream,
+		StreamConsumerName: name,
+	})
+}
 
-	// ---- DLQ: receives the mapping's on-failure descriptions and the
-	// function's quarantined records.
+// addDeadLetterQueue makes the DLQ and its key: the queue receives the
+// mapping's on-failure descriptions and the function's quarantined records.
+func (sp *StreamProcessor) addDeadLetterQueue(r *resolved) {
+	p := &r.StreamProcessorProps
 	dlqKey := p.DeadLetterQueueEncryptionKey
 	if dlqKey == nil {
 		dlqKey = awskms.NewKey(sp, jsii.String(IDDeadLetterQueueKey), &awskms.KeyProps{
@@ -140,8 +153,12 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(DefaultDeadLetterRetentionDays)),
 		RemovalPolicy:       p.RemovalPolicy,
 	})
+}
 
-	// ---- function
+// addFunction makes the log group, the execution role, the function and,
+// with provisioned concurrency, its alias.
+func (sp *StreamProcessor) addFunction(r *resolved) {
+	p := &r.StreamProcessorProps
 	sp.logGroup = awslogs.NewLogGroup(sp, jsii.String(IDLogGroup), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
@@ -156,15 +173,6 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	if code == nil {
 		code = GoCode(p.Entry, p.Architecture)
 	}
-	env := map[string]*string{}
-	if p.Environment != nil {
-		for k, v := range *p.Environment {
-			env[k] = v
-		}
-	}
-	env[contract.EnvQuarantineQueueURL] = sp.dlq.QueueUrl()
-	env[contract.EnvMetricsNamespace] = p.MetricsNamespace
-
 	sp.function = awslambda.NewFunction(sp, jsii.String(IDFunction), &awslambda.FunctionProps{
 		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
 		Handler:                      jsii.String("bootstrap"),
@@ -173,7 +181,7 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		FunctionName:                 p.FunctionName,
 		MemorySize:                   p.MemorySize,
 		Timeout:                      p.Timeout,
-		Environment:                  &env,
+		Environment:                  sp.environment(r),
 		ReservedConcurrentExecutions: p.ReservedConcurrentExecutions,
 		Role:                         sp.role,
 		Tracing:                      awslambda.Tracing_ACTIVE,
@@ -184,21 +192,42 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	})
 	sp.grantSendToDLQ()
 
-	var target awslambda.IFunction = sp.function
 	if p.ProvisionedConcurrentExecutions != nil {
 		sp.alias = awslambda.NewAlias(sp, jsii.String(IDAlias), &awslambda.AliasProps{
 			AliasName:                       jsii.String(DefaultAliasName),
 			Version:                         sp.function.CurrentVersion(),
 			ProvisionedConcurrentExecutions: p.ProvisionedConcurrentExecutions,
 		})
-		target = sp.alias
 	}
+}
 
-	// ---- event source mapping
+// environment is the caller's variables plus the construct's own.
+func (sp *StreamProcessor) environment(r *resolved) *map[string]*string {
+	env := map[string]*string{}
+	if r.Environment != nil {
+		for k, v := range *r.Environment {
+			env[k] = v
+		}
+	}
+	env[contract.EnvQuarantineQueueURL] = sp.dlq.QueueUrl()
+	env[contract.EnvMetricsNamespace] = r.MetricsNamespace
+	return &env
+}
+
+// addEventSourceMapping grants the role read access to the stream (or
+// consumer) and connects it to the function (or its alias).
+func (sp *StreamProcessor) addEventSourceMapping(r *resolved) {
+	p := &r.StreamProcessorProps
+	source := sp.stream.StreamArn()
 	if sp.consumer != nil {
 		sp.consumer.GrantRead(sp.role)
+		source = sp.consumer.StreamConsumerArn()
 	} else {
 		sp.stream.GrantRead(sp.role)
+	}
+	var target awslambda.IFunction = sp.function
+	if sp.alias != nil {
+		target = sp.alias
 	}
 	var responseTypes *bool
 	if *p.ReportBatchItemFailures {
@@ -225,8 +254,12 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	// The mapping validates its source when it is created; make sure the
 	// role's policy exists before it.
 	sp.mapping.Node().AddDependency(sp.role)
+}
 
-	// ---- monitoring
+// monitoringTargets is what the monitoring watches, with the resolved
+// settings its thresholds derive from.
+func (sp *StreamProcessor) monitoringTargets(r *resolved) *monitoringTargets {
+	p := &r.StreamProcessorProps
 	var reserved *float64
 	if p.ReservedConcurrentExecutions != nil {
 		v := *p.ReservedConcurrentExecutions
@@ -236,7 +269,7 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	if sp.consumer != nil {
 		consumerName = sp.consumer.StreamConsumerName()
 	}
-	sp.monitoring = addMonitoring(sp, &monitoringTargets{
+	return &monitoringTargets{
 		Stream:              sp.stream,
 		StreamIsNew:         r.newStream,
 		OnDemand:            r.onDemand,
@@ -250,8 +283,7 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		MetricsNamespace:    *p.MetricsNamespace,
 		EnhancedFanOut:      sp.consumer != nil,
 		ConsumerName:        consumerName,
-	}, p.Monitoring)
-	return sp
+	}
 }
 
 // grantSendToDLQ lets the function's role send to the DLQ: the mapping sends
@@ -352,3 +384,18 @@ func (sp *StreamProcessor) AlarmTopic() awssns.ITopic { return sp.monitoring.Top
 
 // Dashboard shows the pipeline.
 func (sp *StreamProcessor) Dashboard() awscloudwatch.Dashboard { return sp.monitoring.Dashboard }
+
+// MetricsNamespace is the CloudWatch namespace of the function's own Embedded
+// Metric Format metrics (StreamProcessorProps.MetricsNamespace, resolved).
+func (sp *StreamProcessor) MetricsNamespace() *string { return jsii.String(sp.metricsNamespace) }
+
+// Metric is one of the function's own Embedded Metric Format metrics: the
+// toolkit's (contract.MetricRecordsReceived, ...) or the application's, in
+// MetricsNamespace with the function's name as its contract.MetricDimension
+// dimension, which the function's metrics carry. props may add dimensions,
+// statistic, period, label, ...; the FunctionName dimension always wins.
+// Like aws-cdk-lib's metric helpers, the statistic defaults to Average and
+// the period to 5 minutes.
+func (sp *StreamProcessor) Metric(metricName *string, props *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return emfMetric(sp.metricsNamespace, sp.function, metricName, props)
+}

@@ -73,9 +73,21 @@ var lambdaReservedEnv = map[string]bool{
 // unresolved tokens are skipped: they are only known at deploy time.
 func validate(r *resolved) []string {
 	v := &checker{}
-	p := &r.StreamProcessorProps
+	v.checkCode(r)
+	v.checkStream(r)
+	v.checkFunction(r)
+	v.checkMapping(r)
+	v.checkConcurrency(r)
+	// Monitoring (monitoring_validate.go), reported with the rest before
+	// anything is added to the tree.
+	v.problems = append(v.problems, monitoringProblems(r.Monitoring, r.RetentionPeriod, r.MaxRecordAge)...)
+	return v.problems
+}
 
-	// ---- code
+// checkCode: exactly one of Entry and Code, a main package, a supported
+// architecture.
+func (v *checker) checkCode(r *resolved) {
+	p := &r.StreamProcessorProps
 	switch {
 	case p.Entry == nil && p.Code == nil:
 		v.addf("neither Entry nor Code is set: set Entry to the directory of a Go main package (e.g. \"./functions/processor\") or Code to a prebuilt bootstrap")
@@ -90,7 +102,12 @@ func validate(r *resolved) []string {
 		v.addf("Architecture %q is not supported: use awslambda.Architecture_ARM_64() or awslambda.Architecture_X86_64()", r.archName)
 	}
 
-	// ---- stream
+}
+
+// checkStream: the new stream's settings, or none of them with an existing
+// stream; the retention.
+func (v *checker) checkStream(r *resolved) {
+	p := &r.StreamProcessorProps
 	if !r.newStream {
 		for _, f := range []struct {
 			name string
@@ -121,42 +138,40 @@ func validate(r *resolved) []string {
 			v.addf("StreamName %q is invalid: use 1 to 128 characters from a-z, A-Z, 0-9, _ . -", s)
 		}
 	}
-	retention, retentionKnown := v.secs(p.RetentionPeriod)
-	if retentionKnown {
+	if retention, ok := v.secs(p.RetentionPeriod); ok {
 		h := retention / 3600
 		if h < minRetentionHours || h > maxRetentionHours || h != math.Trunc(h) {
 			v.addf("RetentionPeriod %s is invalid: use whole hours from 24 hours to 365 days (8760 hours)", secsDur(retention))
 		}
 	}
 
-	// ---- function
+}
+
+// checkFunction: the function's own settings and environment.
+func (v *checker) checkFunction(r *resolved) {
+	p := &r.StreamProcessorProps
 	if s, ok := v.str(p.FunctionName); ok && !functionNameRE.MatchString(s) {
 		v.addf("FunctionName %q is invalid: use 1 to 64 characters from a-z, A-Z, 0-9, _ -", s)
 	}
 	if n, ok := v.num(p.MemorySize); ok && (n < minMemory || n > maxMemory || n != math.Trunc(n)) {
 		v.addf("MemorySize %s is invalid: use whole MiB from 128 to 10240", fmtNum(n))
 	}
-	timeout, timeoutKnown := v.secs(p.Timeout)
-	if timeoutKnown && (timeout < 1 || timeout > maxTimeoutSeconds) {
+	if timeout, ok := v.secs(p.Timeout); ok && (timeout < 1 || timeout > maxTimeoutSeconds) {
 		v.addf("Timeout %s is invalid: use 1 second to 15 minutes", secsDur(timeout))
 	}
 	v.checkEnvironment(p.Environment)
-	reserved, reservedKnown := v.num(p.ReservedConcurrentExecutions)
-	if reservedKnown && (reserved < 1 || reserved != math.Trunc(reserved)) {
-		v.addf("ReservedConcurrentExecutions %s would throttle every invocation and stall the stream: to pause processing set Enabled to false; otherwise use a whole number of at least 1, or leave it unset", fmtNum(reserved))
-	}
-	provisioned, provisionedKnown := v.num(p.ProvisionedConcurrentExecutions)
-	if provisionedKnown && (provisioned < 1 || provisioned != math.Trunc(provisioned)) {
-		v.addf("ProvisionedConcurrentExecutions %s is invalid: use a whole number of at least 1, or leave it unset", fmtNum(provisioned))
-	}
-	if provisionedKnown && reservedKnown && provisioned > reserved {
-		v.addf("ProvisionedConcurrentExecutions (%s) is above ReservedConcurrentExecutions (%s): Lambda rejects provisioned concurrency the reservation cannot hold; lower ProvisionedConcurrentExecutions to at most %s or raise ReservedConcurrentExecutions", fmtNum(provisioned), fmtNum(reserved), fmtNum(reserved))
-	}
 	if s, ok := v.str(p.MetricsNamespace); ok && (s == "" || len(s) > 255 || strings.HasPrefix(s, "AWS/")) {
 		v.addf("MetricsNamespace %q is invalid: use 1 to 255 characters that do not start with \"AWS/\"", s)
 	}
 
-	// ---- event source mapping
+}
+
+// checkMapping: the event source mapping's settings, and MaxRecordAge against
+// the stream's retention and the time the retries take.
+func (v *checker) checkMapping(r *resolved) {
+	p := &r.StreamProcessorProps
+	retention, retentionKnown := v.secs(p.RetentionPeriod)
+	timeout, timeoutKnown := v.secs(p.Timeout)
 	switch p.StartingPosition {
 	case awslambda.StartingPosition_TRIM_HORIZON, awslambda.StartingPosition_LATEST, awslambda.StartingPosition_AT_TIMESTAMP:
 	default:
@@ -175,8 +190,7 @@ func validate(r *resolved) []string {
 	if windowKnown && window > maxBatchingWindowSeconds {
 		v.addf("MaxBatchingWindow %s is invalid: use 0 to 300 seconds", secsDur(window))
 	}
-	factor, factorKnown := v.num(p.ParallelizationFactor)
-	if factorKnown && (factor < 1 || factor > maxParallelization || factor != math.Trunc(factor)) {
+	if factor, ok := v.num(p.ParallelizationFactor); ok && (factor < 1 || factor > maxParallelization || factor != math.Trunc(factor)) {
 		v.addf("ParallelizationFactor %s is invalid: use a whole number from 1 to 10", fmtNum(factor))
 	}
 	retries, retriesKnown := v.num(p.RetryAttempts)
@@ -231,6 +245,24 @@ func validate(r *resolved) []string {
 	if s, ok := v.str(p.ConsumerName); ok && !consumerNameRE.MatchString(s) {
 		v.addf("ConsumerName %q is invalid: use 1 to 128 characters from a-z, A-Z, 0-9, _ . -", s)
 	}
+}
+
+// checkConcurrency: reserved and provisioned concurrency against each other
+// and against the pollers the mapping runs.
+func (v *checker) checkConcurrency(r *resolved) {
+	p := &r.StreamProcessorProps
+	reserved, reservedKnown := v.num(p.ReservedConcurrentExecutions)
+	if reservedKnown && (reserved < 1 || reserved != math.Trunc(reserved)) {
+		v.addf("ReservedConcurrentExecutions %s would throttle every invocation and stall the stream: to pause processing set Enabled to false; otherwise use a whole number of at least 1, or leave it unset", fmtNum(reserved))
+	}
+	provisioned, provisionedKnown := v.num(p.ProvisionedConcurrentExecutions)
+	if provisionedKnown && (provisioned < 1 || provisioned != math.Trunc(provisioned)) {
+		v.addf("ProvisionedConcurrentExecutions %s is invalid: use a whole number of at least 1, or leave it unset", fmtNum(provisioned))
+	}
+	if provisionedKnown && reservedKnown && provisioned > reserved {
+		v.addf("ProvisionedConcurrentExecutions (%s) is above ReservedConcurrentExecutions (%s): Lambda rejects provisioned concurrency the reservation cannot hold; lower ProvisionedConcurrentExecutions to at most %s or raise ReservedConcurrentExecutions", fmtNum(provisioned), fmtNum(reserved), fmtNum(reserved))
+	}
+	factor, factorKnown := v.num(p.ParallelizationFactor)
 	// Every shard runs ParallelizationFactor concurrent batches, with shared
 	// polling and with enhanced fan-out alike. A reservation below that
 	// throttles pollers: batches are retried until MaxRecordAge and go to the DLQ.
@@ -239,10 +271,6 @@ func validate(r *resolved) []string {
 			v.addf("ReservedConcurrentExecutions (%s) is below the %s concurrent batches the mapping runs (ShardCount %s x ParallelizationFactor %s): throttled batches are retried until MaxRecordAge and then sent to the DLQ; raise ReservedConcurrentExecutions to at least %s, or lower ParallelizationFactor", fmtNum(reserved), fmtNum(shards*factor), fmtNum(shards), fmtNum(factor), fmtNum(shards*factor))
 		}
 	}
-	// ---- monitoring (monitoring_validate.go), reported with the rest before
-	// anything is added to the tree.
-	v.problems = append(v.problems, monitoringProblems(p.Monitoring, p.RetentionPeriod, p.MaxRecordAge)...)
-	return v.problems
 }
 
 // checker collects problems and reads values, skipping unresolved tokens.
