@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -125,11 +127,14 @@ type Summary struct {
 	// table, so Applied and Windows count readings and windows. For another
 	// application's table only TableItems and the function's toolkit metrics
 	// are known.
-	Aggregates        bool
-	Applied           int64 // readings counted in the stored aggregates
-	Windows           int   // aggregate items
-	TableItems        int   // items in the first table of the template
-	Succeeded         int64 // the toolkit's RecordsSucceeded metric, summed (a redelivered record counts again)
+	Aggregates bool
+	Applied    int64 // readings counted in the stored aggregates
+	Windows    int   // aggregate items
+	TableItems int   // items in the first table of the template
+	Succeeded  int64 // the toolkit's RecordsSucceeded metric, summed (a redelivered record counts again)
+	// AppMetrics are the sums of the function's own EMF metrics (those that
+	// are not the toolkit's), for an application other than the example.
+	AppMetrics        map[string]float64
 	Quarantined       int   // distinct records quarantined by the processor
 	DLQBatches        int   // on-failure messages from the mapping
 	DLQBatchRecords   int   // records those describe
@@ -166,6 +171,11 @@ func (p *Pipeline) countItems(ctx context.Context) (int, error) {
 	}
 }
 
+var toolkitMetrics = map[string]bool{
+	contract.MetricRecordsReceived: true, contract.MetricRecordsSucceeded: true, contract.MetricRecordsQuarantined: true,
+	contract.MetricRecordsRetried: true, contract.MetricRecordsFailed: true, contract.MetricBatchDuration: true,
+}
+
 // Summarize collects a Summary.
 func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.Duration) (Summary, error) {
 	s := Summary{Produced: produced, Elapsed: elapsed, Poller: p.Poller.Stats(), Aggregates: p.IsAggregateTable()}
@@ -185,7 +195,16 @@ func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.D
 		}
 		s.TableItems = n
 	}
-	s.Succeeded = int64(p.Metrics()[contract.MetricRecordsSucceeded])
+	ms := p.Metrics()
+	s.Succeeded = int64(ms[contract.MetricRecordsSucceeded])
+	if !s.Aggregates {
+		s.AppMetrics = map[string]float64{}
+		for name, v := range ms {
+			if !toolkitMetrics[name] {
+				s.AppMetrics[name] = v
+			}
+		}
+	}
 	d := p.DLQ()
 	s.Quarantined, s.DLQBatches, s.DLQBatchRecords = d.QuarantinedRecords(), len(d.BatchInfo), d.BatchRecords()
 	s.DuplicatesSkipped = int64(p.Metrics()[config.MetricDuplicatesSkipped])
@@ -205,6 +224,21 @@ func (s Summary) Print(w io.Writer) {
 		rows = append(rows,
 			[2]string{"succeeded (function)", fmt.Sprintf("%d records (the toolkit's %s metric)", s.Succeeded, contract.MetricRecordsSucceeded)},
 			[2]string{"items in the table", fmt.Sprint(s.TableItems)})
+		if len(s.AppMetrics) > 0 {
+			names := make([]string, 0, len(s.AppMetrics))
+			for n := range s.AppMetrics {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			var b strings.Builder
+			for i, n := range names {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "%s %g", n, s.AppMetrics[n])
+			}
+			rows = append(rows, [2]string{"function's own metrics", b.String()})
+		}
 	}
 	rows = append(rows,
 		[2]string{"quarantined", fmt.Sprint(s.Quarantined)},
