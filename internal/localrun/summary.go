@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -235,7 +236,7 @@ func (s Summary) Print(w io.Writer) {
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				fmt.Fprintf(&b, "%s %g", n, s.AppMetrics[n])
+				fmt.Fprintf(&b, "%s %s", n, strconv.FormatFloat(s.AppMetrics[n], 'f', -1, 64))
 			}
 			rows = append(rows, [2]string{"function's own metrics", b.String()})
 		}
