@@ -91,8 +91,9 @@ func TestNoNagFindings(t *testing.T) {
 	}
 }
 
-// TestSuppressions: every suppression names one rule with a reason; the
-// exact list is pinned so a new one is a reviewed change.
+// TestSuppressions: every suppression (all of them the construct's own)
+// names one rule with a reason; the exact list is pinned so a new one is a
+// reviewed change.
 func TestSuppressions(t *testing.T) {
 	synthApp(t)
 	var got []string

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -131,6 +132,17 @@ type MonitoringProps struct {
 	// Records the function may quarantine in 5 minutes before the alarm fires.
 	// Default: 0 (any quarantined record)
 	QuarantinedRecordsThreshold *float64 `field:"optional" json:"quarantinedRecordsThreshold" yaml:"quarantinedRecordsThreshold"`
+	// For an existing stream in another account (or whose account cannot be
+	// told at synth because the stack's account is not set): read the
+	// stream's own metrics (AWS/Kinesis) from the stream's account, through
+	// CloudWatch cross-account observability. This stack's account must be a
+	// monitoring account linked to the stream's account; the alarms and
+	// graphs then carry the stream's account id (AccountId). Without it, such
+	// a stream gets no stream-side alarm or graph: an alarm here would watch
+	// a metric that never arrives in this account. Ignored for a stream in
+	// this stack's account.
+	// Default: false
+	CrossAccountStreamMetrics *bool `field:"optional" json:"crossAccountStreamMetrics" yaml:"crossAccountStreamMetrics"`
 }
 
 // monitoringTargets is what the construct hands to addMonitoring: the resources
@@ -149,6 +161,21 @@ type monitoringTargets struct {
 	MetricsNamespace    string   // of the function's own EMF metrics
 	EnhancedFanOut      bool     // the mapping reads through an enhanced fan-out consumer
 	ConsumerName        *string  // name of that consumer (only with EnhancedFanOut)
+	// NoStreamMetrics: the stream's own metrics (AWS/Kinesis) cannot be read
+	// in this account (a stream in another account, without
+	// CrossAccountStreamMetrics): no stream-side alarm or graph.
+	NoStreamMetrics bool
+	// StreamAccount, when set, is the account the stream's metrics are read
+	// from (cross-account observability).
+	StreamAccount *string
+}
+
+// streamOpts are metric options for the stream's own metrics: in the
+// stream's account when it is read across accounts.
+func (t *monitoringTargets) streamOpts(stat string, period time.Duration, label string) *awscloudwatch.MetricOptions {
+	o := opts(stat, period, label)
+	o.Account = t.StreamAccount
+	return o
 }
 
 // Monitoring is what addMonitoring made, and where the application adds its

@@ -173,7 +173,7 @@ func labelOrNil(s string) *string {
 // enhanced fan-out.
 func streamLagMetric(t *monitoringTargets, label string) awscloudwatch.IMetric {
 	if !t.EnhancedFanOut {
-		return t.Stream.MetricGetRecordsIteratorAgeMilliseconds(opts(statMax, fastPeriod, label))
+		return t.Stream.MetricGetRecordsIteratorAgeMilliseconds(t.streamOpts(statMax, fastPeriod, label))
 	}
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace:  jsii.String("AWS/Kinesis"),
@@ -185,6 +185,7 @@ func streamLagMetric(t *monitoringTargets, label string) awscloudwatch.IMetric {
 		Statistic: jsii.String(statMax),
 		Period:    cdkDuration(fastPeriod),
 		Label:     labelOrNil(label),
+		Account:   t.StreamAccount,
 	})
 }
 
@@ -243,12 +244,34 @@ func lagAlarmSpecs(t *monitoringTargets, th derivedThresholds) []alarmSpec {
 	// Lambda polls every shard about once a second while the mapping is
 	// enabled, so no datapoint for 5 minutes means no one reads the stream.
 	streamLagMissing := awscloudwatch.TreatMissingData_BREACHING
+	if t.StreamAccount != nil {
+		// Read across accounts: no data may mean the sharing link, not a
+		// stuck consumer; never keep the composite red for it.
+		streamLagMissing = notBreaching
+	}
 	if t.EnhancedFanOut {
 		streamLagWhat = "The consumer's position (SubscribeToShardEvent.MillisBehindLatest of the enhanced fan-out consumer, max over 1 minute, 5 minutes in a row) is more than " +
 			human(th.IteratorAge) + " behind the tip of the stream. " + iterWhy
 		streamLagMissing = notBreaching
 	}
 
+	fnLag := alarmSpec{
+		Kind:       AlarmIteratorAge,
+		Metric:     t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "")),
+		Threshold:  iterMs,
+		Comparison: above,
+		Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
+		Missing: notBreaching, // no invocations (idle stream) means no datapoint
+		What: "The age of the last record in the batches the function receives (IteratorAge, max over 1 minute, 5 minutes in a row) is above " +
+			human(th.IteratorAge) + ". " + iterWhy,
+		Runbook: "Find the cause in the Function row: errors (a poison record retried on one shard), throttles, duration near the timeout. " +
+			"Fix or quarantine the failing record; raise ParallelizationFactor, batch size or memory to catch up. Records older than " +
+			human(th.TimeToDiscard) + " go to the DLQ.",
+		Annotation: "IteratorAge alarm",
+	}
+	if t.NoStreamMetrics {
+		return []alarmSpec{fnLag}
+	}
 	return []alarmSpec{
 		{
 			Kind:       AlarmStreamIteratorAge,
@@ -263,20 +286,7 @@ func lagAlarmSpecs(t *monitoringTargets, th derivedThresholds) []alarmSpec {
 				"Raise ParallelizationFactor or shard count to catch up.",
 			Annotation: "StreamIteratorAge alarm",
 		},
-		{
-			Kind:       AlarmIteratorAge,
-			Metric:     t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "")),
-			Threshold:  iterMs,
-			Comparison: above,
-			Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
-			Missing: notBreaching, // no invocations (idle stream) means no datapoint
-			What: "The age of the last record in the batches the function receives (IteratorAge, max over 1 minute, 5 minutes in a row) is above " +
-				human(th.IteratorAge) + ". " + iterWhy,
-			Runbook: "Find the cause in the Function row: errors (a poison record retried on one shard), throttles, duration near the timeout. " +
-				"Fix or quarantine the failing record; raise ParallelizationFactor, batch size or memory to catch up. Records older than " +
-				human(th.TimeToDiscard) + " go to the DLQ.",
-			Annotation: "IteratorAge alarm",
-		},
+		fnLag,
 	}
 }
 
@@ -400,6 +410,9 @@ func functionAlarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 
 // streamAlarmSpecs: the stream's write and read throttles.
 func streamAlarmSpecs(t *monitoringTargets) []alarmSpec {
+	if t.NoStreamMetrics {
+		return nil
+	}
 	capacity := "provisioned"
 	writeEval, writeDatapoints := 3.0, 2.0
 	writeWhy := "Producers are being throttled in 2 of 3 five-minute periods: the stream needs more shards, or one partition key is hot."
@@ -417,7 +430,7 @@ func streamAlarmSpecs(t *monitoringTargets) []alarmSpec {
 	return []alarmSpec{
 		{
 			Kind:       AlarmWriteThrottled,
-			Metric:     t.Stream.MetricWriteProvisionedThroughputExceeded(opts(statSum, slowPeriod, "")),
+			Metric:     t.Stream.MetricWriteProvisionedThroughputExceeded(t.streamOpts(statSum, slowPeriod, "")),
 			Threshold:  0,
 			Comparison: above,
 			Evaluation: writeEval, Datapoints: writeDatapoints,
@@ -427,7 +440,7 @@ func streamAlarmSpecs(t *monitoringTargets) []alarmSpec {
 		},
 		{
 			Kind:       AlarmReadThrottled,
-			Metric:     t.Stream.MetricReadProvisionedThroughputExceeded(opts(statSum, slowPeriod, "")),
+			Metric:     t.Stream.MetricReadProvisionedThroughputExceeded(t.streamOpts(statSum, slowPeriod, "")),
 			Threshold:  0,
 			Comparison: above,
 			Evaluation: 3, Datapoints: 2,

@@ -158,16 +158,20 @@ func (d *dashboardRows) header(alarms []builtAlarm, composite awscloudwatch.IAla
 // are we, is anything failing or being lost.
 func (d *dashboardRows) now() []awscloudwatch.IWidget {
 	t := d.t
+	var ms []awscloudwatch.IMetric
+	if !t.NoStreamMetrics {
+		ms = append(ms,
+			t.Stream.MetricIncomingRecords(t.streamOpts(statSum, fastPeriod, "Incoming records /min")),
+			streamLagMetric(t, "Stream lag (ms)"))
+	}
+	ms = append(ms,
+		t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "Function iterator age (ms)")),
+		errorRate(t),
+		t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "DLQ messages")),
+		mappingMetric(t, esmDropped, fastPeriod, "Dropped events"))
 	return []awscloudwatch.IWidget{awscloudwatch.NewSingleValueWidget(&awscloudwatch.SingleValueWidgetProps{
-		Title: jsii.String("Now"),
-		Metrics: &[]awscloudwatch.IMetric{
-			t.Stream.MetricIncomingRecords(opts(statSum, fastPeriod, "Incoming records /min")),
-			streamLagMetric(t, "Stream lag (ms)"),
-			t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "Function iterator age (ms)")),
-			errorRate(t),
-			t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "DLQ messages")),
-			mappingMetric(t, esmDropped, fastPeriod, "Dropped events"),
-		},
+		Title:     jsii.String("Now"),
+		Metrics:   &ms,
 		Sparkline: jsii.Bool(true),
 		Width:     jsii.Number(24),
 		Height:    jsii.Number(glanceHeight),
@@ -176,22 +180,34 @@ func (d *dashboardRows) now() []awscloudwatch.IWidget {
 
 // ingest is the stream seen from its producers.
 func (d *dashboardRows) ingest() [][]awscloudwatch.IWidget {
-	s := d.t.Stream
+	s, t := d.t.Stream, d.t
+	if t.NoStreamMetrics {
+		return [][]awscloudwatch.IWidget{
+			section("Ingest", "stream "+*s.StreamName()),
+			{awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+				Markdown: jsii.String("The stream is in another account: its metrics (AWS/Kinesis) are not in this account. " +
+					"See them in the stream's account, or link this account to it with CloudWatch cross-account observability " +
+					"and set MonitoringProps.CrossAccountStreamMetrics."),
+				Width:  jsii.Number(24),
+				Height: jsii.Number(2),
+			})},
+		}
+	}
 	return [][]awscloudwatch.IWidget{
 		section("Ingest", "stream "+*s.StreamName()),
 		{
 			graph("Incoming records and bytes", 8,
-				metrics(s.MetricIncomingRecords(opts(statSum, fastPeriod, "Records"))),
-				metrics(s.MetricIncomingBytes(opts(statSum, fastPeriod, "Bytes"))), nil, nil),
+				metrics(s.MetricIncomingRecords(t.streamOpts(statSum, fastPeriod, "Records"))),
+				metrics(s.MetricIncomingBytes(t.streamOpts(statSum, fastPeriod, "Bytes"))), nil, nil),
 			graph("Put latency and failed records", 8,
 				metrics(
-					s.MetricPutRecordsLatency(opts(statAverage, fastPeriod, "PutRecords latency (avg ms)")),
-					s.MetricPutRecordLatency(opts(statAverage, fastPeriod, "PutRecord latency (avg ms)"))),
-				metrics(s.MetricPutRecordsFailedRecords(opts(statSum, fastPeriod, "PutRecords failed records"))), nil, nil),
+					s.MetricPutRecordsLatency(t.streamOpts(statAverage, fastPeriod, "PutRecords latency (avg ms)")),
+					s.MetricPutRecordLatency(t.streamOpts(statAverage, fastPeriod, "PutRecord latency (avg ms)"))),
+				metrics(s.MetricPutRecordsFailedRecords(t.streamOpts(statSum, fastPeriod, "PutRecords failed records"))), nil, nil),
 			graph("Stream throttles", 8,
 				metrics(
-					s.MetricWriteProvisionedThroughputExceeded(opts(statSum, slowPeriod, "Write throttled")),
-					s.MetricReadProvisionedThroughputExceeded(opts(statSum, slowPeriod, "Read throttled"))),
+					s.MetricWriteProvisionedThroughputExceeded(t.streamOpts(statSum, slowPeriod, "Write throttled")),
+					s.MetricReadProvisionedThroughputExceeded(t.streamOpts(statSum, slowPeriod, "Read throttled"))),
 				nil, d.th(AlarmWriteThrottled, AlarmReadThrottled), nil),
 		},
 	}
@@ -201,13 +217,15 @@ func (d *dashboardRows) ingest() [][]awscloudwatch.IWidget {
 // what it gave up on.
 func (d *dashboardRows) consumer() [][]awscloudwatch.IWidget {
 	t := d.t
+	lag := metrics(t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "IteratorAge (function)")))
+	if !t.NoStreamMetrics {
+		lag = append([]awscloudwatch.IMetric{streamLagMetric(t, map[bool]string{false: "GetRecords iterator age (stream)", true: "MillisBehindLatest (fan-out consumer)"}[t.EnhancedFanOut])}, lag...)
+	}
 	return [][]awscloudwatch.IWidget{
 		section("Consumer", "event source mapping of "+*d.fnName),
 		{
 			graph("Iterator age (ms, max)", 8,
-				metrics(
-					streamLagMetric(t, map[bool]string{false: "GetRecords iterator age (stream)", true: "MillisBehindLatest (fan-out consumer)"}[t.EnhancedFanOut]),
-					t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "IteratorAge (function)"))),
+				lag,
 				nil,
 				join(d.th(AlarmIteratorAge, AlarmStreamIteratorAge), []*awscloudwatch.HorizontalAnnotation{{
 					Value: jsii.Number(d.discardMs),

@@ -41,6 +41,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -85,6 +86,7 @@ type StreamProcessor struct {
 	monitoring *Monitoring
 
 	metricsNamespace string
+	vpc              awsec2.IVpc
 }
 
 // NewStreamProcessor makes the pipeline in scope. It panics with a
@@ -92,7 +94,7 @@ type StreamProcessor struct {
 // it adds anything to the tree.
 func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamProcessorProps) *StreamProcessor {
 	r := resolve(props)
-	if problems := validate(r); len(problems) > 0 {
+	if problems := validate(r, awscdk.Stack_Of(scope)); len(problems) > 0 {
 		panic(&ValidationError{Path: *scope.Node().Path() + "/" + *id, Problems: problems})
 	}
 	if r.Entry != nil && *awscdk.Stack_Of(scope).BundlingRequired() {
@@ -101,13 +103,14 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		}
 	}
 
-	sp := &StreamProcessor{metricsNamespace: *r.MetricsNamespace}
+	sp := &StreamProcessor{metricsNamespace: *r.MetricsNamespace, vpc: r.Vpc}
 	constructs.NewConstruct_Override(sp, scope, id)
 	sp.addStream(r)
 	sp.addDeadLetterQueue(r)
 	sp.addFunction(r)
 	sp.addEventSourceMapping(r)
 	sp.monitoring = addMonitoring(sp, sp.monitoringTargets(r), r.Monitoring)
+	sp.addNagSuppressions(r)
 	return sp
 }
 
@@ -121,6 +124,7 @@ func (sp *StreamProcessor) addStream(r *resolved) {
 		sp.stream = p.Stream
 	}
 	if !*p.EnhancedFanOut {
+		sp.shareStream(r)
 		return
 	}
 	name := p.ConsumerName
@@ -131,6 +135,37 @@ func (sp *StreamProcessor) addStream(r *resolved) {
 		Stream:             sp.stream,
 		StreamConsumerName: name,
 	})
+	sp.shareStream(r)
+}
+
+// Actions that Kinesis resource policies accept for reading a stream and for
+// reading through an enhanced fan-out consumer (the Lambda developer guide's
+// cross-account example for Kinesis event source mappings).
+var (
+	streamPolicyReadActions   = []string{"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"}
+	consumerPolicyReadActions = []string{"kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"}
+)
+
+// shareStream adds the resource policies that let CrossAccountReaders read
+// the new stream and its consumer.
+func (sp *StreamProcessor) shareStream(r *resolved) {
+	if r.CrossAccountReaders == nil || len(*r.CrossAccountReaders) == 0 || !r.newStream {
+		return
+	}
+	sp.stream.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CrossAccountRead"),
+		Principals: r.CrossAccountReaders,
+		Actions:    jsii.Strings(streamPolicyReadActions...),
+		Resources:  &[]*string{sp.stream.StreamArn()},
+	}))
+	if sp.consumer != nil {
+		sp.consumer.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("CrossAccountConsumerRead"),
+			Principals: r.CrossAccountReaders,
+			Actions:    jsii.Strings(consumerPolicyReadActions...),
+			Resources:  &[]*string{sp.consumer.StreamConsumerArn()},
+		}))
+	}
 }
 
 // addDeadLetterQueue makes the DLQ and its key: the queue receives the
@@ -168,6 +203,9 @@ func (sp *StreamProcessor) addFunction(r *resolved) {
 		Description: jsii.String(fmt.Sprintf("Execution role of the %s stream processor", *sp.Node().Path())),
 	})
 	sp.logGroup.GrantWrite(sp.role)
+	if p.Vpc != nil {
+		sp.grantNetworkInterfaces()
+	}
 
 	code := p.Code
 	if code == nil {
@@ -184,7 +222,12 @@ func (sp *StreamProcessor) addFunction(r *resolved) {
 		Environment:                  sp.environment(r),
 		ReservedConcurrentExecutions: p.ReservedConcurrentExecutions,
 		Role:                         sp.role,
-		Tracing:                      awslambda.Tracing_ACTIVE,
+		Tracing:                      p.Tracing,
+		Description:                  p.Description,
+		Layers:                       p.Layers,
+		Vpc:                          p.Vpc,
+		VpcSubnets:                   p.VpcSubnets,
+		SecurityGroups:               p.SecurityGroups,
 		LoggingFormat:                awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2:        p.ApplicationLogLevel,
 		SystemLogLevelV2:             awslambda.SystemLogLevel_INFO,
@@ -269,7 +312,7 @@ func (sp *StreamProcessor) monitoringTargets(r *resolved) *monitoringTargets {
 	if sp.consumer != nil {
 		consumerName = sp.consumer.StreamConsumerName()
 	}
-	return &monitoringTargets{
+	t := &monitoringTargets{
 		Stream:              sp.stream,
 		StreamIsNew:         r.newStream,
 		OnDemand:            r.onDemand,
@@ -284,6 +327,8 @@ func (sp *StreamProcessor) monitoringTargets(r *resolved) *monitoringTargets {
 		EnhancedFanOut:      sp.consumer != nil,
 		ConsumerName:        consumerName,
 	}
+	sp.applyStreamAccount(r, t)
+	return t
 }
 
 // grantSendToDLQ lets the function's role send to the DLQ: the mapping sends
@@ -294,6 +339,26 @@ func (sp *StreamProcessor) monitoringTargets(r *resolved) *monitoringTargets {
 func (sp *StreamProcessor) grantSendToDLQ() {
 	sp.dlq.Grant(sp.role, jsii.String("sqs:SendMessage"))
 	sp.dlqKey.Grant(sp.role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
+}
+
+// grantNetworkInterfaces lets Lambda create and delete the function's network
+// interfaces in the VPC: the actions of the AWS-managed
+// AWSLambdaVPCAccessExecutionRole policy, inline so that no managed policy is
+// attached to the role. The Describe actions support no resource-level
+// permissions, and Lambda checks the others against "*" when the function is
+// created, so the statement is on "*".
+func (sp *StreamProcessor) grantNetworkInterfaces() {
+	sp.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings(
+			"ec2:CreateNetworkInterface",
+			"ec2:DescribeNetworkInterfaces",
+			"ec2:DescribeSubnets",
+			"ec2:DeleteNetworkInterface",
+			"ec2:AssignPrivateIpAddresses",
+			"ec2:UnassignPrivateIpAddresses",
+		),
+		Resources: jsii.Strings("*"),
+	}))
 }
 
 // dlqDestination is the mapping's on-failure destination: the DLQ. It
@@ -365,6 +430,17 @@ func (sp *StreamProcessor) DeadLetterQueue() awssqs.IQueue { return sp.dlq }
 
 // LogGroup holds the function's JSON logs.
 func (sp *StreamProcessor) LogGroup() awslogs.ILogGroup { return sp.logGroup }
+
+// Connections are the function's security groups, to allow traffic to the
+// resources it reaches in its VPC, e.g. db.Connections().AllowDefaultPortFrom(sp, ...).
+// It panics with a clear message when Vpc is not set: a function outside a
+// VPC has no security groups.
+func (sp *StreamProcessor) Connections() awsec2.Connections {
+	if sp.vpc == nil {
+		panic(fmt.Errorf("streamprocessor %s: Connections: the function is not in a VPC, so it has no security groups: set StreamProcessorProps.Vpc", *sp.Node().Path()))
+	}
+	return sp.function.Connections()
+}
 
 // Role is the function's execution role.
 func (sp *StreamProcessor) Role() awsiam.IRole { return sp.role }

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
@@ -45,6 +47,8 @@ const (
 	maxMemory                = 10240
 	maxTimeoutSeconds        = 900
 	maxEnvBytes              = 4096
+	maxDescription           = 256
+	maxLayers                = 5
 	// constructEnvBudget is kept free in the 4 KB environment for the variables
 	// the construct sets (the DLQ URL and the metrics namespace).
 	constructEnvBudget = 512
@@ -71,10 +75,12 @@ var lambdaReservedEnv = map[string]bool{
 
 // validate returns every problem with the resolved props. Values that are
 // unresolved tokens are skipped: they are only known at deploy time.
-func validate(r *resolved) []string {
+func validate(r *resolved, stack awscdk.Stack) []string {
 	v := &checker{}
 	v.checkCode(r)
 	v.checkStream(r)
+	v.checkStreamPlacement(r, stack)
+	v.checkReaders(r)
 	v.checkFunction(r)
 	v.checkMapping(r)
 	v.checkConcurrency(r)
@@ -160,6 +166,32 @@ func (v *checker) checkFunction(r *resolved) {
 		v.addf("Timeout %s is invalid: use 1 second to 15 minutes", secsDur(timeout))
 	}
 	v.checkEnvironment(p.Environment)
+	if s, ok := v.str(p.Description); ok && len(s) > maxDescription {
+		v.addf("Description is %d characters: Lambda allows at most %d; shorten it", len(s), maxDescription)
+	}
+	switch p.Tracing {
+	case awslambda.Tracing_ACTIVE, awslambda.Tracing_PASS_THROUGH, awslambda.Tracing_DISABLED:
+	default:
+		v.addf("Tracing %q is not a tracing mode: use awslambda.Tracing_ACTIVE (the default), Tracing_PASS_THROUGH or Tracing_DISABLED", p.Tracing)
+	}
+	if p.Layers != nil {
+		if n := len(*p.Layers); n > maxLayers {
+			v.addf("Layers has %d layers: Lambda allows at most %d; merge layers or drop some", n, maxLayers)
+		}
+		for i, l := range *p.Layers {
+			if l == nil {
+				v.addf("Layers[%d] is nil: remove it, or pass a layer such as awslambda.LayerVersion_FromLayerVersionArn(...)", i)
+			}
+		}
+	}
+	if p.Vpc == nil {
+		if p.VpcSubnets != nil {
+			v.addf("VpcSubnets is set without Vpc: set Vpc to the VPC those subnets belong to, or remove VpcSubnets")
+		}
+		if p.SecurityGroups != nil {
+			v.addf("SecurityGroups (%d) is set without Vpc: set Vpc to the VPC of the security groups, or remove SecurityGroups", len(*p.SecurityGroups))
+		}
+	}
 	if s, ok := v.str(p.MetricsNamespace); ok && (s == "" || len(s) > 255 || strings.HasPrefix(s, "AWS/")) {
 		v.addf("MetricsNamespace %q is invalid: use 1 to 255 characters that do not start with \"AWS/\"", s)
 	}
@@ -271,6 +303,104 @@ func (v *checker) checkConcurrency(r *resolved) {
 			v.addf("ReservedConcurrentExecutions (%s) is below the %s concurrent batches the mapping runs (ShardCount %s x ParallelizationFactor %s): throttled batches are retried until MaxRecordAge and then sent to the DLQ; raise ReservedConcurrentExecutions to at least %s, or lower ParallelizationFactor", fmtNum(reserved), fmtNum(shards*factor), fmtNum(shards), fmtNum(factor), fmtNum(shards*factor))
 		}
 	}
+}
+
+// checkStreamPlacement: an event source mapping reads only streams in its own
+// region, so an existing stream whose ARN names another region than the
+// stack's cannot be consumed. Unresolved regions (an environment-agnostic
+// stack, an ARN built from tokens) are skipped.
+func (v *checker) checkStreamPlacement(r *resolved, stack awscdk.Stack) {
+	if r.newStream || stack == nil {
+		return
+	}
+	streamRegion, ok1 := v.str(r.Stream.Env().Region)
+	stackRegion, ok2 := v.str(stack.Region())
+	if ok1 && ok2 && streamRegion != stackRegion {
+		v.addf("Stream %s is in region %s but the stack %s is in region %s: a Lambda event source mapping can only read a stream in its own region; put this StreamProcessor in a stack with Env.Region %q (in the stream's account or another one), or replicate the stream into %s",
+			strOr(r.Stream.StreamArn()), streamRegion, *stack.StackName(), stackRegion, streamRegion, stackRegion)
+	}
+}
+
+// checkReaders: CrossAccountReaders only for a stream the construct makes,
+// and each principal names an account.
+func (v *checker) checkReaders(r *resolved) {
+	if r.CrossAccountReaders == nil {
+		return
+	}
+	if !r.newStream {
+		v.addf("CrossAccountReaders (%d) is set with an existing Stream: the account that owns a stream sets its resource policy; grant the readers there, or remove CrossAccountReaders", len(*r.CrossAccountReaders))
+	}
+	for i, pr := range *r.CrossAccountReaders {
+		if pr == nil {
+			v.addf("CrossAccountReaders[%d] is nil: remove it", i)
+			continue
+		}
+		if msg := readerProblem(pr); msg != "" {
+			v.addf("CrossAccountReaders[%d] (%s) %s: use awsiam.NewAccountPrincipal(\"<12-digit account id>\") or awsiam.NewArnPrincipal(\"<ARN of a role in the reading account>\")", i, principalText(pr), msg)
+		}
+	}
+}
+
+var (
+	accountRE  = regexp.MustCompile(`^[0-9]{12}$`)
+	iamArnRE   = regexp.MustCompile(`^arn:[a-z-]+:(iam|sts)::[0-9]{12}:.+`)
+	accountArn = regexp.MustCompile(`^arn:[a-z-]+:iam::[0-9]{12}:root$`)
+)
+
+// readerProblem says why a principal cannot be a cross-account reader, or "".
+// Only AWS principals that name one account (an account, or an IAM role or
+// user ARN) are accepted: a service principal or "*" would open the stream
+// beyond the named accounts.
+func readerProblem(pr awsiam.IPrincipal) string {
+	j := pr.PolicyFragment().PrincipalJson()
+	if j == nil || len(*j) == 0 {
+		return "names no principal"
+	}
+	for kind, vals := range *j {
+		if kind != "AWS" {
+			return fmt.Sprintf("is a %s principal, not an account or role", kind)
+		}
+		if vals == nil {
+			continue
+		}
+		for _, val := range *vals {
+			if val == nil || *awscdk.Token_IsUnresolved(val) {
+				continue // e.g. an AccountPrincipal's arn:${Partition}:iam::<id>:root
+			}
+			switch s := *val; {
+			case s == "*":
+				return "is \"*\", which would let every AWS account read the stream"
+			case accountRE.MatchString(s), iamArnRE.MatchString(s), accountArn.MatchString(s):
+			default:
+				return fmt.Sprintf("names %q, which is neither an account id nor an IAM ARN", s)
+			}
+		}
+	}
+	if a := pr.PrincipalAccount(); a != nil && !*awscdk.Token_IsUnresolved(a) && !accountRE.MatchString(*a) {
+		return fmt.Sprintf("names account %q, not a 12-digit account id", *a)
+	}
+	return ""
+}
+
+// principalText names a principal in a message.
+func principalText(p awsiam.IPrincipal) string {
+	j := p.PolicyFragment().PrincipalJson()
+	if j == nil {
+		return "a principal"
+	}
+	var parts []string
+	for k, vs := range *j {
+		if vs == nil {
+			continue
+		}
+		for _, v := range *vs {
+			if v != nil {
+				parts = append(parts, k+": "+*v)
+			}
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 // checker collects problems and reads values, skipping unresolved tokens.
