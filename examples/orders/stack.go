@@ -5,7 +5,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/streamproc/streamproc/constructs/streamprocessor"
 
@@ -74,7 +73,6 @@ func NewOrdersStack(scope constructs.Construct, id string, props *OrdersStackPro
 	})
 	totals.Grant(orders.Function(), *jsii.Strings(functionTableActions...)...)
 	addOrdersMonitoring(orders, totals)
-	suppressFindings(orders)
 
 	output := func(id string, value *string, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
@@ -84,30 +82,4 @@ func NewOrdersStack(scope constructs.Construct, id string, props *OrdersStackPro
 	output("DeadLetterQueueUrl", orders.DeadLetterQueue().QueueUrl(), "DLQ: failed batches and quarantined orders (streamctl redrive --queue)")
 	output("DashboardUrl", orders.Monitoring().DashboardURL, "CloudWatch dashboard of the pipeline")
 	return &OrdersStack{Stack: stack, Orders: orders, Totals: totals}
-}
-
-// suppressFindings records, on the one resource each applies to, the cdk-nag
-// findings the StreamProcessor makes on purpose, with the reason.
-func suppressFindings(sp *streamprocessor.StreamProcessor) {
-	suppress := func(resource constructs.IConstruct, rule, reason string, appliesTo ...interface{}) {
-		s := &cdknag.NagPackSuppression{Id: jsii.String(rule), Reason: jsii.String(reason)}
-		if len(appliesTo) > 0 {
-			s.AppliesTo = &appliesTo
-		}
-		cdknag.NagSuppressions_AddResourceSuppressions(resource, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(false))
-	}
-	suppress(sp.Role().Node().FindChild(jsii.String("DefaultPolicy")), "AwsSolutions-IAM5",
-		"xray:PutTraceSegments and xray:PutTelemetryRecords (X-Ray tracing is on) support no resource-level permissions; "+
-			"every other statement of the function's policy names its resource.",
-		"Resource::*")
-	queue := sp.DeadLetterQueue().Node().DefaultChild()
-	suppress(queue, "AwsSolutions-SQS3",
-		"this queue IS the dead-letter queue: the on-failure destination of the event source mapping and the function's "+
-			"quarantine. It is drained by streamctl redrive, not by a consumer that could fail into another DLQ.")
-	suppress(queue, "Serverless-SQSRedrivePolicy",
-		"this queue IS the dead-letter queue of the event source mapping; a redrive policy would move failure records away "+
-			"from where operators and streamctl redrive read them.")
-	suppress(sp.Function().Node().DefaultChild(), "Serverless-LambdaDLQ",
-		"the function is only invoked synchronously by the Kinesis event source mapping, so a function-level DeadLetterConfig "+
-			"would never receive anything; failed batches go to the mapping's on-failure destination (the DLQ).")
 }
