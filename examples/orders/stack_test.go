@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/streamproc/streamproc/functions/contract"
 
 	"example.com/orders/config"
 )
@@ -76,7 +77,8 @@ func TestTableAndFunction(t *testing.T) {
 	hasProps(t, "AWS::Lambda::Function", m{
 		"Environment": m{"Variables": m{
 			config.EnvTableName:            m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^" + idTotals))},
-			"STREAMPROC_METRICS_NAMESPACE": config.MetricsNamespace,
+			contract.EnvMetricsNamespace:   config.MetricsNamespace,
+			contract.EnvQuarantineQueueURL: m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^" + idOrders + "DeadLetterQueue"))},
 		}},
 	})
 	hasProps(t, "AWS::Lambda::EventSourceMapping", m{"BatchSize": 500.0, "FunctionResponseTypes": []interface{}{"ReportBatchItemFailures"}})
@@ -112,7 +114,7 @@ func TestMonitoring(t *testing.T) {
 	}
 	hasProps(t, "AWS::CloudWatch::Alarm", m{
 		"Namespace": config.MetricsNamespace, "MetricName": config.MetricDuplicateOrders, "Statistic": "Sum",
-		"Dimensions": []interface{}{m{"Name": "FunctionName", "Value": m{"Ref": fnID}}},
+		"Dimensions": []interface{}{m{"Name": contract.MetricDimension, "Value": m{"Ref": fnID}}},
 		"Threshold":  float64(DuplicateOrdersThreshold),
 	})
 
