@@ -23,6 +23,33 @@ func TestNoCDKOrSDKInTheFunction(t *testing.T) {
 	}
 }
 
+// The whole app (stack and function) uses only the product's exported
+// packages of streamproc, never the example pipeline's or the tools'.
+func TestOnlyTheProduct(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-test", "example.com/orders/...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mod = "github.com/streamproc/streamproc/"
+	product := []string{
+		"constructs/streamprocessor", "functions/kinesisbatch", "functions/contract", "functions/awsjson",
+		// what the product itself may use of internal/
+		"internal/backoff", "internal/ctxsleep", "internal/gobuild",
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(dep, mod) {
+			continue
+		}
+		ok := false
+		for _, p := range product {
+			ok = ok || dep == mod+p
+		}
+		if !ok {
+			t.Errorf("the app depends on %s, which is not part of streamproc's product", dep)
+		}
+	}
+}
+
 func TestSetupNeedsTheTable(t *testing.T) {
 	t.Setenv("TABLE_NAME", "")
 	if _, err := setup(context.Background()); err == nil || !strings.Contains(err.Error(), "TABLE_NAME") {
