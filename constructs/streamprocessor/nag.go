@@ -106,7 +106,7 @@ func (sp *StreamProcessor) addNagSuppressions(r *resolved) {
 		suppressNag(sp.stream, nagRule{
 			id: "AwsSolutions-KDS3",
 			reason: "the application chose a customer-managed key for this stream (StreamProcessorProps.StreamEncryptionKey), " +
-				"e.g. for compliance or to share the stream with another account, which the AWS-managed aws/kinesis key cannot do.",
+				"e.g. for compliance or to control who may decrypt it; the AWS-managed aws/kinesis key is the construct's default.",
 		})
 	}
 	suppressNag(sp.function, nagRule{

@@ -88,9 +88,9 @@ type StreamProcessorProps struct {
 	// EnhancedFanOut, to its consumer) that lets them read it; the other
 	// account must still grant its own role the same actions. Each principal
 	// must name an account: no service principals and no "*". Not with an
-	// existing Stream (its owner sets its policy). A stream encrypted with
-	// StreamEncryptionKey also needs kms:Decrypt for the readers in that key's
-	// policy; the AWS-managed key aws/kinesis cannot be shared across accounts.
+	// existing Stream (its owner sets its policy). With StreamEncryptionKey,
+	// the key's policy must also let the readers use kms:Decrypt (the
+	// construct does not change a key it did not make).
 	// Default: - no resource policy; only this account can read the stream.
 	CrossAccountReaders *[]awsiam.IPrincipal
 

@@ -29,11 +29,18 @@ const (
 	readerRoleArn  = "arn:aws:iam::333333333333:role/orders-reader"
 	otherStreamArn = "arn:aws:kinesis:eu-west-1:" + otherAccount + ":stream/partner-orders"
 	layerArn       = "arn:aws:lambda:eu-west-1:580247275435:layer:LambdaInsightsExtension-Arm64:20"
+
+	// The recipe "Consuming a stream in another account" (docs/construct.md).
+	producerAccount = "444444444444"
+	consumerAccount = "555555555555"
+	recipeStreamArn = "arn:aws:kinesis:eu-west-1:" + producerAccount + ":stream/orders"
 )
 
 // branchEnv is the environment of the stacks that need one (the others are
 // environment-agnostic, as `cdk synth` without credentials makes them).
 var branchEnv = map[string]*awscdk.Environment{
+	"RecipeProducer":      {Account: jsii.String(producerAccount), Region: jsii.String("eu-west-1")},
+	"RecipeConsumer":      {Account: jsii.String(consumerAccount), Region: jsii.String("eu-west-1")},
 	"OtherAccount":        {Account: jsii.String(thisAccount), Region: jsii.String("eu-west-1")},
 	"OtherAccountMetrics": {Account: jsii.String(thisAccount), Region: jsii.String("eu-west-1")},
 	"Network":             {Account: jsii.String(thisAccount), Region: jsii.String("eu-west-1")},
@@ -44,6 +51,48 @@ func reuseBranches(code func() awslambda.Code) []branch {
 		return awskinesis.Stream_FromStreamArn(stack, jsii.String("Partner"), jsii.String(otherStreamArn))
 	}
 	return []branch{
+		// Producer account: the stream, with a policy that lets the consumer
+		// account read it.
+		{"RecipeProducer", func(stack awscdk.Stack) *sp.StreamProcessorProps {
+			return &sp.StreamProcessorProps{
+				Code:                code(),
+				StreamName:          jsii.String("orders"),
+				RetentionPeriod:     awscdk.Duration_Days(jsii.Number(7)),
+				CrossAccountReaders: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(jsii.String(consumerAccount))},
+			}
+		}, func(t *testing.T, tmpl assertions.Template, f *fixture) {
+			stream := logicalID(t, tmpl, "AWS::Kinesis::Stream", "/Orders/Stream/Resource")
+			hasProps(t, tmpl, "AWS::Kinesis::ResourcePolicy", m{
+				"ResourceArn": m{"Fn::GetAtt": []interface{}{stream, "Arn"}},
+				"ResourcePolicy": m{"Statement": []interface{}{m{
+					"Principal": m{"AWS": m{"Fn::Join": []interface{}{"", []interface{}{"arn:", m{"Ref": "AWS::Partition"}, ":iam::" + consumerAccount + ":root"}}}},
+					"Action":    arrayWith("kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"),
+				}}},
+			})
+		}},
+		// Consumer account, same region: the producer's stream by ARN.
+		{"RecipeConsumer", func(stack awscdk.Stack) *sp.StreamProcessorProps {
+			return &sp.StreamProcessorProps{
+				Code:            code(),
+				Stream:          awskinesis.Stream_FromStreamArn(stack, jsii.String("ProducerStream"), jsii.String(recipeStreamArn)),
+				RetentionPeriod: awscdk.Duration_Days(jsii.Number(7)), // declare the producer's retention for the checks
+			}
+		}, func(t *testing.T, tmpl assertions.Template, f *fixture) {
+			hasProps(t, tmpl, "AWS::Lambda::EventSourceMapping", m{"EventSourceArn": recipeStreamArn})
+			got := policyActions(tmpl)
+			for _, a := range []string{"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStreamSummary", "kinesis:ListShards"} {
+				if fmt.Sprint(got[a]) != fmt.Sprint([]interface{}{recipeStreamArn}) {
+					t.Errorf("%s granted on %v, want the producer's stream", a, got[a])
+				}
+			}
+			count(t, tmpl, "AWS::Kinesis::Stream", 0)
+			count(t, tmpl, "AWS::Kinesis::ResourcePolicy", 0)
+			for id, a := range resources(tmpl, "AWS::CloudWatch::Alarm") {
+				if a["Properties"].(m)["Namespace"] == "AWS/Kinesis" {
+					t.Errorf("alarm %s watches the producer account's stream metrics from the consumer account", id)
+				}
+			}
+		}},
 		{"Network", func(stack awscdk.Stack) *sp.StreamProcessorProps {
 			vpc := awsec2.Vpc_FromVpcAttributes(stack, jsii.String("Vpc"), &awsec2.VpcAttributes{
 				VpcId:                      jsii.String("vpc-0123456789abcdef0"),

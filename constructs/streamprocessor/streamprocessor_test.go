@@ -25,6 +25,8 @@ import (
 const (
 	handlerEntry = "testdata/handler"
 	otherEntry   = "testdata/other"
+	prebuiltCode = "testdata/prebuilt" // a directory holding an executable bootstrap
+	brokenEntry  = "testdata/broken"   // a main package that does not compile
 	importedARN  = "arn:aws:kinesis:eu-west-1:123456789012:stream/existing-orders"
 )
 
@@ -200,7 +202,7 @@ var leastPrivilege = append([]string{
 }, streamReadActions...)
 
 func branches() []branch {
-	code := func() awslambda.Code { return awslambda.Code_FromAsset(jsii.String(handlerEntry), nil) }
+	code := func() awslambda.Code { return awslambda.Code_FromAsset(jsii.String(prebuiltCode), nil) }
 	base := []branch{
 		{"Defaults", func(awscdk.Stack) *sp.StreamProcessorProps {
 			return &sp.StreamProcessorProps{Entry: jsii.String(handlerEntry)}

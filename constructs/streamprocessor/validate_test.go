@@ -41,7 +41,7 @@ func newProcessor(t *testing.T, app awscdk.App, name string, props func(awscdk.S
 // message must name the bad value and say how to fix it.
 func TestValidation(t *testing.T) {
 	app := awscdk.NewApp(nil)
-	code := awslambda.Code_FromAsset(jsii.String(handlerEntry), nil)
+	code := awslambda.Code_FromAsset(jsii.String(prebuiltCode), nil)
 	withCode := func(p sp.StreamProcessorProps) func(awscdk.Stack) *sp.StreamProcessorProps {
 		return func(awscdk.Stack) *sp.StreamProcessorProps {
 			if p.Code == nil && p.Entry == nil {
@@ -294,7 +294,7 @@ func TestStreamInAnotherRegion(t *testing.T) {
 			}
 		}()
 		sp.NewStreamProcessor(stack, jsii.String("Orders"), &sp.StreamProcessorProps{
-			Code:   awslambda.Code_FromAsset(jsii.String(handlerEntry), nil),
+			Code:   awslambda.Code_FromAsset(jsii.String(prebuiltCode), nil),
 			Stream: awskinesis.Stream_FromStreamArn(stack, jsii.String("Ireland"), jsii.String(importedARN)),
 		})
 	}()
