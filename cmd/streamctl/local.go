@@ -18,13 +18,22 @@ func runLocal(ctx context.Context, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: streamctl local [flags]
 
-Runs the example pipeline on this machine without Docker or an AWS account:
+Runs a pipeline on this machine without Docker or an AWS account:
 kinesis-local, dynalite and an SQS fake on free loopback ports; the stream,
-table and queue created as the synthesized template defines them; the
-processor bootstrap under aws-lambda-rie; a local event source mapping poller
+tables and queues created as the synthesized template defines them; the
+function's bootstrap under aws-lambda-rie; a local event source mapping poller
 configured from the template's AWS::Lambda::EventSourceMapping. It sends a
 bounded load, shows progress, prints a summary and stops everything it started
 (also on Ctrl-C).
+
+By default it runs the example pipeline with generated sensor readings. For
+another application give its template, its function's directory and its
+payloads, e.g. the orders example:
+
+  streamctl local --template examples/orders/cdk.out/OrdersApp-dev.template.json \
+    --package ./examples/orders/functions/orders --from examples/orders/testdata/orders.ndjson
+
+--package is built inside the Go module that holds it (its nearest go.mod).
 
 Exit status: 0 when the run completed, 1 when it failed, did not drain within
 --settle or was interrupted, 2 for bad flags (checked before anything is
@@ -38,7 +47,8 @@ flags (one or two dashes):
 	var verbose bool
 	fs.StringVar(&o.Template, "template", "", "synthesized template (default cdk.out/StreamProc-dev.template.json; run `make synth`)")
 	fs.StringVar(&o.Mapping, "mapping", "", "logical id of the event source mapping, when the template has several")
-	fs.StringVar(&o.Package, "package", "./functions/processor", "the function's main package")
+	fs.StringVar(&o.Package, "package", localrun.DefaultPackage, "directory of the function's main package, relative to the repository root")
+	fs.StringVar(&o.From, "from", "", "send the lines of this NDJSON file as they are, instead of generated readings")
 	fs.Int64Var(&o.Count, "count", 3000, "readings to send")
 	fs.Float64Var(&o.Rate, "rate", 100, "records per second (0: as fast as the stream accepts)")
 	fs.IntVar(&o.Sensors, "sensors", 50, "distinct sensors (partition keys)")
@@ -54,6 +64,14 @@ flags (one or two dashes):
 	}
 	if err := validateLocal(o); err != nil {
 		exitUsage("local", err)
+	}
+	if o.From != "" {
+		if err := generatorFlagsUnset(fs); err != nil {
+			exitUsage("local", err)
+		}
+		if _, err := os.Stat(o.From); err != nil {
+			exitUsage("local", fmt.Errorf("--from: %w", err))
+		}
 	}
 	if verbose {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -80,4 +98,19 @@ func validateLocal(o localrun.LocalOptions) error {
 		return fmt.Errorf("--settle %s is not valid: give a positive duration such as 2m", o.Settle)
 	}
 	return nil
+}
+
+// generatorFlagsUnset refuses the flags that shape generated readings next to
+// --from, which sends the file as it is.
+func generatorFlagsUnset(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "count", "sensors", "duplicates", "invalid", "out-of-order", "seed":
+			if err == nil {
+				err = fmt.Errorf("--%s shapes generated readings and cannot be used with --from (which sends the file as it is)", f.Name)
+			}
+		}
+	})
+	return err
 }

@@ -33,6 +33,8 @@ func TestLocalFlags(t *testing.T) {
 		{[]string{"--out-of-order", "-0.1"}, "--out-of-order -0.1 is not valid"},
 		{[]string{"--settle", "0s"}, "--settle 0s is not valid"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--from", "/nonexistent.ndjson"}, "--from: stat /nonexistent.ndjson"},
+		{[]string{"--from", "local_test.go", "--count", "5"}, "--count shapes generated readings and cannot be used with --from"},
 	} {
 		start := time.Now()
 		stdout, stderr, code := runCLI(t, bin, nil, "", append([]string{"local"}, c.args...)...)

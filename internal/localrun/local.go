@@ -18,6 +18,12 @@ import (
 // LocalOptions configure `streamctl local`.
 type LocalOptions struct {
 	Options
+	// From is an NDJSON file whose lines are sent as the records, as they are
+	// (what `streamctl put --from` sends), instead of generated sensor
+	// readings: the load for an application with its own payloads. The
+	// generator fields below are then unused.
+	// Default: generated readings.
+	From       string
 	Count      int64         // readings to send
 	Rate       float64       // records per second (0: as fast as the stream takes them)
 	Sensors    int           // distinct sensors
@@ -27,6 +33,35 @@ type LocalOptions struct {
 	Seed       uint64        // generator seed
 	Settle     time.Duration // longest wait for the pipeline to drain after the load
 	Hold       bool          // keep running after the summary until interrupted
+}
+
+// load is what RunLocal sends: a source and, for generated readings, the
+// count of each kind.
+type load struct {
+	source producer.Source
+	kinds  *[3]atomic.Int64 // nil for a file
+	count  int64            // 0: until the source ends
+	what   string
+	close  func()
+}
+
+func newLoad(o LocalOptions) (*load, error) {
+	if o.From != "" {
+		f, err := os.Open(o.From)
+		if err != nil {
+			return nil, fmt.Errorf("--from: %w", err)
+		}
+		return &load{source: producer.NDJSONSource(f), what: "the records of " + o.From, close: func() { f.Close() }}, nil
+	}
+	var kinds [3]atomic.Int64
+	gen := producer.NewGenerator(producer.GenOptions{
+		Seed: o.Seed, RunID: fmt.Sprintf("local%d", time.Now().Unix()), Sensors: o.Sensors,
+		Duplicates: o.Duplicates, Invalid: o.Invalid, OutOfOrder: o.OutOfOrder,
+	})
+	return &load{
+		source: producer.GeneratorSource(gen, func(r producer.Record) { kinds[r.Kind].Add(1) }),
+		kinds:  &kinds, count: o.Count, what: fmt.Sprintf("%d readings", o.Count), close: func() {},
+	}, nil
 }
 
 // RunLocal runs the whole pipeline on this machine, sends the load, waits
@@ -39,6 +74,11 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	ld, err := newLoad(o)
+	if err != nil {
+		return err
+	}
+	defer ld.close()
 	fmt.Fprintln(out, "starting the local pipeline (emulators, build, resources)...")
 	p, err := Start(ctx, o.Options)
 	if err != nil {
@@ -49,59 +89,18 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 		p.Stop()
 	}()
 
-	var kinds [3]atomic.Int64
-	gen := producer.NewGenerator(producer.GenOptions{
-		Seed: o.Seed, RunID: fmt.Sprintf("local%d", time.Now().Unix()), Sensors: o.Sensors,
-		Duplicates: o.Duplicates, Invalid: o.Invalid, OutOfOrder: o.OutOfOrder,
-	})
-	prod := producer.New(p.Kinesis, producer.Config{Stream: p.StreamName, Count: o.Count, Rate: o.Rate})
+	prod := producer.New(p.Kinesis, producer.Config{Stream: p.StreamName, Count: ld.count, Rate: o.Rate})
 	start := time.Now()
-	fmt.Fprintf(out, "sending %d readings (%s)\n", o.Count, rateText(o.Rate))
-
-	tty := false
-	if f, ok := out.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
-	}
-	stopProgress := make(chan struct{})
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		every := time.Second
-		if !tty {
-			every = 5 * time.Second
-		}
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopProgress:
-				if tty {
-					fmt.Fprintln(out)
-				}
-				return
-			case <-t.C:
-				ps, s := prod.Stats(), p.Poller.Stats()
-				line := fmt.Sprintf("  %5.0fs  sent %d/%d  polled %d  acknowledged %d  dropped %d  in flight %d  invocations %d (%d failed)  iterator age %s",
-					time.Since(start).Seconds(), ps.Sent, o.Count, s.PolledRecords, s.AcknowledgedRecords, s.DroppedRecords, s.Pending,
-					s.Invocations, s.FailedInvocations, s.IteratorAgeLast.Round(time.Millisecond))
-				if tty {
-					fmt.Fprintf(out, "\r\033[K%s", line)
-				} else {
-					fmt.Fprintln(out, line)
-				}
-			}
-		}
-	}()
-
-	rep, perr := prod.Run(ctx, producer.GeneratorSource(gen, func(r producer.Record) { kinds[r.Kind].Add(1) }))
+	fmt.Fprintf(out, "sending %s (%s)\n", ld.what, rateText(o.Rate))
+	stopProgress := reportProgress(out, p, prod, ld.count, start)
+	rep, perr := prod.Run(ctx, ld.source)
 	var werr error
 	if perr == nil && ctx.Err() == nil {
 		wctx, cancel := context.WithTimeout(ctx, o.Settle)
 		werr = p.WaitIdle(wctx, 2*time.Second)
 		cancel()
 	}
-	close(stopProgress)
-	<-progressDone
+	stopProgress()
 
 	// Summarize even after Ctrl-C: the emulators are still up.
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -111,16 +110,15 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 		fmt.Fprintf(out, "summary unavailable: %v\n", serr)
 	} else {
 		sum.Print(out)
-		fmt.Fprintf(out, "  %-26s %d valid, %d duplicates, %d invalid (producer: %d sent, %d retried, %.0f records/s)\n", "generated",
-			kinds[producer.Valid].Load(), kinds[producer.Duplicate].Load(), kinds[producer.Invalid].Load(), rep.Sent, rep.Retried, rep.RecordsPerSec)
+		if ld.kinds != nil {
+			fmt.Fprintf(out, "  %-26s %d valid, %d duplicates, %d invalid (producer: %d sent, %d retried, %.0f records/s)\n", "generated",
+				ld.kinds[producer.Valid].Load(), ld.kinds[producer.Duplicate].Load(), ld.kinds[producer.Invalid].Load(), rep.Sent, rep.Retried, rep.RecordsPerSec)
+		} else {
+			fmt.Fprintf(out, "  %-26s %d sent, %d retried, %.0f records/s\n", "producer", rep.Sent, rep.Retried, rep.RecordsPerSec)
+		}
 	}
 	if o.Hold && ctx.Err() == nil {
-		fmt.Fprintln(out, "\nholding the pipeline up; endpoints for your own clients:")
-		for _, e := range p.Env() {
-			fmt.Fprintln(out, "  export "+e)
-		}
-		fmt.Fprintf(out, "  stream %s, table %s, DLQ %s\nCtrl-C to stop.\n", p.StreamName, p.TableName, p.DLQURL)
-		<-ctx.Done()
+		hold(ctx, out, p)
 	}
 	switch {
 	case perr != nil:
@@ -131,6 +129,60 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 		return fmt.Errorf("the pipeline did not drain within %s: %w", o.Settle, werr)
 	}
 	return serr
+}
+
+// reportProgress prints a progress line every second on a terminal (in
+// place) and every 5 s otherwise, until the returned function is called.
+func reportProgress(out io.Writer, p *Pipeline, prod *producer.Producer, count int64, start time.Time) (stop func()) {
+	tty := false
+	if f, ok := out.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	total := "?"
+	if count > 0 {
+		total = fmt.Sprint(count)
+	}
+	stopc := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		every := time.Second
+		if !tty {
+			every = 5 * time.Second
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopc:
+				if tty {
+					fmt.Fprintln(out)
+				}
+				return
+			case <-t.C:
+				ps, s := prod.Stats(), p.Poller.Stats()
+				line := fmt.Sprintf("  %5.0fs  sent %d/%s  polled %d  acknowledged %d  dropped %d  in flight %d  invocations %d (%d failed)  iterator age %s",
+					time.Since(start).Seconds(), ps.Sent, total, s.PolledRecords, s.AcknowledgedRecords, s.DroppedRecords, s.Pending,
+					s.Invocations, s.FailedInvocations, s.IteratorAgeLast.Round(time.Millisecond))
+				if tty {
+					fmt.Fprintf(out, "\r\033[K%s", line)
+				} else {
+					fmt.Fprintln(out, line)
+				}
+			}
+		}
+	}()
+	return func() { close(stopc); <-done }
+}
+
+// hold keeps the pipeline up until ctx ends, printing its endpoints.
+func hold(ctx context.Context, out io.Writer, p *Pipeline) {
+	fmt.Fprintln(out, "\nholding the pipeline up; endpoints for your own clients:")
+	for _, e := range p.Env() {
+		fmt.Fprintln(out, "  export "+e)
+	}
+	fmt.Fprintf(out, "  stream %s, table %s, DLQ %s\nCtrl-C to stop.\n", p.StreamName, p.TableName, p.DLQURL)
+	<-ctx.Done()
 }
 
 func rateText(r float64) string {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,10 @@ const (
 // relative to the repository root.
 const DefaultTemplate = "cdk.out/StreamProc-dev.template.json"
 
+// DefaultPackage is the example pipeline's function, relative to the
+// repository root.
+const DefaultPackage = "./functions/processor"
+
 // Options configure a local pipeline.
 type Options struct {
 	// Root is the repository root.
@@ -46,8 +51,10 @@ type Options struct {
 	Template string
 	// Mapping picks the event source mapping when the template has several.
 	Mapping string
-	// Package is the function's main package.
-	// Default: ./functions/processor.
+	// Package is the function's main package: a directory relative to Root
+	// (or absolute), built inside the Go module that holds it (see
+	// BuildTarget), or an import path built in Root.
+	// Default: DefaultPackage.
 	Package string
 	// Bootstrap is a prebuilt bootstrap for this machine; empty builds Package.
 	Bootstrap string
@@ -113,16 +120,8 @@ func AWSConfig() aws.Config {
 // Start brings the pipeline up. On error everything already started is
 // stopped. Stop it when done; cancelling ctx also stops the processes.
 func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
-	if o.Root == "" {
-		if o.Root, err = emulator.RepoRoot(); err != nil {
-			return nil, err
-		}
-	}
-	if o.Template == "" {
-		o.Template = filepath.Join(o.Root, DefaultTemplate)
-	}
-	if o.Package == "" {
-		o.Package = "./functions/processor"
+	if o, err = o.withDefaults(); err != nil {
+		return nil, err
 	}
 	progress := o.Progress
 	if progress == nil {
@@ -130,16 +129,9 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	}
 	step := func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) }
 
-	st, err := LoadStack(o.Template, o.Mapping)
+	st, err := loadStack(o)
 	if err != nil {
 		return nil, err
-	}
-	if o.Shards > 0 {
-		st.Stream.ShardCount = o.Shards
-	}
-	if o.FunctionTimeout > 0 {
-		st.Func.Timeout = o.FunctionTimeout
-		st.Mapping.Config.FunctionTimeout = o.FunctionTimeout
 	}
 	step("template   %s: mapping %s (batch %d, window %s, parallelization %d, bisect %v, retries %d, partial responses %v)",
 		o.Template, st.Mapping.LogicalID, orInt(st.Mapping.Config.BatchSize, localesm.DefaultBatchSize), st.Mapping.Config.BatchingWindow,
@@ -169,13 +161,117 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 			p.Stop()
 		}
 	}()
-	outer := ctx
-	ctx = procCtx
-	if p.tmp, err = os.MkdirTemp("", "streamproc-local-"); err != nil {
+
+	bootstrap, err := p.startEmulatorsAndBuild(procCtx, o)
+	if err != nil {
 		return nil, err
 	}
+	step("emulators  kinesis-local %s, dynalite %s, SQS fake %s", p.kin.Endpoint, p.ddb.Endpoint, p.SQSFake.URL())
+	step("function   %s built to %s", o.Package, bootstrap)
+	if p.Sink, err = startSinkFaults(p.ddb.Endpoint); err != nil {
+		return nil, err
+	}
+	p.connectClients()
+	queueURL, err := p.createResources(procCtx)
+	if err != nil {
+		return nil, err
+	}
+	step("resources  stream %s (%d shards), table %s, on-failure queue %s", p.StreamName, st.Stream.ShardCount, orStr(p.TableName, "(none)"), orStr(p.DLQName, "(none)"))
+	fnEnv, err := p.functionEnv(queueURL, o.FunctionEnv)
+	if err != nil {
+		return nil, err
+	}
+	mc := p.mappingConfig(o.Adjust)
+	size, err := p.startFunction(procCtx, bootstrap, fnEnv, mc)
+	if err != nil {
+		return nil, err
+	}
+	step("function   %s: %d execution environments under aws-lambda-rie, Lambda API %s", p.FunctionName, size, p.lambda.URL)
+	if err = p.startPoller(ctx, mc, o.Logger); err != nil {
+		return nil, err
+	}
+	step("poller     polling %d shards from %s", st.Stream.ShardCount, mc.StartingPosition)
+	return p, nil
+}
 
-	// Emulators and the build, concurrently.
+// withDefaults fills in Root, Template and Package.
+func (o Options) withDefaults() (Options, error) {
+	var err error
+	if o.Root == "" {
+		if o.Root, err = emulator.RepoRoot(); err != nil {
+			return o, err
+		}
+	}
+	if o.Template == "" {
+		o.Template = filepath.Join(o.Root, DefaultTemplate)
+	}
+	if o.Package == "" {
+		o.Package = DefaultPackage
+	}
+	return o, nil
+}
+
+// loadStack reads the template and applies the overrides of o.
+func loadStack(o Options) (*Stack, error) {
+	st, err := LoadStack(o.Template, o.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	if o.Shards > 0 {
+		st.Stream.ShardCount = o.Shards
+	}
+	if o.FunctionTimeout > 0 {
+		st.Func.Timeout = o.FunctionTimeout
+		st.Mapping.Config.FunctionTimeout = o.FunctionTimeout
+	}
+	return st, nil
+}
+
+// BuildTarget returns where to run `go build` for pkg and what to build
+// there. A package given as a directory ("./examples/orders/functions/orders",
+// relative to root, or absolute) is built inside the Go module that holds it,
+// found by its nearest go.mod: a function in another module (an app with its
+// own go.mod that depends on streamproc) builds with that module's
+// dependencies. An import path is built in root.
+func BuildTarget(root, pkg string) (dir, target string, err error) {
+	if !strings.HasPrefix(pkg, ".") && !filepath.IsAbs(pkg) {
+		return root, pkg, nil
+	}
+	abs := pkg
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(root, pkg)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return "", "", fmt.Errorf("localrun: package %s: %s is not a directory: give the directory of the function's main package", pkg, abs)
+	}
+	for dir = abs; ; {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", "", fmt.Errorf("localrun: package %s: no go.mod in %s or above it", pkg, abs)
+		}
+		dir = parent
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil {
+		return "", "", err
+	}
+	if rel == "." {
+		return dir, ".", nil
+	}
+	return dir, "./" + filepath.ToSlash(rel), nil
+}
+
+// startEmulatorsAndBuild starts kinesis-local, dynalite and the SQS fake and
+// builds the function for this machine, concurrently. It returns the
+// bootstrap's path.
+func (p *Pipeline) startEmulatorsAndBuild(ctx context.Context, o Options) (string, error) {
+	var err error
+	if p.tmp, err = os.MkdirTemp("", "streamproc-local-"); err != nil {
+		return "", err
+	}
 	var wg sync.WaitGroup
 	var kinErr, ddbErr, buildErr error
 	bootstrap := o.Bootstrap
@@ -184,33 +280,42 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	go func() { defer wg.Done(); p.ddb, ddbErr = emulator.StartDynamo(ctx) }()
 	go func() {
 		defer wg.Done()
-		if bootstrap == "" {
-			bootstrap, buildErr = gobuild.Bootstrap(ctx, gobuild.Options{Package: o.Package, Dir: o.Root, OutDir: filepath.Join(p.tmp, "fn"), Arch: gobuild.Host()})
+		if bootstrap != "" {
+			return
 		}
+		dir, target, err := BuildTarget(o.Root, o.Package)
+		if err != nil {
+			buildErr = err
+			return
+		}
+		bootstrap, buildErr = gobuild.Bootstrap(ctx, gobuild.Options{Package: target, Dir: dir, OutDir: filepath.Join(p.tmp, "fn"), Arch: gobuild.Host()})
 	}()
 	if p.SQSFake, err = sqsfake.StartWithOptions(sqsfake.Options{Region: Region, AccountID: AccountID}); err != nil {
 		wg.Wait()
-		return nil, err
+		return "", err
 	}
 	wg.Wait()
-	if err = errors.Join(kinErr, ddbErr, buildErr); err != nil {
-		return nil, err
-	}
-	step("emulators  kinesis-local %s, dynalite %s, SQS fake %s", p.kin.Endpoint, p.ddb.Endpoint, p.SQSFake.URL())
-	step("function   %s built to %s", o.Package, bootstrap)
-	if p.Sink, err = startSinkFaults(p.ddb.Endpoint); err != nil {
-		return nil, err
-	}
+	return bootstrap, errors.Join(kinErr, ddbErr, buildErr)
+}
 
+// connectClients makes the SDK clients of the emulators.
+func (p *Pipeline) connectClients() {
 	cfg := AWSConfig()
 	p.Kinesis = kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(p.kin.Endpoint) })
 	p.DynamoDB = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(p.ddb.Endpoint) })
 	p.SQS = sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(p.SQSFake.URL()) })
+	p.Endpoints["KINESIS"] = p.kin.Endpoint
+	p.Endpoints["DYNAMODB"] = p.ddb.Endpoint
+	p.Endpoints["SQS"] = p.SQSFake.URL()
+}
 
-	// Resources, as the template defines them.
+// createResources creates the stream, queues and tables as the template
+// defines them. It returns the queue URLs by logical id.
+func (p *Pipeline) createResources(ctx context.Context) (map[string]string, error) {
+	st := p.Stack
 	p.StreamName = st.Stream.Name
 	p.StreamARN = fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", Region, AccountID, p.StreamName)
-	if err = p.createStream(ctx); err != nil {
+	if err := p.createStream(ctx); err != nil {
 		return nil, err
 	}
 	queueURL := map[string]string{}
@@ -222,7 +327,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		queueURL[q.LogicalID] = aws.ToString(out.QueueUrl)
 	}
 	for _, tb := range st.Tables {
-		if err = p.createTable(ctx, tb); err != nil {
+		if err := p.createTable(ctx, tb); err != nil {
 			return nil, err
 		}
 	}
@@ -237,10 +342,14 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		}
 		p.DLQURL = queueURL[q]
 	}
-	step("resources  stream %s (%d shards), table %s, on-failure queue %s", p.StreamName, st.Stream.ShardCount, p.TableName, orStr(p.DLQName, "(none)"))
+	return queueURL, nil
+}
 
-	// The function's environment: the template's variables resolved to the
-	// local resources, plus the SDK endpoint variables.
+// functionEnv is the function's environment: the template's variables
+// resolved to the local resources, the variables Lambda sets, the SDK
+// endpoint variables, then extra.
+func (p *Pipeline) functionEnv(queueURL map[string]string, extra []string) ([]string, error) {
+	st := p.Stack
 	p.FunctionName = st.Func.Name
 	p.FunctionARN = fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, AccountID, p.FunctionName)
 	resolve := func(id, attr string) (string, bool) {
@@ -286,7 +395,6 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("localrun: %w", err)
 	}
-	p.lambdaEndpoints()
 	fnEnv := []string{
 		"AWS_REGION=" + Region, "AWS_DEFAULT_REGION=" + Region,
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
@@ -297,50 +405,64 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(st.Func.MemoryMB),
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(int(st.Func.Timeout/time.Second)),
 	}
-	for k, v := range env {
-		fnEnv = append(fnEnv, k+"="+v)
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
 	}
-	fnEnv = append(fnEnv, o.FunctionEnv...)
+	sort.Strings(keys)
+	for _, k := range keys {
+		fnEnv = append(fnEnv, k+"="+env[k])
+	}
+	return append(fnEnv, extra...), nil
+}
 
-	mc := st.Mapping.Config
+// mappingConfig is the template's mapping configuration with the local names
+// and ARNs, after adjust.
+func (p *Pipeline) mappingConfig(adjust func(*localesm.Config)) localesm.Config {
+	mc := p.Stack.Mapping.Config
 	mc.StreamName, mc.StreamARN, mc.FunctionARN, mc.Region = p.StreamName, p.StreamARN, p.FunctionARN, Region
 	if p.DLQURL != "" {
 		mc.OnFailureARN = p.SQSFake.QueueARN(p.DLQName)
 	}
-	if o.Adjust != nil {
-		o.Adjust(&mc)
+	if adjust != nil {
+		adjust(&mc)
 	}
-	// One execution environment per concurrent batch (shards x factor), and
-	// one for synchronous invocations through the local Lambda API (redrive).
-	size := st.Stream.ShardCount*orInt(mc.ParallelizationFactor, 1) + 1
-	if p.Pool, err = localesm.NewRIEPool(ctx, localesm.RIEOptions{Bootstrap: bootstrap, Env: fnEnv, Size: size, Timeout: st.Func.Timeout, Output: p.metrics}); err != nil {
-		return nil, err
+	return mc
+}
+
+// startFunction runs the bootstrap under aws-lambda-rie: one execution
+// environment per concurrent batch (shards x parallelization factor), and
+// one for synchronous invocations through the local Lambda API (redrive).
+// It returns the number of environments.
+func (p *Pipeline) startFunction(ctx context.Context, bootstrap string, env []string, mc localesm.Config) (int, error) {
+	size := p.Stack.Stream.ShardCount*orInt(mc.ParallelizationFactor, 1) + 1
+	var err error
+	if p.Pool, err = localesm.NewRIEPool(ctx, localesm.RIEOptions{Bootstrap: bootstrap, Env: env, Size: size, Timeout: p.Stack.Func.Timeout, Output: p.metrics}); err != nil {
+		return 0, err
 	}
 	if p.lambda, err = startLambdaAPI(p.Pool, p.FunctionName); err != nil {
-		return nil, err
+		return 0, err
 	}
 	p.Endpoints["LAMBDA"] = p.lambda.URL
-	step("function   %s: %d execution environments under aws-lambda-rie, Lambda API %s", p.FunctionName, size, p.lambda.URL)
+	return size, nil
+}
 
+// startPoller starts the local event source mapping; it runs until ctx ends
+// or Stop.
+func (p *Pipeline) startPoller(ctx context.Context, mc localesm.Config, logger *slog.Logger) error {
 	var dest localesm.Destination
 	if p.DLQURL != "" {
 		dest = localesm.SQSDestination{Client: p.SQS, QueueURL: p.DLQURL}
 	}
-	if p.Poller, err = localesm.New(mc, localesm.Options{Kinesis: p.Kinesis, Invoker: p.Pool, Destination: dest, Logger: o.Logger}); err != nil {
-		return nil, err
+	var err error
+	if p.Poller, err = localesm.New(mc, localesm.Options{Kinesis: p.Kinesis, Invoker: p.Pool, Destination: dest, Logger: logger}); err != nil {
+		return err
 	}
-	pctx, cancel := context.WithCancel(outer)
+	pctx, cancel := context.WithCancel(ctx)
 	p.cancel = cancel
 	p.done = make(chan error, 1)
 	go func() { p.done <- p.Poller.Run(pctx) }()
-	step("poller     polling %d shards from %s", st.Stream.ShardCount, mc.StartingPosition)
-	return p, nil
-}
-
-func (p *Pipeline) lambdaEndpoints() {
-	p.Endpoints["KINESIS"] = p.kin.Endpoint
-	p.Endpoints["DYNAMODB"] = p.ddb.Endpoint
-	p.Endpoints["SQS"] = p.SQSFake.URL()
+	return nil
 }
 
 // Env is the environment for a client process (streamctl put, redrive) to
@@ -458,5 +580,3 @@ func retriesOf(c localesm.Config) int {
 	}
 	return *c.MaximumRetryAttempts
 }
-
-var _ = strings.TrimSpace

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -120,9 +123,19 @@ func (p *Pipeline) DLQ() DLQContents {
 
 // Summary is the end-of-run report of `streamctl local`.
 type Summary struct {
-	Produced          int64
-	Applied           int64 // readings counted in the stored aggregates
-	Windows           int   // aggregate items
+	Produced int64
+	// Aggregates reports that the table is the example pipeline's aggregate
+	// table, so Applied and Windows count readings and windows. For another
+	// application's table only TableItems and the function's toolkit metrics
+	// are known.
+	Aggregates bool
+	Applied    int64 // readings counted in the stored aggregates
+	Windows    int   // aggregate items
+	TableItems int   // items in the first table of the template
+	Succeeded  int64 // the toolkit's RecordsSucceeded metric, summed (a redelivered record counts again)
+	// AppMetrics are the sums of the function's own EMF metrics (those that
+	// are not the toolkit's), for an application other than the example.
+	AppMetrics        map[string]float64
 	Quarantined       int   // distinct records quarantined by the processor
 	DLQBatches        int   // on-failure messages from the mapping
 	DLQBatchRecords   int   // records those describe
@@ -131,15 +144,67 @@ type Summary struct {
 	Poller            localesm.Stats
 }
 
+// IsAggregateTable reports whether the pipeline's table is keyed like the
+// example pipeline's aggregate table (functions/processor/config).
+func (p *Pipeline) IsAggregateTable() bool {
+	for _, tb := range p.Stack.Tables {
+		if tb.Name == p.TableName {
+			return len(tb.Keys) == 2 && tb.Keys[0].Name == config.TablePartitionKey && tb.Keys[1].Name == config.TableSortKey
+		}
+	}
+	return false
+}
+
+// countItems counts the items of the pipeline's table.
+func (p *Pipeline) countItems(ctx context.Context) (int, error) {
+	n := 0
+	var start map[string]ddbtypes.AttributeValue
+	for {
+		res, err := p.DynamoDB.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(p.TableName), ExclusiveStartKey: start, Select: ddbtypes.SelectCount})
+		if err != nil {
+			return 0, fmt.Errorf("localrun: scan %s: %w", p.TableName, err)
+		}
+		n += int(res.Count)
+		if len(res.LastEvaluatedKey) == 0 {
+			return n, nil
+		}
+		start = res.LastEvaluatedKey
+	}
+}
+
+var toolkitMetrics = map[string]bool{
+	contract.MetricRecordsReceived: true, contract.MetricRecordsSucceeded: true, contract.MetricRecordsQuarantined: true,
+	contract.MetricRecordsRetried: true, contract.MetricRecordsFailed: true, contract.MetricBatchDuration: true,
+}
+
 // Summarize collects a Summary.
 func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.Duration) (Summary, error) {
-	aggs, err := p.Aggregates(ctx)
-	if err != nil {
-		return Summary{}, err
+	s := Summary{Produced: produced, Elapsed: elapsed, Poller: p.Poller.Stats(), Aggregates: p.IsAggregateTable()}
+	if s.Aggregates {
+		aggs, err := p.Aggregates(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		s.Windows, s.TableItems = len(aggs), len(aggs)
+		for _, a := range aggs {
+			s.Applied += a.Count
+		}
+	} else if p.TableName != "" {
+		n, err := p.countItems(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		s.TableItems = n
 	}
-	s := Summary{Produced: produced, Windows: len(aggs), Elapsed: elapsed, Poller: p.Poller.Stats()}
-	for _, a := range aggs {
-		s.Applied += a.Count
+	ms := p.Metrics()
+	s.Succeeded = int64(ms[contract.MetricRecordsSucceeded])
+	if !s.Aggregates {
+		s.AppMetrics = map[string]float64{}
+		for name, v := range ms {
+			if !toolkitMetrics[name] {
+				s.AppMetrics[name] = v
+			}
+		}
 	}
 	d := p.DLQ()
 	s.Quarantined, s.DLQBatches, s.DLQBatchRecords = d.QuarantinedRecords(), len(d.BatchInfo), d.BatchRecords()
@@ -153,23 +218,42 @@ func (s Summary) Print(w io.Writer) {
 	if s.Elapsed > 0 {
 		rate = float64(s.Poller.AcknowledgedRecords+s.Poller.DroppedRecords) / s.Elapsed.Seconds()
 	}
-	rows := [][2]string{
-		{"produced", fmt.Sprint(s.Produced)},
-		{"applied (in the table)", fmt.Sprintf("%d readings in %d (sensor, minute) windows", s.Applied, s.Windows)},
-		{"quarantined", fmt.Sprint(s.Quarantined)},
-		{"in the DLQ (batch info)", fmt.Sprintf("%d messages covering %d records", s.DLQBatches, s.DLQBatchRecords)},
-		{"duplicates suppressed", fmt.Sprint(s.DuplicatesSkipped)},
+	rows := [][2]string{{"produced", fmt.Sprint(s.Produced)}}
+	if s.Aggregates {
+		rows = append(rows, [2]string{"applied (in the table)", fmt.Sprintf("%d readings in %d (sensor, minute) windows", s.Applied, s.Windows)})
+	} else {
+		rows = append(rows,
+			[2]string{"succeeded (function)", fmt.Sprintf("%d records (the toolkit's %s metric)", s.Succeeded, contract.MetricRecordsSucceeded)},
+			[2]string{"items in the table", fmt.Sprint(s.TableItems)})
+		if len(s.AppMetrics) > 0 {
+			names := make([]string, 0, len(s.AppMetrics))
+			for n := range s.AppMetrics {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			var b strings.Builder
+			for i, n := range names {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "%s %s", n, strconv.FormatFloat(s.AppMetrics[n], 'f', -1, 64))
+			}
+			rows = append(rows, [2]string{"function's own metrics", b.String()})
+		}
+	}
+	rows = append(rows,
+		[2]string{"quarantined", fmt.Sprint(s.Quarantined)},
+		[2]string{"in the DLQ (batch info)", fmt.Sprintf("%d messages covering %d records", s.DLQBatches, s.DLQBatchRecords)})
+	if s.Aggregates {
+		rows = append(rows, [2]string{"duplicates suppressed", fmt.Sprint(s.DuplicatesSkipped)})
+	}
+	rows = append(rows, [][2]string{
 		{"records/s (end to end)", fmt.Sprintf("%.0f", rate)},
 		{"iterator age", fmt.Sprintf("max %s, last %s", s.Poller.IteratorAgeMax.Round(time.Millisecond), s.Poller.IteratorAgeLast.Round(time.Millisecond))},
 		{"invocations", fmt.Sprintf("%d (%d failed, %d timed out, %d partial, %d bisections, %d retries)", s.Poller.Invocations, s.Poller.FailedInvocations, s.Poller.Timeouts, s.Poller.PartialFailures, s.Poller.Bisections, s.Poller.Retries)},
 		{"elapsed", s.Elapsed.Round(100 * time.Millisecond).String()},
-	}
-	accounted := s.Applied + int64(s.Quarantined) + int64(s.DLQBatchRecords) + s.DuplicatesSkipped
-	verdict := "every produced record is applied, quarantined, a suppressed duplicate or described in the DLQ"
-	if accounted != s.Produced {
-		verdict = "does not add up: records in flight, or redeliveries counted as duplicates; `make e2e` checks this exactly"
-	}
-	rows = append(rows, [2]string{"accounted for", fmt.Sprintf("%d of %d: %s", accounted, s.Produced, verdict)})
+	}...)
+	rows = append(rows, [2]string{"accounted for", s.accounting()})
 	if left := s.Produced - s.Poller.PolledRecords + s.Poller.Pending; left > 0 {
 		rows = append(rows, [2]string{"not processed at stop", fmt.Sprintf("%d (stopped before the pipeline drained)", left)})
 	}
@@ -177,4 +261,31 @@ func (s Summary) Print(w io.Writer) {
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-26s %s\n", r[0], r[1])
 	}
+}
+
+// Accounted reports whether every produced record is accounted for: applied,
+// quarantined, a suppressed duplicate or described in the DLQ (the example
+// pipeline), or succeeded in the function, quarantined or described in the DLQ
+// (another application, judged by the toolkit's metrics).
+func (s Summary) Accounted() bool { return s.accounted() == s.Produced }
+
+func (s Summary) accounted() int64 {
+	if s.Aggregates {
+		return s.Applied + int64(s.Quarantined) + int64(s.DLQBatchRecords) + s.DuplicatesSkipped
+	}
+	return s.Succeeded + int64(s.Quarantined) + int64(s.DLQBatchRecords)
+}
+
+func (s Summary) accounting() string {
+	verdict := "every produced record is applied, quarantined, a suppressed duplicate or described in the DLQ"
+	if !s.Aggregates {
+		verdict = "every produced record succeeded in the function, was quarantined or is described in the DLQ"
+	}
+	if !s.Accounted() {
+		verdict = "does not add up: records in flight, or redeliveries counted as duplicates; `make e2e` checks this exactly"
+		if !s.Aggregates {
+			verdict = "does not add up: records in flight, or redelivered records that succeeded twice"
+		}
+	}
+	return fmt.Sprintf("%d of %d: %s", s.accounted(), s.Produced, verdict)
 }

@@ -9,8 +9,8 @@
 // resources they point at, lays the widgets out on CloudWatch's 24-column
 // grid and draws sample data (clearly labelled) with the real titles,
 // metrics, statistics, periods and threshold lines. The screenshot is taken
-// with headless Chromium (Debian package "chromium"; `make dashboard`
-// installs it).
+// with a headless Chromium from PATH or -chromium (`make dashboard` passes
+// $CHROME).
 package main
 
 import (
@@ -147,5 +147,5 @@ func findChromium(explicit string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", errors.New("no Chromium on PATH: `make dashboard` installs the Debian package (apt-get install chromium), or pass -chromium, or use -html-only")
+	return "", errors.New("no Chromium on PATH (chromium, chromium-browser, google-chrome): install one (Debian/Ubuntu: sudo apt-get install chromium), pass -chromium (make dashboard CHROME=/path/to/chrome), or use -html-only")
 }
