@@ -163,7 +163,7 @@ func synth(t *testing.T) *synthesized {
 			s.results[v.stack] = addMonitoring(pipeline, tg, props)
 			stacks = append(stacks, stack)
 		}
-		// The same monitoring made by the construct itself (issue 2). A panic
+		// The same monitoring made by the construct itself. A panic
 		// there fails only TestThroughConstruct.
 		for _, c := range constructCases {
 			stack := awscdk.NewStack(app, jsii.String(c.stack), nil)

@@ -33,7 +33,7 @@ func (k Kind) String() string {
 }
 
 // Reading is the content of a generated valid reading, in the processor's
-// input contract (issue 4):
+// input contract:
 //
 //	{"event_id":"...","sensor_id":"...","ts":<epoch ms>,"temperature":<°C>,"humidity":<%>}
 //

@@ -1,7 +1,7 @@
 package handler_test
 
 // Redelivery tests against dynalite (a real DynamoDB wire protocol), one per
-// case of issue 4. Each compares the stored aggregates with totals computed
+// redelivery case. Each compares the stored aggregates with totals computed
 // independently from the unique valid readings (totals_test.go).
 
 import (

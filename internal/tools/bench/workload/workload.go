@@ -1,4 +1,4 @@
-// Package workload generates the sensor workload of issue 4: Kinesis records
+// Package workload generates the benchmark's sensor workload: Kinesis records
 // of ~200-byte JSON readings from many sensors, out of order in event time,
 // wrapped in the JSON event the Lambda service delivers. The benchmark, the
 // baselines and the processor's tests all use it, so they measure and check
