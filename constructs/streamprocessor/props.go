@@ -58,7 +58,8 @@ type StreamProcessorProps struct {
 	// An existing stream to consume, e.g. from awskinesis.Stream_FromStreamArn.
 	//
 	// When set, the construct makes no stream and StreamName, StreamMode,
-	// ShardCount and StreamEncryptionKey must be unset.
+	// ShardCount, StreamEncryptionKey and CrossAccountReaders must be unset.
+	// The stream must be in the stack's region.
 	// To read a stream encrypted with a customer-managed key, import it with
 	// awskinesis.Stream_FromStreamAttributes including EncryptionKey so the
 	// function is granted kms:Decrypt.
