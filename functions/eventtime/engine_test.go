@@ -106,7 +106,7 @@ func (f *faults) roll() (before, after bool) {
 }
 
 type faultyStore struct {
-	*eventtime.MemoryStore
+	eventtime.Store
 	f *faults
 }
 
@@ -115,7 +115,7 @@ func (s faultyStore) PutWindow(ctx context.Context, k eventtime.WindowKey, st ev
 	if before {
 		return 0, errInjected
 	}
-	v, err := s.MemoryStore.PutWindow(ctx, k, st)
+	v, err := s.Store.PutWindow(ctx, k, st)
 	if after && err == nil {
 		return 0, errInjected
 	}
@@ -126,7 +126,7 @@ func (s faultyStore) GetWindows(ctx context.Context, keys []eventtime.WindowKey)
 	if before, _ := s.f.roll(); before {
 		return nil, errInjected
 	}
-	return s.MemoryStore.GetWindows(ctx, keys)
+	return s.Store.GetWindows(ctx, keys)
 }
 
 // sinks record every delivery, failing some.
@@ -203,26 +203,30 @@ func TestOracle(t *testing.T) {
 		)
 	}
 	for _, r := range runs {
-		t.Run(fmt.Sprintf("%s/seed=%d", r.name, r.seed), func(t *testing.T) { r.check(t) })
+		t.Run(fmt.Sprintf("%s/seed=%d", r.name, r.seed), func(t *testing.T) {
+			mem := eventtime.NewMemoryStore()
+			r.check(t, mem, mem.Windows, 120)
+		})
 	}
 }
 
-func (r run) check(t *testing.T) {
+// check runs one scenario on store (listed by windows) with perShard
+// records per shard.
+func (r run) check(t *testing.T, base eventtime.Store, windows func() map[eventtime.WindowKey]eventtime.WindowState, perShard int) {
 	rng := rand.New(rand.NewPCG(r.seed, 0x5eed))
 	assigner, err := eventtime.Hopping(r.size, r.slide)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ooo, lateness := r.ooo.Milliseconds(), r.lateness.Milliseconds()
-	st := genStream(rng, 120, ooo, max(lateness, 30_000))
+	st := genStream(rng, perShard, ooo, max(lateness, 30_000))
 	var f *faults
 	if r.faultP > 0 {
 		f = &faults{rng: rand.New(rand.NewPCG(r.seed, 0xfa17)), p: r.faultP}
 	}
-	mem := eventtime.NewMemoryStore()
-	var store eventtime.Store = mem
+	store := base
 	if f != nil {
-		store = faultyStore{mem, f}
+		store = faultyStore{base, f}
 	}
 	out := &sinks{f: f}
 	clk := &clock{now: t0 + 60_000}
@@ -262,7 +266,7 @@ func (r run) check(t *testing.T) {
 			batch = batch[ff:]
 		}
 		or.deliver(shard, recs, clk.now, st.parents[shard])
-		if wm, _ := mem.GetWatermarks(ctx); wm.Stream != or.stream {
+		if wm, _ := base.GetWatermarks(ctx); wm.Stream != or.stream {
 			t.Fatalf("after a batch of %s at %d: stream watermark %d, oracle %d (%+v)", shard, clk.now, wm.Stream, or.stream, wm.Shards)
 		}
 	}
@@ -324,7 +328,7 @@ func (r run) check(t *testing.T) {
 		}
 	}
 
-	compareWindows(t, mem, or, f == nil)
+	compareWindows(t, windows(), or, f == nil)
 	compareLate(t, out.late, or, f == nil)
 	compareResults(t, out.results, or, f == nil)
 	corrections := 0
@@ -348,9 +352,8 @@ func hashes(ids []string) []uint64 {
 	return slices.Compact(out)
 }
 
-func compareWindows(t *testing.T, mem *eventtime.MemoryStore, or *oracle, exact bool) {
+func compareWindows(t *testing.T, got map[eventtime.WindowKey]eventtime.WindowState, or *oracle, exact bool) {
 	t.Helper()
-	got := mem.Windows()
 	if len(got) != len(or.wins) {
 		t.Errorf("%d windows stored, oracle has %d", len(got), len(or.wins))
 	}
@@ -484,16 +487,20 @@ func compareResults(t *testing.T, got []eventtime.Result[string, eventtime.Stats
 // one shard concurrently, each in its own batch boundaries: every record
 // counts once.
 func TestConcurrentRedeliveries(t *testing.T) {
+	mem := eventtime.NewMemoryStore()
+	concurrentRedeliveries(t, mem, mem.Windows)
+}
+
+func concurrentRedeliveries(t *testing.T, store eventtime.Store, windows func() map[eventtime.WindowKey]eventtime.WindowState) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	assigner, _ := eventtime.Tumbling(time.Minute)
 	var recs []rec
 	for i := range 400 {
 		recs = append(recs, rec{id: fmt.Sprint("r", i), key: fmt.Sprint("k", i%3), t: t0 + rng.Int64N(300_000), v: eventtime.Fixed(rng.Int64N(1e9))})
 	}
-	mem := eventtime.NewMemoryStore()
 	out := &sinks{}
 	eng, err := eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
-		Windows: assigner, OutOfOrderness: time.Hour, Store: mem, Results: out, Late: out, Concurrency: 8,
+		Windows: assigner, OutOfOrderness: time.Hour, Store: store, Results: out, Late: out, Concurrency: 8,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -526,7 +533,7 @@ func TestConcurrentRedeliveries(t *testing.T) {
 			want[k] = want[k].Add(x.t, x.v)
 		}
 	}
-	got := mem.Windows()
+	got := windows()
 	if len(got) != len(want) {
 		t.Fatalf("%d windows, want %d", len(got), len(want))
 	}

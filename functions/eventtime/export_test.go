@@ -1,0 +1,35 @@
+package eventtime
+
+import "encoding/base64"
+
+// DecodeDynamoWindow decodes a window item of the DynamoStore's table as
+// Scan returns it (tests list the table with it).
+func DecodeDynamoWindow(it map[string]any) (WindowKey, WindowState, error) {
+	conv := item{}
+	for name, v := range it {
+		m, _ := v.(map[string]any)
+		var a attr
+		if s, ok := m["S"].(string); ok {
+			a.S = &s
+		}
+		if n, ok := m["N"].(string); ok {
+			a.N = &n
+		}
+		if b, ok := m["B"].(string); ok {
+			dec, err := base64Decode(b)
+			if err != nil {
+				return WindowKey{}, WindowState{}, err
+			}
+			a.B = dec
+		}
+		conv[name] = a
+	}
+	k, err := windowKeyOf(conv)
+	if err != nil {
+		return k, WindowState{}, err
+	}
+	s, err := decodeWindow(conv)
+	return k, s, err
+}
+
+func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
