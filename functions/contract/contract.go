@@ -59,6 +59,10 @@ const (
 const (
 	AttrKind        = "streamproc-kind"
 	KindQuarantined = "quarantined"
+	// KindLate marks a record the event-time engine (functions/eventtime)
+	// did not apply because its window had closed: the late side output.
+	// The body is a QuarantinedRecord whose Reason names the window.
+	KindLate = "late"
 )
 
 // QuarantinedRecord is the JSON body of a quarantine message. A payload too large

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/streamproc/streamproc/functions/kinesisbatch"
 )
 
 const minTime = math.MinInt64
@@ -30,6 +32,10 @@ type Record[K ~string, V any] struct {
 	Value V
 	// Payload is the record as received, kept for the late output.
 	Payload []byte
+	// Source is the Kinesis record this one came from, if any: the late
+	// output copies its metadata (shard, sequence number, arrival time).
+	// Default: nil
+	Source *kinesisbatch.Record
 }
 
 // Config configures an Engine.
@@ -423,7 +429,7 @@ func (e *Engine[K, V, A]) applyWindow(ctx context.Context, shard string, k Windo
 					continue
 				}
 				r := &recs[ents[i].rec]
-				toSend = append(toSend, LateRecord[K]{ID: r.ID, Key: r.Key, Window: k.Window, EventTime: r.EventTime, Shard: shard, Watermark: w, Payload: r.Payload})
+				toSend = append(toSend, LateRecord[K]{ID: r.ID, Key: r.Key, Window: k.Window, EventTime: r.EventTime, Shard: shard, Watermark: w, Payload: r.Payload, Source: r.Source})
 			}
 			if len(toSend) > 0 {
 				for i, serr := range e.cfg.Late.PutLate(ctx, toSend) {

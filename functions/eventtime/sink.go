@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/streamproc/streamproc/functions/kinesisbatch"
 )
 
 // Result is one published result of a window: revision 0 is the final
@@ -58,6 +60,8 @@ type LateRecord[K ~string] struct {
 	// Watermark is the stream watermark the record was judged against.
 	Watermark int64
 	Payload   []byte
+	// Source is Record.Source.
+	Source *kinesisbatch.Record
 }
 
 // LateSink receives late records with their payload (the late side output).
