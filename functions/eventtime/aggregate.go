@@ -1,6 +1,9 @@
 package eventtime
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // Aggregate is the state of one (key, window), as a value: Add returns the
 // aggregate with one more record, Merge the aggregate of both operands'
@@ -59,13 +62,31 @@ func (s Stats) Merge(o Stats) Stats {
 	return r
 }
 
-// MarshalJSON writes the fields and the average ("avg").
-func (s Stats) MarshalJSON() ([]byte, error) {
-	type plain Stats
-	return json.Marshal(struct {
-		plain
-		Avg Fixed `json:"avg"`
-	}{plain(s), s.Avg()})
+// MarshalJSON writes the fields and the average ("avg"). It is written out
+// by hand: the engine encodes a window's aggregate on every write.
+func (s Stats) MarshalJSON() ([]byte, error) { return s.AppendJSON(make([]byte, 0, 192)), nil }
+
+// AppendJSON appends the MarshalJSON form of s to b.
+func (s Stats) AppendJSON(b []byte) []byte {
+	b = append(b, `{"count":`...)
+	b = strconv.AppendInt(b, s.Count, 10)
+	b = append(b, `,"sum":`...)
+	b = s.Sum.AppendDecimal(b)
+	b = append(b, `,"min":`...)
+	b = s.Min.AppendDecimal(b)
+	b = append(b, `,"max":`...)
+	b = s.Max.AppendDecimal(b)
+	b = append(b, `,"first_time":`...)
+	b = strconv.AppendInt(b, s.FirstTime, 10)
+	b = append(b, `,"first":`...)
+	b = s.First.AppendDecimal(b)
+	b = append(b, `,"last_time":`...)
+	b = strconv.AppendInt(b, s.LastTime, 10)
+	b = append(b, `,"last":`...)
+	b = s.Last.AppendDecimal(b)
+	b = append(b, `,"avg":`...)
+	b = s.Avg().AppendDecimal(b)
+	return append(b, '}')
 }
 
 // Count is the ready-made aggregate that counts records of any value type.
@@ -87,8 +108,15 @@ type Codec[A any] interface {
 // the zero A.
 type JSONCodec[A any] struct{}
 
-// Encode implements Codec.
-func (JSONCodec[A]) Encode(a A) ([]byte, error) { return json.Marshal(a) }
+// Encode implements Codec. A type with an AppendJSON method (Stats) is
+// encoded through it, skipping encoding/json's validation of MarshalJSON's
+// output.
+func (JSONCodec[A]) Encode(a A) ([]byte, error) {
+	if f, ok := any(a).(interface{ AppendJSON([]byte) []byte }); ok {
+		return f.AppendJSON(nil), nil
+	}
+	return json.Marshal(a)
+}
 
 // Decode implements Codec.
 func (JSONCodec[A]) Decode(b []byte) (A, error) {

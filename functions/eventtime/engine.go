@@ -1,12 +1,14 @@
 package eventtime
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
@@ -25,6 +27,11 @@ type Record[K ~string, V any] struct {
 	// records with the same ID are the same record: only the first is
 	// applied.
 	ID string
+	// Hash is the record's identity as stored: HashID(ID). Set it when
+	// the hash is at hand already (e.g. of an event id the decoder did not
+	// keep as a string); 0 means "compute HashID(ID)".
+	// Default: 0
+	Hash uint64
 	// Key and EventTime (Unix ms UTC) place the record in its windows.
 	Key       K
 	EventTime int64
@@ -232,7 +239,10 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 	)
 	hashes := make([]uint64, len(recs))
 	for i := range recs {
-		hashes[i] = HashID(recs[i].ID)
+		hashes[i] = recs[i].Hash
+		if hashes[i] == 0 {
+			hashes[i] = HashID(recs[i].ID)
+		}
 		wins = e.cfg.Windows.Assign(recs[i].EventTime, wins[:0])
 		for _, win := range wins {
 			k := WindowKey{Key: string(recs[i].Key), Window: win}
@@ -367,20 +377,28 @@ func (e *Engine[K, V, A]) closedAt(win Window, w int64) bool {
 	return w >= minTime+e.l && win.End <= w-e.l
 }
 
+// parallel runs f(0..n-1) on at most Concurrency goroutines, each taking
+// the next index: few goroutines (their stacks grow once) and calls that
+// wait on I/O overlap.
 func (e *Engine[K, V, A]) parallel(n int, f func(i int)) {
-	if n == 1 {
-		f(0)
+	workers := min(n, e.cfg.Concurrency)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
 		return
 	}
-	sem := make(chan struct{}, e.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for i := range n {
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range workers {
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			f(i)
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
 		}()
 	}
 	wg.Wait()
@@ -399,36 +417,43 @@ func (e *Engine[K, V, A]) applyWindow(ctx context.Context, shard string, k Windo
 		}
 	}()
 	fates = make([]uint8, len(ents))
-	lateSent := map[uint64]bool{} // sent to the late sink in an earlier round of this call
+	// Entries by hash, so that repeats inside the batch are neighbours
+	// (stable: the first of equal hashes is the one applied).
+	order := make([]int, len(ents))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ents[a].hash, ents[b].hash) })
+	var lateSent map[uint64]bool        // sent to the late sink in an earlier round of this call
+	fresh := make([]int, 0, len(ents))  // indexes into ents
+	ids := make([]uint64, 0, len(ents)) // their hashes, ascending
 	for conflicts := 0; ; {
-		var fresh []int // indexes into ents
-		seen := make(map[uint64]bool, len(ents))
-		for i, en := range ents {
-			if seen[en.hash] || contains(st.Applied, en.hash) || contains(st.Late, en.hash) {
+		fresh, ids = fresh[:0], ids[:0]
+		for j, i := range order {
+			h := ents[i].hash
+			if (j > 0 && ents[order[j-1]].hash == h) || contains(st.Applied, h) || contains(st.Late, h) {
 				fates[i] = fateDuplicate
 				continue
 			}
-			seen[en.hash] = true
 			fresh = append(fresh, i)
+			ids = append(ids, h)
 		}
 		if len(fresh) == 0 {
 			return fates, nil
 		}
 		next := st
-		next.Pending = st.Pending
-		ids := make([]uint64, 0, len(fresh))
-		for _, i := range fresh {
-			ids = append(ids, ents[i].hash)
-		}
-		slices.Sort(ids)
 		late := st.Closed || e.closedAt(k.Window, w)
 		if late {
-			var toSend []LateRecord[K]
+			var (
+				toSend   []LateRecord[K]
+				sendHash []uint64
+			)
 			for _, i := range fresh {
 				if lateSent[ents[i].hash] {
 					continue
 				}
 				r := &recs[ents[i].rec]
+				sendHash = append(sendHash, ents[i].hash)
 				toSend = append(toSend, LateRecord[K]{ID: r.ID, Key: r.Key, Window: k.Window, EventTime: r.EventTime, Shard: shard, Watermark: w, Payload: r.Payload, Source: r.Source})
 			}
 			if len(toSend) > 0 {
@@ -436,7 +461,10 @@ func (e *Engine[K, V, A]) applyWindow(ctx context.Context, shard string, k Windo
 					if serr != nil {
 						return fates, fmt.Errorf("eventtime: late output for %s %s: %w", k.Key, k.Window, serr)
 					}
-					lateSent[HashID(toSend[i].ID)] = true
+					if lateSent == nil {
+						lateSent = map[uint64]bool{}
+					}
+					lateSent[sendHash[i]] = true
 				}
 			}
 			next.Closed = true

@@ -27,4 +27,17 @@ const (
 	MetricWriteCalls        = "WriteCalls"        // DynamoDB write calls (Count)
 	MetricEventTimeLag      = "EventTimeLag"      // now minus the oldest reading's event time in the batch (Milliseconds)
 	MetricLateRecords       = "LateRecords"       // readings whose window had closed when they arrived (Count)
+	MetricResultsPublished  = "ResultsPublished"  // window results and corrections published by the engine (Count)
+	MetricPublishFailures   = "PublishFailures"   // firings that failed to publish some due window (Count)
+	MetricWatermarkLag      = "WatermarkLag"      // processing time minus the stream watermark (Milliseconds)
+)
+
+// The engine path's environment (functions/eventtime): set STATE_TABLE to
+// run the processor on the engine instead of the aggregate store.
+const (
+	EnvStateTable       = "STATE_TABLE"        // the engine's state table (pk/sk, TTL on ttl)
+	EnvResultsStreamARN = "RESULTS_STREAM_ARN" // Kinesis stream that receives final results
+	EnvOutOfOrderness   = "OUT_OF_ORDERNESS"   // Go duration (default 20s)
+	EnvAllowedLateness  = "ALLOWED_LATENESS"   // Go duration (default 2m)
+	EnvIdleTimeout      = "IDLE_TIMEOUT"       // Go duration (default 5m)
 )
