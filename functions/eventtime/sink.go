@@ -1,7 +1,9 @@
 package eventtime
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/url"
 	"strconv"
 	"time"
@@ -85,3 +87,18 @@ type LateSinkFunc[K ~string] func(ctx context.Context, late []LateRecord[K]) []e
 
 // PutLate implements LateSink.
 func (f LateSinkFunc[K]) PutLate(ctx context.Context, l []LateRecord[K]) []error { return f(ctx, l) }
+
+// FireRequest is the payload a schedule (an EventBridge rule or Scheduler
+// schedule with a constant input) sends to the function so that it calls
+// Engine.Fire: windows then close and publish when no records arrive.
+const FireRequest = `{"eventtime":"fire"}`
+
+// IsFireRequest reports whether a Lambda invocation payload is FireRequest
+// (whitespace and key order aside) rather than a Kinesis event.
+func IsFireRequest(payload []byte) bool {
+	if len(payload) > 256 || !bytes.Contains(payload, []byte(`"eventtime"`)) {
+		return false
+	}
+	var m map[string]any
+	return json.Unmarshal(payload, &m) == nil && len(m) == 1 && m["eventtime"] == "fire"
+}

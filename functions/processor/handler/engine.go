@@ -78,7 +78,7 @@ func (h *EngineHandler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) 
 		}
 		st.recs = append(st.recs, eventtime.Record[string, eventtime.Fixed]{
 			Hash: rd.EventIDHash, // identity: the event id's hash (the decoder keeps no string)
-			Key: rd.SensorID, EventTime: rd.EventTime, Value: eventtime.Fixed(rd.Temperature),
+			Key:  rd.SensorID, EventTime: rd.EventTime, Value: eventtime.Fixed(rd.Temperature),
 			Payload: r.Data, Source: r,
 		})
 		st.refs = append(st.refs, i)

@@ -21,12 +21,14 @@ func (discardStore) GetWindows(_ context.Context, keys []eventtime.WindowKey) ([
 func (discardStore) PutWindow(_ context.Context, _ eventtime.WindowKey, s eventtime.WindowState) (int64, error) {
 	return s.Version + 1, nil
 }
-func (discardStore) DueWindows(context.Context, int64) ([]eventtime.WindowKey, error) { return nil, nil }
+func (discardStore) DueWindows(context.Context, int64) ([]eventtime.WindowKey, error) {
+	return nil, nil
+}
 func (discardStore) GetWatermarks(context.Context) (eventtime.Watermarks, error) {
 	return eventtime.Watermarks{Stream: -1 << 63}, nil
 }
 func (discardStore) PutShard(context.Context, eventtime.ShardState) error { return nil }
-func (discardStore) AdvanceStream(context.Context, int64) error          { return nil }
+func (discardStore) AdvanceStream(context.Context, int64) error           { return nil }
 
 // BenchmarkEnginePipeline is BenchmarkPipeline on the event-time engine:
 // the raw invoke payload -> envelope and base64 decode -> reading decode and
