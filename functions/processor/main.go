@@ -12,17 +12,18 @@
 //	STREAMPROC_METRICS_NAMESPACE     EMF namespace (default StreamProc)
 //	STORE_CONCURRENCY                DynamoDB calls in flight per invocation (default 16)
 //
-// With STATE_TABLE set the function runs on the event-time engine
+// With STREAMPROC_EVENTTIME_TABLE set (StreamProcessor.AddEventTime) the function runs on the event-time engine
 // (functions/eventtime) instead: per-sensor tumbling windows of WINDOW_SIZE
-// with watermarks, final results to RESULTS_STREAM_ARN (required then), late
+// with watermarks, final results to the results stream (required then), late
 // readings to the quarantine queue with kind "late", and the payload
 // {"eventtime":"fire"} (a schedule) fires due windows:
 //
-//	STATE_TABLE          the engine's state table (pk S, sk S, TTL on ttl)
-//	RESULTS_STREAM_ARN   Kinesis stream for final results and corrections
-//	OUT_OF_ORDERNESS     Go duration (default 20s)
-//	ALLOWED_LATENESS     Go duration (default 2m)
-//	IDLE_TIMEOUT         Go duration (default 5m)
+//	STREAMPROC_EVENTTIME_TABLE                   the engine's state table (pk S, sk S, TTL on ttl)
+//	STREAMPROC_EVENTTIME_RESULTS_STREAM_ARN      Kinesis stream for final results and corrections, or
+//	STREAMPROC_EVENTTIME_EVENT_BUS               EventBridge bus for them
+//	STREAMPROC_EVENTTIME_OUT_OF_ORDERNESS        Go duration (default 20s)
+//	STREAMPROC_EVENTTIME_ALLOWED_LATENESS        Go duration (default 2m)
+//	STREAMPROC_EVENTTIME_IDLE_TIMEOUT            Go duration (default 5m)
 //
 // AWS calls go through functions/awsjson (credentials and region from the
 // environment Lambda sets); endpoints come only from the standard
@@ -184,9 +185,22 @@ func setupEngine(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	streamARN := os.Getenv(config.EnvResultsStreamARN)
-	if streamARN == "" {
-		return nil, fmt.Errorf("%s is not set: the engine publishes final results to that Kinesis stream", config.EnvResultsStreamARN)
+	var results eventtime.ResultSink[string, eventtime.Stats]
+	switch arn, bus := os.Getenv(config.EnvResultsStreamARN), os.Getenv(contract.EnvEventTimeEventBus); {
+	case arn != "":
+		kin, err := awsjson.NewFromEnv(awsjson.Kinesis)
+		if err != nil {
+			return nil, fmt.Errorf("Kinesis client: %w", err)
+		}
+		results = &eventtime.KinesisSink[string, eventtime.Stats]{Client: kin, StreamARN: arn}
+	case bus != "":
+		eb, err := awsjson.NewFromEnv(awsjson.EventBridge)
+		if err != nil {
+			return nil, fmt.Errorf("EventBridge client: %w", err)
+		}
+		results = &eventtime.EventBridgeSink[string, eventtime.Stats]{Client: eb, EventBusName: bus, Source: "streamproc.example", DetailType: "SensorMinute"}
+	default:
+		return nil, fmt.Errorf("neither %s nor %s is set: the engine publishes final results there", config.EnvResultsStreamARN, contract.EnvEventTimeEventBus)
 	}
 	queue := os.Getenv(contract.EnvQuarantineQueueURL)
 	if queue == "" {
@@ -195,10 +209,6 @@ func setupEngine(ctx context.Context) (lambda.Handler, error) {
 	db, err := awsjson.NewFromEnv(awsjson.DynamoDB)
 	if err != nil {
 		return nil, fmt.Errorf("DynamoDB client: %w", err)
-	}
-	kin, err := awsjson.NewFromEnv(awsjson.Kinesis)
-	if err != nil {
-		return nil, fmt.Errorf("Kinesis client: %w", err)
 	}
 	sqs, err := awsjson.NewFromEnv(awsjson.SQS)
 	if err != nil {
@@ -212,7 +222,7 @@ func setupEngine(ctx context.Context) (lambda.Handler, error) {
 	eng, err := eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
 		Windows: assigner, OutOfOrderness: ooo, AllowedLateness: lateness, IdleTimeout: idle,
 		Store:   store,
-		Results: &eventtime.KinesisSink[string, eventtime.Stats]{Client: kin, StreamARN: streamARN},
+		Results: results,
 		Late:    eventtime.NewQuarantineLateSink[string](kinesisbatch.NewSQSClient(sqs), queue, fn),
 	})
 	if err != nil {
