@@ -62,9 +62,9 @@ func TestEventTime(t *testing.T) {
 	hasProps(t, tmpl, "AWS::Events::Rule", m{"ScheduleExpression": "rate(1 minute)",
 		"Targets": []interface{}{m{"Input": `{"eventtime":"fire"}`, "RetryPolicy": m{"MaximumRetryAttempts": 2}}}})
 	hasProps(t, tmpl, "AWS::Lambda::Function", m{"Environment": m{"Variables": m{
-		contract.EnvEventTimeOutOfOrderness:  "20s",
-		contract.EnvEventTimeAllowedLateness: "120s",
-		contract.EnvEventTimeIdleTimeout:     "300s",
+		contract.EnvEventTimeOutOfOrderness:   "20s",
+		contract.EnvEventTimeAllowedLateness:  "120s",
+		contract.EnvEventTimeIdleTimeout:      "300s",
 		contract.EnvEventTimeResultsStreamARN: assertions.Match_AnyValue(),
 		contract.EnvEventTimeTable:            assertions.Match_AnyValue(),
 	}}})
