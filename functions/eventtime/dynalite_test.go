@@ -136,3 +136,47 @@ func TestDynamoConcurrentWriters(t *testing.T) {
 	}
 	concurrentRedeliveries(t, st, func() map[eventtime.WindowKey]eventtime.WindowState { return scanWindows(t, c, table) })
 }
+
+// TestDynamoOrphanDue: a due entry whose window was never stored (its
+// creation failed) keeps the firing's bucket range open only until the
+// window is closed by the watermark; then a closed window takes its place,
+// the entry goes, and a late record for it is late.
+func TestDynamoOrphanDue(t *testing.T) {
+	ctx := context.Background()
+	c, table := dynamoTable(t)
+	st, err := eventtime.NewDynamoStore(c, eventtime.DynamoConfig{Table: table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := eventtime.Window{Start: t0, End: t0 + 60_000}
+	if err := eventtime.PutOrphanDue(ctx, st, eventtime.WindowKey{Key: "k", Window: w}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := eventtime.Tumbling(time.Minute)
+	out := &sinks{}
+	clk := &clock{now: t0}
+	eng, err := eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{Windows: a, Store: st, Results: out, Late: out, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	process := func(id string, evt int64) eventtime.Outcome {
+		t.Helper()
+		o := eng.Process(ctx, "s", []eventtime.Record[string, eventtime.Fixed]{{ID: id, Key: "other", EventTime: evt, Value: 1}})
+		if o.FirstFailed() >= 0 || o.FireErr != nil {
+			t.Fatalf("process %s: %v %v", id, o.Errs, o.FireErr)
+		}
+		return o
+	}
+	process("a", t0+30_000) // watermark t0+30s: the orphan's window is open
+	if n := countDue(t, c, table); n != 2 {
+		t.Fatalf("%d due items, want the orphan's and a's", n)
+	}
+	process("b", t0+200_000) // watermark past the orphan's end: it is stored closed
+	if n := countDue(t, c, table); n != 1 { // b's own window is not done
+		t.Fatalf("%d due items after the orphan's window closed, want 1", n)
+	}
+	o := eng.Process(ctx, "s", []eventtime.Record[string, eventtime.Fixed]{{ID: "late", Key: "k", EventTime: t0 + 10, Value: 1}})
+	if o.Late != 1 || len(out.late) != 1 {
+		t.Fatalf("a record for the orphan's window: %+v, %d late outputs", o, len(out.late))
+	}
+}

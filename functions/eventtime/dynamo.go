@@ -313,9 +313,9 @@ func (d *DynamoStore) PutWindow(ctx context.Context, k WindowKey, s WindowState)
 		}
 		return 0, err
 	}
-	if s.Done() && s.Version > 0 {
-		// Best effort: a due item left behind only costs a read when it
-		// is listed (GetWindows then finds the window done).
+	if s.Done() {
+		// Best effort: a due item left behind is listed again, and the
+		// engine then writes the done window again, which deletes it.
 		_ = d.db.Call(ctx, "DeleteItem", map[string]any{"TableName": d.cfg.Table, "Key": dueKey(b, k)}, nil)
 	}
 	return s.Version + 1, nil

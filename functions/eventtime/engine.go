@@ -613,11 +613,21 @@ func (e *Engine[K, V, A]) fireWindow(ctx context.Context, k WindowKey, w int64) 
 	st := cur[0]
 	published := int64(-1) // revision this call delivered
 	for conflicts := 0; ; {
-		if st.Version == 0 {
-			return fs, nil // listed by an index that is ahead of the table
-		}
 		next := st
 		switch {
+		case st.Version == 0:
+			// Listed, but never stored: its creation failed after its due
+			// entry was written. Once the window is closed by the
+			// watermark, store it closed, so that the listing ends and a
+			// late redelivery of its records is late here too. Before that
+			// a writer may still be creating it: leave it.
+			if !e.closedAt(k.Window, w) {
+				return fs, nil
+			}
+			next = WindowState{Closed: true}
+		case st.Done():
+			// Listed although done: the store's index entry outlived the
+			// window's last write. Write the state again to drop it.
 		case st.Pending != nil:
 			p := st.Pending
 			if published != p.Revision {
@@ -655,6 +665,9 @@ func (e *Engine[K, V, A]) fireWindow(ctx context.Context, k WindowKey, w int64) 
 		if perr == nil {
 			if next.Closed && !st.Closed {
 				fs.Closed++
+			}
+			if st.Version == 0 || st.Done() {
+				return fs, nil
 			}
 			next.Version = v
 			st = next

@@ -1,6 +1,9 @@
 package eventtime
 
-import "encoding/base64"
+import (
+	"context"
+	"encoding/base64"
+)
 
 // DecodeDynamoWindow decodes a window item of the DynamoStore's table as
 // Scan returns it (tests list the table with it).
@@ -33,3 +36,13 @@ func DecodeDynamoWindow(it map[string]any) (WindowKey, WindowState, error) {
 }
 
 func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
+// PutOrphanDue writes k's due item (and lowers lowDue) without the window:
+// what a window creation that failed after its due entry leaves.
+func PutOrphanDue(ctx context.Context, d *DynamoStore, k WindowKey) error {
+	b := d.bucket(k.Window.End)
+	if err := d.db.Call(ctx, "PutItem", map[string]any{"TableName": d.cfg.Table, "Item": d.dueItem(b, k)}, nil); err != nil {
+		return err
+	}
+	return d.lowerDue(ctx, b)
+}
