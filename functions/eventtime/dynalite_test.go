@@ -171,7 +171,7 @@ func TestDynamoOrphanDue(t *testing.T) {
 	if n := countDue(t, c, table); n != 2 {
 		t.Fatalf("%d due items, want the orphan's and a's", n)
 	}
-	process("b", t0+200_000) // watermark past the orphan's end: it is stored closed
+	process("b", t0+200_000)                // watermark past the orphan's end: it is stored closed
 	if n := countDue(t, c, table); n != 1 { // b's own window is not done
 		t.Fatalf("%d due items after the orphan's window closed, want 1", n)
 	}
