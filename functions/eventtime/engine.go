@@ -487,7 +487,12 @@ func (e *Engine[K, V, A]) applyWindow(ctx context.Context, shard string, k Windo
 			next.DataVersion++
 		}
 		if size := stateSize(&next); size > e.cfg.MaxWindowBytes {
-			return fates, fmt.Errorf("eventtime: %s %s: %w (%d bytes; limit %d)", k.Key, k.Window, ErrWindowFull, size, e.cfg.MaxWindowBytes)
+			if !late {
+				return fates, fmt.Errorf("eventtime: %s %s: %w (%d bytes; limit %d)", k.Key, k.Window, ErrWindowFull, size, e.cfg.MaxWindowBytes)
+			}
+			// No room to remember more late ids: the records are in the
+			// late output already, and a redelivery sends them again.
+			next.Late = st.Late
 		}
 		if _, perr := e.cfg.Store.PutWindow(ctx, k, next); perr == nil {
 			for _, i := range fresh {

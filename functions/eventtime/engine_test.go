@@ -547,3 +547,39 @@ func concurrentRedeliveries(t *testing.T, store eventtime.Store, windows func() 
 		t.Errorf("%d late, %d results with the watermark an hour behind", len(out.late), len(out.results))
 	}
 }
+
+// TestWindowFull: records beyond MaxWindowBytes fail permanently
+// (ErrWindowFull) and are not applied; late records for a full closed
+// window still go to the late output.
+func TestWindowFull(t *testing.T) {
+	a, _ := eventtime.Tumbling(time.Minute)
+	mem := eventtime.NewMemoryStore()
+	out := &sinks{}
+	clk := &clock{now: t0}
+	eng, err := eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
+		Windows: a, Store: mem, Results: out, Late: out, Now: clk.Now, MaxWindowBytes: 64 + 200 + 8*10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func(prefix string, n int, evt int64) []eventtime.Record[string, eventtime.Fixed] {
+		var b []eventtime.Record[string, eventtime.Fixed]
+		for i := range n {
+			b = append(b, eventtime.Record[string, eventtime.Fixed]{ID: fmt.Sprint(prefix, i), Key: "k", EventTime: evt, Value: 1})
+		}
+		return b
+	}
+	ctx := context.Background()
+	if o := eng.Process(ctx, "s", batch("a", 8, t0+1)); o.FirstFailed() >= 0 {
+		t.Fatal(o.Errs)
+	}
+	o := eng.Process(ctx, "s", batch("b", 8, t0+2))
+	if ff := o.FirstFailed(); ff < 0 || !errors.Is(o.Errs[ff], eventtime.ErrWindowFull) || o.Applied != 0 {
+		t.Fatalf("a batch that does not fit: %+v", o)
+	}
+	eng.Process(ctx, "s", batch("c", 1, t0+120_000)) // closes the window
+	o = eng.Process(ctx, "s", batch("d", 40, t0+3))
+	if o.FirstFailed() >= 0 || o.Late != 40 || len(out.late) != 40 {
+		t.Fatalf("late records for a full window: %+v, %d late outputs", o, len(out.late))
+	}
+}
