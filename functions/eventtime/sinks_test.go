@@ -196,3 +196,18 @@ func TestQuarantineLateSink(t *testing.T) {
 		t.Errorf("message %+v (data %s)", q, base64.StdEncoding.EncodeToString(q.Data))
 	}
 }
+
+func TestIsFireRequest(t *testing.T) {
+	for payload, want := range map[string]bool{
+		eventtime.FireRequest:                       true,
+		" { \"eventtime\" : \"fire\" }\n":           true,
+		`{"eventtime":"fire","other":1}`:            false,
+		`{"eventtime":"later"}`:                     false,
+		`{"Records":[{"kinesis":{"data":"eyJ9"}}]}`: false,
+		`{"Records":[],"eventtime":"fire"}`:         false,
+	} {
+		if got := eventtime.IsFireRequest([]byte(payload)); got != want {
+			t.Errorf("IsFireRequest(%s) = %v", payload, got)
+		}
+	}
+}
