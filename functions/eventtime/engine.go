@@ -231,25 +231,49 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 		}
 	}
 
-	// Group (record, window) entries by window, in first-seen order.
+	// Group (record, window) entries by window, in first-seen order: one
+	// map lookup per record (by key), then a short scan of that key's
+	// windows in the batch.
+	type keyWindows struct {
+		wins   []Window
+		groups []int
+	}
 	var (
 		keys   []WindowKey
-		groups = map[WindowKey][]entry{}
+		groups [][]entry
+		byKey  = make(map[K]int, 64)
+		perKey []keyWindows
 		wins   []Window
 	)
-	hashes := make([]uint64, len(recs))
 	for i := range recs {
-		hashes[i] = recs[i].Hash
-		if hashes[i] == 0 {
-			hashes[i] = HashID(recs[i].ID)
+		h := recs[i].Hash
+		if h == 0 {
+			h = HashID(recs[i].ID)
 		}
+		ki, ok := byKey[recs[i].Key]
+		if !ok {
+			ki = len(perKey)
+			byKey[recs[i].Key] = ki
+			perKey = append(perKey, keyWindows{})
+		}
+		kw := &perKey[ki]
 		wins = e.cfg.Windows.Assign(recs[i].EventTime, wins[:0])
 		for _, win := range wins {
-			k := WindowKey{Key: string(recs[i].Key), Window: win}
-			if _, ok := groups[k]; !ok {
-				keys = append(keys, k)
+			gi := -1
+			for j, w := range kw.wins {
+				if w == win {
+					gi = kw.groups[j]
+					break
+				}
 			}
-			groups[k] = append(groups[k], entry{rec: i, hash: hashes[i]})
+			if gi < 0 {
+				gi = len(groups)
+				kw.wins = append(kw.wins, win)
+				kw.groups = append(kw.groups, gi)
+				keys = append(keys, WindowKey{Key: string(recs[i].Key), Window: win})
+				groups = append(groups, nil)
+			}
+			groups[gi] = append(groups[gi], entry{rec: i, hash: h})
 		}
 	}
 
@@ -264,7 +288,7 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 		return out
 	}
 	e.parallel(len(keys), func(i int) {
-		fates[i], errs[i] = e.applyWindow(ctx, shard, keys[i], groups[keys[i]], states[i], w, recs)
+		fates[i], errs[i] = e.applyWindow(ctx, shard, keys[i], groups[i], states[i], w, recs)
 	})
 
 	// Per record: failed if any of its windows failed.
@@ -274,8 +298,8 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 		sawDup
 	)
 	seen := make([]uint8, len(recs))
-	for gi, k := range keys {
-		for ei, en := range groups[k] {
+	for gi := range keys {
+		for ei, en := range groups[gi] {
 			if errs[gi] != nil {
 				if out.Errs[en.rec] == nil {
 					out.Errs[en.rec] = errs[gi]
