@@ -190,13 +190,13 @@ func setupEngine(ctx context.Context) (lambda.Handler, error) {
 	case arn != "":
 		kin, err := awsjson.NewFromEnv(awsjson.Kinesis)
 		if err != nil {
-			return nil, fmt.Errorf("Kinesis client: %w", err)
+			return nil, fmt.Errorf("client for Kinesis: %w", err)
 		}
 		results = &eventtime.KinesisSink[string, eventtime.Stats]{Client: kin, StreamARN: arn}
 	case bus != "":
 		eb, err := awsjson.NewFromEnv(awsjson.EventBridge)
 		if err != nil {
-			return nil, fmt.Errorf("EventBridge client: %w", err)
+			return nil, fmt.Errorf("client for EventBridge: %w", err)
 		}
 		results = &eventtime.EventBridgeSink[string, eventtime.Stats]{Client: eb, EventBusName: bus, Source: "streamproc.example", DetailType: "SensorMinute"}
 	default:
@@ -212,7 +212,7 @@ func setupEngine(ctx context.Context) (lambda.Handler, error) {
 	}
 	sqs, err := awsjson.NewFromEnv(awsjson.SQS)
 	if err != nil {
-		return nil, fmt.Errorf("SQS client: %w", err)
+		return nil, fmt.Errorf("client for SQS: %w", err)
 	}
 	store, err := eventtime.NewDynamoStore(db, eventtime.DynamoConfig{Table: os.Getenv(config.EnvStateTable), AllowedLateness: lateness})
 	if err != nil {
