@@ -1,5 +1,5 @@
-// Package awsjson is a minimal client for AWS JSON-1.0 protocol APIs
-// (DynamoDB, SQS): it signs a JSON document with SigV4, POSTs it, retries
+// Package awsjson is a minimal client for AWS JSON-1.0 and JSON-1.1 protocol APIs
+// (DynamoDB, SQS, Kinesis, EventBridge): it signs a JSON document with SigV4, POSTs it, retries
 // transient failures and returns the JSON answer.
 //
 // It exists for cold starts. A Lambda bootstrap that links aws-sdk-go-v2's
@@ -13,7 +13,7 @@
 // endpoints are only AWS_ENDPOINT_URL[_<ID>] or the standard
 // <prefix>.<region>.amazonaws.com(.cn) host (no FIPS, dual-stack or partition
 // rules: the isolated and sovereign partitions need an explicit endpoint); no
-// event streams, no gzip, and only the JSON 1.0 protocol. Requests and answers
+// event streams, no gzip; the JSON 1.0 and 1.1 protocols only (no REST or query). Requests and answers
 // are raw JSON: callers bring their own types.
 package awsjson
 
@@ -38,13 +38,17 @@ import (
 	"github.com/streamproc/streamproc/internal/ctxsleep"
 )
 
-// Service describes one AWS JSON-1.0 service.
+// Service describes one AWS JSON-protocol service.
 type Service struct {
 	Name         string // for errors and logs: "DynamoDB", "SQS"
 	SigningName  string // SigV4 service name: "dynamodb", "sqs"
 	EndpointID   string // suffix of AWS_ENDPOINT_URL_<ID>: "DYNAMODB", "SQS"
 	HostPrefix   string // default endpoint host prefix: "dynamodb", "sqs"
 	TargetPrefix string // X-Amz-Target prefix: "DynamoDB_20120810", "AmazonSQS"
+	// JSONVersion is the protocol's version in the Content-Type
+	// (application/x-amz-json-<version>): "1.1" for Kinesis and EventBridge.
+	// Default: "1.0"
+	JSONVersion string
 }
 
 // DynamoDB is Amazon DynamoDB.
@@ -52,6 +56,12 @@ var DynamoDB = Service{Name: "DynamoDB", SigningName: "dynamodb", EndpointID: "D
 
 // SQS is Amazon SQS (its JSON protocol).
 var SQS = Service{Name: "SQS", SigningName: "sqs", EndpointID: "SQS", HostPrefix: "sqs", TargetPrefix: "AmazonSQS"}
+
+// Kinesis is Amazon Kinesis Data Streams (AWS JSON 1.1).
+var Kinesis = Service{Name: "Kinesis", SigningName: "kinesis", EndpointID: "KINESIS", HostPrefix: "kinesis", TargetPrefix: "Kinesis_20131202", JSONVersion: "1.1"}
+
+// EventBridge is Amazon EventBridge (AWS JSON 1.1).
+var EventBridge = Service{Name: "EventBridge", SigningName: "events", EndpointID: "EVENTBRIDGE", HostPrefix: "events", TargetPrefix: "AWSEvents", JSONVersion: "1.1"}
 
 // Credentials are static AWS credentials (Lambda passes the execution role's in the environment).
 type Credentials struct{ AccessKeyID, SecretAccessKey, SessionToken string }
@@ -277,7 +287,11 @@ func (c *Client) newRequest(ctx context.Context, ep endpoint, op string, body []
 	// asks for gzip and X-Amz-Crc32 (computed over the compressed bytes) could
 	// not be checked.
 	h["Accept-Encoding"] = []string{"identity"}
-	h["Content-Type"] = []string{"application/x-amz-json-1.0"}
+	version := c.Service.JSONVersion
+	if version == "" {
+		version = "1.0"
+	}
+	h["Content-Type"] = []string{"application/x-amz-json-" + version}
 	h["X-Amz-Target"] = []string{c.Service.TargetPrefix + "." + op}
 	now := time.Now
 	if c.Now != nil {

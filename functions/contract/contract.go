@@ -33,6 +33,35 @@ const (
 	EnvMetricsNamespace = "STREAMPROC_METRICS_NAMESPACE"
 )
 
+// Environment variables of the event-time engine's infrastructure
+// (functions/eventtime), which StreamProcessor.AddEventTime sets: a function
+// on the engine reads them.
+const (
+	// EnvEventTimeTable names the engine's state table (pk S, sk S, TTL on ttl).
+	EnvEventTimeTable = "STREAMPROC_EVENTTIME_TABLE"
+	// EnvEventTimeResultsStreamARN is the Kinesis stream that receives final
+	// results and corrections (set when results go to a stream).
+	EnvEventTimeResultsStreamARN = "STREAMPROC_EVENTTIME_RESULTS_STREAM_ARN"
+	// EnvEventTimeEventBus is the EventBridge bus name that receives them
+	// (set when results go to a bus).
+	EnvEventTimeEventBus = "STREAMPROC_EVENTTIME_EVENT_BUS"
+	// EnvEventTimeOutOfOrderness, EnvEventTimeAllowedLateness and
+	// EnvEventTimeIdleTimeout are Go durations ("20s", "2m").
+	EnvEventTimeOutOfOrderness  = "STREAMPROC_EVENTTIME_OUT_OF_ORDERNESS"
+	EnvEventTimeAllowedLateness = "STREAMPROC_EVENTTIME_ALLOWED_LATENESS"
+	EnvEventTimeIdleTimeout     = "STREAMPROC_EVENTTIME_IDLE_TIMEOUT"
+)
+
+// Metric names a function on the event-time engine emits (same namespace and
+// dimension as the toolkit's); the construct's event-time alarms and graphs
+// read them.
+const (
+	MetricLateRecords      = "LateRecords"      // records sent to the late output (Count)
+	MetricResultsPublished = "ResultsPublished" // final results and corrections published (Count)
+	MetricPublishFailures  = "PublishFailures"  // firings that could not publish every due window (Count)
+	MetricWatermarkLag     = "WatermarkLag"     // processing time minus the stream watermark (Milliseconds)
+)
+
 // DefaultMetricsNamespace is used when EnvMetricsNamespace is unset.
 const DefaultMetricsNamespace = "StreamProc"
 
@@ -59,6 +88,10 @@ const (
 const (
 	AttrKind        = "streamproc-kind"
 	KindQuarantined = "quarantined"
+	// KindLate marks a record the event-time engine (functions/eventtime)
+	// did not apply because its window had closed: the late side output.
+	// The body is a QuarantinedRecord whose Reason names the window.
+	KindLate = "late"
 )
 
 // QuarantinedRecord is the JSON body of a quarantine message. A payload too large

@@ -106,6 +106,10 @@ type SQSQuarantine struct {
 	// Now stamps QuarantinedAt.
 	// Default: time.Now.
 	Now func() time.Time
+	// Kind is the contract.AttrKind attribute of every message
+	// (contract.KindLate for the event-time engine's late output).
+	// Default: contract.KindQuarantined.
+	Kind string
 }
 
 // NewSQSQuarantine returns an SQSQuarantine with defaults.
@@ -190,6 +194,10 @@ func (q *SQSQuarantine) Put(ctx context.Context, failures []Failure) []error {
 	if attempts <= 0 {
 		attempts = 3
 	}
+	kind := q.Kind
+	if kind == "" {
+		kind = contract.KindQuarantined
+	}
 	var msgs []qmsg
 	for i, f := range failures {
 		bodies, err := q.messages(f, now())
@@ -227,7 +235,7 @@ func (q *SQSQuarantine) Put(ctx context.Context, failures []Failure) []error {
 				entries[k] = SendMessageBatchRequestEntry{
 					Id:                msgs[mi].id,
 					MessageBody:       msgs[mi].body,
-					MessageAttributes: map[string]string{contract.AttrKind: contract.KindQuarantined},
+					MessageAttributes: map[string]string{contract.AttrKind: kind},
 				}
 				byID[msgs[mi].id] = mi
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/contract"
+	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/processor/aggstore"
 	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/internal/emulator"
@@ -155,4 +157,135 @@ func invoke(t *testing.T, url string, payload []byte) events.KinesisEventRespons
 		t.Fatalf("invoke: %d %s (%v)", r.StatusCode, body, err)
 	}
 	return resp
+}
+
+// TestEngineBootstrapUnderRIE runs the real bootstrap on the event-time
+// engine (STREAMPROC_EVENTTIME_* set, as StreamProcessor.AddEventTime sets
+// them) under the Runtime Interface Emulator, against dynalite, kinesis-local
+// (the results stream) and the SQS fake: a Kinesis event, its redelivery and
+// the schedule's fire request; the final results read back from the results
+// stream match the readings.
+func TestEngineBootstrapUnderRIE(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	root, err := emulator.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot, err := gobuild.Bootstrap(ctx, gobuild.Options{Package: "./functions/processor", Dir: root, OutDir: t.TempDir(), Arch: gobuild.Host()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddb, err := emulator.StartDynamo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ddb.Stop()
+	kin, err := emulator.StartKinesis(ctx, emulator.KinesisOptions{Streams: []string{"results:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kin.Stop()
+	creds := awsjson.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
+	db := &awsjson.Client{Service: awsjson.DynamoDB, Region: "us-east-1", Endpoint: ddb.Endpoint, Credentials: creds}
+	if err := eventtime.CreateDynamoTable(ctx, db, "state"); err != nil {
+		t.Fatal(err)
+	}
+	fake, err := sqsfake.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	sqsc := &awsjson.Client{Service: awsjson.SQS, Region: fake.Region(), Endpoint: fake.URL(), Credentials: creds}
+	if err := sqsc.Call(ctx, "CreateQueue", map[string]string{"QueueName": "quarantine"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rie, err := emulator.StartRIE(ctx, boot, []string{
+		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + ddb.Endpoint,
+		"AWS_ENDPOINT_URL_SQS=" + fake.URL(),
+		"AWS_ENDPOINT_URL_KINESIS=" + kin.Endpoint,
+		contract.EnvEventTimeTable + "=state",
+		contract.EnvEventTimeResultsStreamARN + "=arn:aws:kinesis:us-east-1:000000000000:stream/results",
+		contract.EnvEventTimeOutOfOrderness + "=20s",
+		contract.EnvEventTimeAllowedLateness + "=0s",
+		config.EnvWindowSize + "=1m",
+		contract.EnvQuarantineQueueURL + "=" + fake.QueueURL("quarantine"),
+		"AWS_LAMBDA_FUNCTION_NAME=processor",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rie.Stop()
+
+	recs := workload.Records(workload.Options{Readings: 300, Sensors: 5, Start: time.Now().Add(-5 * time.Minute)})
+	for range 2 { // the batch, then its redelivery
+		if resp := invoke(t, rie.Endpoint+emulator.InvokePath, workload.Event(recs)); len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("batch item failures %v\n%s", resp.BatchItemFailures, rie.Log())
+		}
+	}
+	r, err := http.Post(rie.Endpoint+emulator.InvokePath, "application/json", strings.NewReader(eventtime.FireRequest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 || string(body) != "{}" {
+		t.Fatalf("fire request: %d %s\n%s", r.StatusCode, body, rie.Log())
+	}
+
+	// Expected per (sensor, minute): the unique readings.
+	type agg struct{ n, sum int64 }
+	want := map[string]agg{}
+	seen := map[string]bool{}
+	for _, rc := range recs {
+		if seen[rc.EventID] {
+			continue
+		}
+		seen[rc.EventID] = true
+		w := rc.EventTime.UTC().Truncate(time.Minute)
+		a := want[rc.SensorID+"|"+w.Format(time.RFC3339)]
+		a.n++
+		a.sum += int64(math.Round(rc.Temperature * 1e6))
+		want[rc.SensorID+"|"+w.Format(time.RFC3339)] = a
+	}
+	kc := &awsjson.Client{Service: awsjson.Kinesis, Region: "us-east-1", Endpoint: kin.Endpoint, Credentials: creds}
+	var shards struct{ Shards []struct{ ShardId string } }
+	if err := kc.Call(ctx, "ListShards", map[string]string{"StreamName": "results"}, &shards); err != nil {
+		t.Fatal(err)
+	}
+	var it struct{ ShardIterator string }
+	if err := kc.Call(ctx, "GetShardIterator", map[string]string{"StreamName": "results", "ShardId": shards.Shards[0].ShardId, "ShardIteratorType": "TRIM_HORIZON"}, &it); err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Records []struct{ Data []byte } }
+	if err := kc.Call(ctx, "GetRecords", map[string]string{"ShardIterator": it.ShardIterator}, &got); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, rec := range got.Records {
+		var m eventtime.ResultMessage[eventtime.Stats]
+		if err := json.Unmarshal(rec.Data, &m); err != nil {
+			t.Fatal(err)
+		}
+		if ids[m.ID] || m.Revision != 0 || !m.Last {
+			t.Errorf("result %s: revision %d last %v, seen before %v", m.ID, m.Revision, m.Last, ids[m.ID])
+		}
+		ids[m.ID] = true
+		w := want[m.Key+"|"+m.WindowStart.UTC().Format(time.RFC3339)]
+		if m.Value.Count != w.n || int64(m.Value.Sum) != w.sum {
+			t.Errorf("result %s: count %d sum %d, want %d and %d", m.ID, m.Value.Count, m.Value.Sum, w.n, w.sum)
+		}
+	}
+	t.Logf("%d final results on the results stream for %d windows of readings", len(ids), len(want))
+	if len(ids) < len(want)/2 {
+		t.Errorf("%d final results for %d windows of readings\n%s", len(ids), len(want), rie.Log())
+	}
+	for _, s := range []string{`"LateRecords"`, `"ResultsPublished"`, `"WatermarkLag"`} {
+		if !strings.Contains(rie.Log(), s) {
+			t.Errorf("function output lacks %s", s)
+		}
+	}
 }

@@ -16,6 +16,7 @@ var product = []string{
 	module + "functions/contract/...",
 	module + "functions/kinesisbatch/...",
 	module + "functions/awsjson/...",
+	module + "functions/eventtime/...",
 }
 
 // productInternal are the internal helpers the product may use: each is

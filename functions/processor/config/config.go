@@ -4,7 +4,11 @@
 // names. It is plain Go so both sides can import it.
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/streamproc/streamproc/functions/contract"
+)
 
 // Environment variables the example stack sets on the processor.
 const (
@@ -22,9 +26,24 @@ const (
 // Metric names the processor emits with Embedded Metric Format, in the
 // pipeline's namespace beside the toolkit's (contract.Metric*).
 const (
-	MetricWindowsWritten    = "WindowsWritten"    // aggregate items written (Count)
-	MetricDuplicatesSkipped = "DuplicatesSkipped" // readings already applied, suppressed (Count)
-	MetricWriteCalls        = "WriteCalls"        // DynamoDB write calls (Count)
-	MetricEventTimeLag      = "EventTimeLag"      // now minus the oldest reading's event time in the batch (Milliseconds)
-	MetricLateRecords       = "LateRecords"       // readings whose window had closed when they arrived (Count)
+	MetricWindowsWritten    = "WindowsWritten"           // aggregate items written (Count)
+	MetricDuplicatesSkipped = "DuplicatesSkipped"        // readings already applied, suppressed (Count)
+	MetricWriteCalls        = "WriteCalls"               // DynamoDB write calls (Count)
+	MetricEventTimeLag      = "EventTimeLag"             // now minus the oldest reading's event time in the batch (Milliseconds)
+	MetricLateRecords       = contract.MetricLateRecords // readings whose window had closed when they arrived (Count)
+	// The engine path's metrics (functions/eventtime), from the contract.
+	MetricResultsPublished = contract.MetricResultsPublished
+	MetricPublishFailures  = contract.MetricPublishFailures
+	MetricWatermarkLag     = contract.MetricWatermarkLag
+)
+
+// The engine path's environment (functions/eventtime), as
+// StreamProcessor.AddEventTime sets it: with EnvStateTable set the processor
+// runs on the engine instead of the aggregate store.
+const (
+	EnvStateTable       = contract.EnvEventTimeTable
+	EnvResultsStreamARN = contract.EnvEventTimeResultsStreamARN
+	EnvOutOfOrderness   = contract.EnvEventTimeOutOfOrderness  // default 20s
+	EnvAllowedLateness  = contract.EnvEventTimeAllowedLateness // default 2m
+	EnvIdleTimeout      = contract.EnvEventTimeIdleTimeout     // default 5m
 )

@@ -215,7 +215,7 @@ func verdict(ok bool) string {
 // fresh process with warmup untimed iterations before n timed ones.
 func goBench(ctx context.Context, root, eventPath string, n, warmup int) ([]figure, error) {
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$",
-		"-bench", "^Benchmark(Pipeline|Envelope|Domain|Invoke|EncodingJSON)$",
+		"-bench", "^Benchmark(Pipeline|Envelope|Domain|Invoke|EncodingJSON|EnginePipeline)$",
 		"-benchmem", "-benchtime", strconv.Itoa(n)+"x", "-count", "1",
 		"./functions/processor/handler/")
 	cmd.Dir = root
@@ -264,6 +264,7 @@ func goBench(ctx context.Context, root, eventPath string, n, warmup int) ([]figu
 		{"Domain", "go:domain", "  of which decode + validate + window + prepare (sensor, aggstore)"},
 		{"Invoke", "go:invoke", "Go Processor.Invoke, whole toolkit (retry bookkeeping, EMF, logs, response)"},
 		{"EncodingJSON", "go:encoding/json", "Go encoding/json into events.KinesisEvent + per reading, maps"},
+		{"EnginePipeline", "go:eventtime", "Go pipeline on the event-time engine (functions/eventtime), state writes without I/O"},
 	} {
 		a := res[b.key]
 		if a == nil || len(a.wall) == 0 {

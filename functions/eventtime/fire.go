@@ -1,0 +1,227 @@
+package eventtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// FireStats counts what Fire did.
+type FireStats struct {
+	// Watermark is the stream watermark fired at.
+	Watermark int64
+	// Due is the number of due windows looked at; Published the results
+	// delivered (revision 0 and corrections, a redelivery of a pending one
+	// included); Closed the windows closed.
+	Due, Published, Corrections, Closed int
+}
+
+// Fire computes the stream watermark at the current processing time, stores
+// it, and publishes the results of every due window: the final result when
+// the watermark passed the window's end, a correction when records changed it
+// since, and closes it when the watermark passed End + AllowedLateness. Call
+// it on a schedule so that windows close when no records arrive; Process
+// calls it after every batch.
+//
+// It works in three steps: every due window reserves its next result (its
+// revision and content stored with the window as Pending, in the conditional
+// write that may also close it); the reserved results are published together
+// (the sinks batch them: 500 per PutRecords, 10 per PutEvents); each window
+// then confirms what was published. A retry at any point publishes the same
+// revision with the same content, so each revision has one content.
+func (e *Engine[K, V, A]) Fire(ctx context.Context) (FireStats, error) {
+	var fs FireStats
+	wms, err := e.cfg.Store.GetWatermarks(ctx)
+	if err != nil {
+		return fs, fmt.Errorf("eventtime: reading watermarks: %w", err)
+	}
+	w := e.watermark(wms, e.cfg.Now().UnixMilli())
+	fs.Watermark = w
+	if w > wms.Stream {
+		if err := e.cfg.Store.AdvanceStream(ctx, w); err != nil {
+			return fs, fmt.Errorf("eventtime: storing the stream watermark: %w", err)
+		}
+	}
+	if w == minTime {
+		return fs, nil
+	}
+	due, err := e.cfg.Store.DueWindows(ctx, w)
+	if err != nil {
+		return fs, fmt.Errorf("eventtime: listing due windows: %w", err)
+	}
+	fs.Due = len(due)
+	if len(due) == 0 {
+		return fs, nil
+	}
+	states, err := e.cfg.Store.GetWindows(ctx, due)
+	if err != nil {
+		return fs, fmt.Errorf("eventtime: reading %d due windows: %w", len(due), err)
+	}
+
+	// 1. Reserve.
+	closed := make([]bool, len(due))
+	errs := make([]error, len(due))
+	e.parallel(len(due), func(i int) { states[i], closed[i], errs[i] = e.reserve(ctx, due[i], states[i], w) })
+	var (
+		results []Result[K, A]
+		owners  []int
+	)
+	for i := range due {
+		if closed[i] {
+			fs.Closed++
+		}
+		p := states[i].Pending
+		if errs[i] != nil || p == nil {
+			continue
+		}
+		agg, derr := e.cfg.Codec.Decode(p.Agg)
+		if derr != nil {
+			errs[i] = fmt.Errorf("eventtime: pending result of %s %s does not decode: %w", due[i].Key, due[i].Window, derr)
+			continue
+		}
+		k := due[i]
+		results = append(results, Result[K, A]{ID: ResultID(k.Key, k.Window, p.Revision), Key: K(k.Key), Window: k.Window, Revision: p.Revision, Last: p.Closed, Value: agg})
+		owners = append(owners, i)
+	}
+	if len(results) == 0 {
+		return fs, errors.Join(errs...)
+	}
+
+	// 2. Publish.
+	perrs := e.publish(ctx, results)
+	var confirm []int
+	for j, i := range owners {
+		if perrs[j] != nil {
+			errs[i] = fmt.Errorf("eventtime: publishing %s: %w", results[j].ID, perrs[j])
+			continue
+		}
+		fs.Published++
+		if results[j].Revision > 0 {
+			fs.Corrections++
+		}
+		confirm = append(confirm, i)
+	}
+
+	// 3. Confirm.
+	e.parallel(len(confirm), func(j int) {
+		i := confirm[j]
+		errs[i] = e.confirm(ctx, due[i], states[i])
+	})
+	return fs, errors.Join(errs...)
+}
+
+// publish calls the result sink, turning a panic or a short answer into
+// errors.
+func (e *Engine[K, V, A]) publish(ctx context.Context, results []Result[K, A]) (errs []error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := fmt.Errorf("eventtime: panic in the result sink: %v", v)
+			errs = make([]error, len(results))
+			for i := range errs {
+				errs[i] = err
+			}
+		}
+	}()
+	errs = e.cfg.Results.Publish(ctx, results)
+	if len(errs) != len(results) {
+		err := fmt.Errorf("eventtime: the result sink answered %d errors for %d results", len(errs), len(results))
+		errs = make([]error, len(results))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// reserve brings k's state st (as read) to the point where its next result,
+// if any, is Pending, and returns that state; closed reports that this call
+// closed the window.
+func (e *Engine[K, V, A]) reserve(ctx context.Context, k WindowKey, st WindowState, w int64) (out WindowState, closed bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("eventtime: panic firing %s %s: %v", k.Key, k.Window, v)
+		}
+	}()
+	for conflicts := 0; ; {
+		next := st
+		switch {
+		case st.Version == 0:
+			// Listed, but never stored: its creation failed after its due
+			// entry was written. Once the window is closed by the
+			// watermark, store it closed, so that the listing ends and a
+			// late redelivery of its records is late here too. Before that
+			// a writer may still be creating it: leave it.
+			if !e.closedAt(k.Window, w) {
+				return st, false, nil
+			}
+			next = WindowState{Closed: true}
+		case st.Done():
+			// Listed although done: the store's index entry outlived the
+			// window's last write. Write the state again to drop it.
+		case st.Pending != nil:
+			return st, false, nil // reserved earlier, not confirmed: publish it again
+		default:
+			publish := st.DataVersion > st.PublishedData && k.Window.End <= w
+			closing := !st.Closed && e.closedAt(k.Window, w)
+			if !publish && !closing {
+				return st, false, nil
+			}
+			next.Closed = st.Closed || closing
+			if publish {
+				next.Pending = &PendingResult{Revision: st.Revisions, DataVersion: st.DataVersion, Agg: st.Agg, Closed: next.Closed}
+			}
+		}
+		v, perr := e.cfg.Store.PutWindow(ctx, k, next)
+		if perr == nil {
+			next.Version = v
+			return next, next.Closed && !st.Closed, nil
+		}
+		if !errors.Is(perr, ErrConflict) {
+			return st, false, fmt.Errorf("eventtime: storing %s %s: %w", k.Key, k.Window, perr)
+		}
+		if conflicts++; conflicts > e.cfg.MaxConflictRetries {
+			return st, false, fmt.Errorf("eventtime: firing %s %s: still conflicting after %d re-reads: %w", k.Key, k.Window, conflicts-1, perr)
+		}
+		cur, gerr := e.cfg.Store.GetWindows(ctx, []WindowKey{k})
+		if gerr != nil {
+			return st, false, fmt.Errorf("eventtime: re-reading %s %s: %w", k.Key, k.Window, gerr)
+		}
+		st = cur[0]
+	}
+}
+
+// confirm clears k's Pending result, published, from st: its revision is
+// then counted and its data version marked published. If another firing
+// confirmed it first, there is nothing left to do.
+func (e *Engine[K, V, A]) confirm(ctx context.Context, k WindowKey, st WindowState) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("eventtime: panic confirming %s %s: %v", k.Key, k.Window, v)
+		}
+	}()
+	p := *st.Pending
+	for conflicts := 0; ; {
+		if st.Pending == nil || st.Pending.Revision != p.Revision {
+			return nil
+		}
+		next := st
+		next.Pending = nil
+		next.Revisions = p.Revision + 1
+		next.PublishedData = p.DataVersion
+		_, perr := e.cfg.Store.PutWindow(ctx, k, next)
+		if perr == nil {
+			return nil
+		}
+		if !errors.Is(perr, ErrConflict) {
+			return fmt.Errorf("eventtime: confirming %s of %s %s: %w", ResultID(k.Key, k.Window, p.Revision), k.Key, k.Window, perr)
+		}
+		if conflicts++; conflicts > e.cfg.MaxConflictRetries {
+			return fmt.Errorf("eventtime: confirming %s %s: still conflicting after %d re-reads: %w", k.Key, k.Window, conflicts-1, perr)
+		}
+		cur, gerr := e.cfg.Store.GetWindows(ctx, []WindowKey{k})
+		if gerr != nil {
+			return fmt.Errorf("eventtime: re-reading %s %s: %w", k.Key, k.Window, gerr)
+		}
+		st = cur[0]
+	}
+}
