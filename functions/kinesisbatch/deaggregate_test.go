@@ -52,7 +52,9 @@ func kinesisEvent(t testing.TB, payloads ...[]byte) []byte {
 	return b
 }
 
-func seq(i int) string { return fmt.Sprintf("4959033827149025660855969253836157109592157598913659%04d", i) }
+func seq(i int) string {
+	return fmt.Sprintf("4959033827149025660855969253836157109592157598913659%04d", i)
+}
 
 // TestDeaggregationEndToEnd: through Invoke, plain records pass unchanged,
 // each KPL user record becomes a Record with its own id, key, hash key, data
