@@ -224,9 +224,12 @@ type GroupOptions struct {
 // left out of its group's apply, when an earlier record of its partition key
 // (or shard) failed transiently; groups that share a partition key (or all
 // groups, with OrderShard) are applied one after another in the order of
-// their first record. Apply sees a group's items together, so records of one
-// key keep their event order only as far as the grouping does: for strict
-// per-key order, group by a key that holds all records of a partition key.
+// their first record. Apply sees a group's items together, so records keep
+// their event order only as far as the grouping does: for strict per-key
+// order, group by the partition key (or a key that holds all records of
+// one); with OrderShard, records of different groups are applied group by
+// group, not in shard order, but none is applied after an earlier record of
+// the shard failed.
 func Grouped[K comparable, V any](
 	prepare func(ctx context.Context, r *Record) (K, V, error),
 	apply func(ctx context.Context, key K, items []Item[V]) error,
