@@ -25,6 +25,7 @@ type LocalOptions struct {
 	Invalid    float64       // fraction of invalid readings
 	OutOfOrder float64       // fraction of late readings
 	Seed       uint64        // generator seed
+	Aggregate  int           // readings per KPL aggregated Kinesis record (0: no aggregation)
 	Settle     time.Duration // longest wait for the pipeline to drain after the load
 	Hold       bool          // keep running after the summary until interrupted
 }
@@ -54,7 +55,7 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 		Seed: o.Seed, RunID: fmt.Sprintf("local%d", time.Now().Unix()), Sensors: o.Sensors,
 		Duplicates: o.Duplicates, Invalid: o.Invalid, OutOfOrder: o.OutOfOrder,
 	})
-	prod := producer.New(p.Kinesis, producer.Config{Stream: p.StreamName, Count: o.Count, Rate: o.Rate})
+	prod := producer.New(p.Kinesis, producer.Config{Stream: p.StreamName, Count: o.Count, Rate: o.Rate, Aggregate: o.Aggregate})
 	start := time.Now()
 	fmt.Fprintf(out, "sending %d readings (%s)\n", o.Count, rateText(o.Rate))
 
@@ -107,6 +108,7 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sum, serr := p.Summarize(sctx, rep.Sent, time.Since(start))
+	sum.ProducedKinesisRecords = rep.KinesisRecords
 	if serr != nil {
 		fmt.Fprintf(out, "summary unavailable: %v\n", serr)
 	} else {
