@@ -1,6 +1,8 @@
 package kinesisbatch
 
 import (
+	"slices"
+
 	"github.com/streamproc/streamproc/functions/kinesisbatch/kpl"
 )
 
@@ -18,15 +20,18 @@ func (e *AggregationError) Error() string { return "kinesisbatch: " + e.Err.Erro
 // Unwrap returns the format error.
 func (e *AggregationError) Unwrap() error { return e.Err }
 
-// deaggregator expands KPL aggregated records into user records, reusing its
-// buffers from one invocation to the next.
-type deaggregator struct {
+// A Deaggregator expands KPL aggregated records into user records, reusing
+// its buffers from one call to the next. The Processor uses one per Decoder;
+// use one directly only to decode events outside a Processor (benchmarks,
+// tools). It is not safe for concurrent use; the zero value is ready.
+type Deaggregator struct {
 	recs  []Record
 	users []kpl.UserRecord
 	bad   []error
+	dec   kpl.Decoder
 }
 
-// expand returns recs with every KPL aggregated record replaced, in place
+// Expand returns recs with every KPL aggregated record replaced, in place
 // and in order, by its user records (see Record.Aggregated), and Index set
 // to each record's position. When no record is aggregated it returns recs
 // itself and nil, after one 4-byte compare per record: the hot path of
@@ -37,8 +42,9 @@ type deaggregator struct {
 // be read; that record is returned whole (Aggregated false) so that it can
 // be quarantined with its payload.
 //
-// A user record's Data aliases its Kinesis record's Data.
-func (d *deaggregator) expand(recs []Record) (out []Record, bad []error) {
+// A user record's Data aliases its Kinesis record's Data. The returned
+// slices are valid until the next call to Expand.
+func (d *Deaggregator) Expand(recs []Record) (out []Record, bad []error) {
 	first := -1
 	for i := range recs {
 		if kpl.IsAggregated(recs[i].Data) && !recs[i].Aggregated {
@@ -58,7 +64,7 @@ func (d *deaggregator) expand(recs []Record) (out []Record, bad []error) {
 			out = append(out, *r)
 			continue
 		}
-		users, err := kpl.Decode(d.users[:0], r.Data)
+		users, err := d.dec.Decode(d.users[:0], r.Data)
 		d.users = users
 		if err != nil {
 			if !anyBad {
@@ -69,14 +75,15 @@ func (d *deaggregator) expand(recs []Record) (out []Record, bad []error) {
 			bad = append(bad, &AggregationError{Err: err.(*kpl.FormatError)})
 			continue
 		}
+		out = slices.Grow(out, len(users))
 		for _, u := range users {
-			ur := *r
+			out = append(out, *r) // one copy of the envelope, then the user record's fields
+			ur := &out[len(out)-1]
 			ur.Aggregated = true
 			ur.PartitionKey = u.PartitionKey
 			ur.ExplicitHashKey = u.ExplicitHashKey
 			ur.SubSequenceNumber = u.SubSequenceNumber
 			ur.Data = u.Data
-			out = append(out, ur)
 			if anyBad {
 				bad = append(bad, nil)
 			}

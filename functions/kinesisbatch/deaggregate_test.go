@@ -176,8 +176,8 @@ func (c *captureSQS) SendMessageBatch(_ context.Context, in *SendMessageBatchInp
 // handed on as they are (no copy), and quarantine messages keep the old id.
 func TestPlainRecordsUntouched(t *testing.T) {
 	recs := testRecords(3)
-	var d deaggregator
-	out, bad := d.expand(recs)
+	var d Deaggregator
+	out, bad := d.Expand(recs)
 	if &out[0] != &recs[0] || bad != nil {
 		t.Fatal("plain records were copied")
 	}

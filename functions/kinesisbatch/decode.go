@@ -75,7 +75,7 @@ type Decoder struct {
 	learned    int            // templates built in this Decode
 	hits       int            // records decoded through the template, for tests
 	noTemplate bool           // benchmarks of the general path
-	agg        deaggregator   // KPL user records of the last Decode, for Processor.Invoke
+	agg        Deaggregator   // KPL user records of the last Decode, for Processor.Invoke
 }
 
 // Interned string slots: values that are usually identical in every record of

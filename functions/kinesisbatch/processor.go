@@ -231,7 +231,7 @@ func (p *Processor) HandleEvent(ctx context.Context, ev events.KinesisEvent) (ev
 		p.cfg.Logger.ErrorContext(ctx, "payload is not a Kinesis event", "error", err.Error())
 		return events.KinesisEventResponse{}, err
 	}
-	return p.process(ctx, recs, new(deaggregator), start).Response, nil
+	return p.process(ctx, recs, new(Deaggregator), start).Response, nil
 }
 
 // Process runs the handler over records and returns the outcome. It sets
@@ -242,7 +242,7 @@ func (p *Processor) Process(ctx context.Context, records []Record) Result {
 	for i := range records {
 		records[i].Index = i
 	}
-	return p.process(ctx, records, new(deaggregator), p.cfg.now())
+	return p.process(ctx, records, new(Deaggregator), p.cfg.now())
 }
 
 // Result is the outcome of processing one event.
@@ -295,10 +295,10 @@ type invocation struct {
 // process runs the handler over recs: deaggregate the KPL records, run the
 // attempts, quarantine the permanent failures, report the outcome (response,
 // logs), emit the metrics and the summary.
-func (p *Processor) process(ctx context.Context, recs []Record, dg *deaggregator, start time.Time) Result {
+func (p *Processor) process(ctx context.Context, recs []Record, dg *Deaggregator, start time.Time) Result {
 	var bad []error
 	if !p.cfg.DisableDeaggregation {
-		recs, bad = dg.expand(recs)
+		recs, bad = dg.Expand(recs)
 	}
 	m := NewMetrics()
 	inv := &invocation{

@@ -85,6 +85,36 @@ func formatErr(format string, args ...any) error {
 // skipped and a known field with an unexpected wire type is treated as
 // unknown, as protobuf decoders do.
 func Decode(dst []UserRecord, data []byte) ([]UserRecord, error) {
+	var d Decoder
+	return d.Decode(dst, data)
+}
+
+// A Decoder decodes aggregated records like Decode and keeps the partition
+// and explicit hash keys it has seen, so that a stream with a bounded set of
+// keys (sensor ids, say) allocates no strings for them after the first
+// records. It is not safe for concurrent use; the zero value is ready.
+type Decoder struct {
+	keys      map[string]string
+	pks, ehks []string // key tables, reused
+}
+
+// maxInterned bounds the keys a Decoder keeps; past it the set starts over.
+const maxInterned = 16384
+
+func (d *Decoder) key(b []byte) string {
+	if s, ok := d.keys[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	if d.keys == nil || len(d.keys) >= maxInterned {
+		d.keys = make(map[string]string)
+	}
+	s := string(b)
+	d.keys[s] = s
+	return s
+}
+
+// Decode is the package's Decode, with d's key cache.
+func (d *Decoder) Decode(dst []UserRecord, data []byte) ([]UserRecord, error) {
 	if !IsAggregated(data) {
 		return dst, formatErr("no KPL magic")
 	}
@@ -96,7 +126,8 @@ func Decode(dst []UserRecord, data []byte) ([]UserRecord, error) {
 		return dst, formatErr("MD5 digest mismatch")
 	}
 	// First pass: the key tables (fields may come in any order).
-	var pks, ehks []string
+	pks, ehks := d.pks[:0], d.ehks[:0]
+	defer func() { d.pks, d.ehks = pks[:0], ehks[:0] }()
 	nrec := 0
 	err := fields(body, func(num protowire.Number, typ protowire.Type, v []byte) error {
 		if typ != protowire.BytesType {
@@ -104,9 +135,9 @@ func Decode(dst []UserRecord, data []byte) ([]UserRecord, error) {
 		}
 		switch num {
 		case 1:
-			pks = append(pks, string(v))
+			pks = append(pks, d.key(v))
 		case 2:
-			ehks = append(ehks, string(v))
+			ehks = append(ehks, d.key(v))
 		case 3:
 			nrec++
 		}

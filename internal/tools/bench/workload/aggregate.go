@@ -32,3 +32,26 @@ func Aggregate(recs []Record, n int, seq *Sequence) []Record {
 	}
 	return out
 }
+
+// KPLPerRecord is how many readings the benchmark's KPL event packs per
+// Kinesis record: ~20 KB records, well under the KPL's default 50 KB
+// aggregation limit.
+const KPLPerRecord = 100
+
+// AggregatedEvent is the benchmark's KPL event: the workload of o (more
+// readings than o.Readings if needed) packed perRecord readings per Kinesis
+// record, as many as fit in an event of at most maxBytes. Its first readings
+// are the same as Records(o)'s. It returns the event and its readings.
+func AggregatedEvent(o Options, perRecord, maxBytes int) ([]byte, []Record) {
+	o = o.withDefaults()
+	// ~290 event bytes per aggregated ~200-byte reading: generate enough.
+	o.Readings = max(o.Readings, maxBytes/200)
+	readings := Records(o)
+	kin := Aggregate(readings, perRecord, NewSequence(o.Seed+1))
+	for n := len(kin); n > 0; n-- {
+		if ev := Event(kin[:n]); len(ev) <= maxBytes {
+			return ev, readings[:min(n*perRecord, len(readings))]
+		}
+	}
+	return Event(nil), nil
+}
