@@ -151,6 +151,16 @@ func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.D
 	return s, nil
 }
 
+// rateText is the end-to-end rate of Kinesis records, in readings when the
+// producer aggregated them.
+func (s Summary) rateText(kinesisPerSec float64) string {
+	if s.ProducedKinesisRecords <= 0 || s.ProducedKinesisRecords == s.Produced {
+		return fmt.Sprintf("%.0f", kinesisPerSec)
+	}
+	perRecord := float64(s.Produced) / float64(s.ProducedKinesisRecords)
+	return fmt.Sprintf("%.0f readings/s (%.0f KPL-aggregated Kinesis records/s, %.1f readings each)", kinesisPerSec*perRecord, kinesisPerSec, perRecord)
+}
+
 // Print writes the summary as a small table.
 func (s Summary) Print(w io.Writer) {
 	rate := 0.0
@@ -163,7 +173,7 @@ func (s Summary) Print(w io.Writer) {
 		{"quarantined", fmt.Sprint(s.Quarantined)},
 		{"in the DLQ (batch info)", fmt.Sprintf("%d messages covering %d records", s.DLQBatches, s.DLQBatchRecords)},
 		{"duplicates suppressed", fmt.Sprint(s.DuplicatesSkipped)},
-		{"records/s (end to end)", fmt.Sprintf("%.0f", rate)},
+		{"records/s (end to end)", s.rateText(rate)},
 		{"iterator age", fmt.Sprintf("max %s, last %s", s.Poller.IteratorAgeMax.Round(time.Millisecond), s.Poller.IteratorAgeLast.Round(time.Millisecond))},
 		{"invocations", fmt.Sprintf("%d (%d failed, %d timed out, %d partial, %d bisections, %d retries)", s.Poller.Invocations, s.Poller.FailedInvocations, s.Poller.Timeouts, s.Poller.PartialFailures, s.Poller.Bisections, s.Poller.Retries)},
 		{"elapsed", s.Elapsed.Round(100 * time.Millisecond).String()},
