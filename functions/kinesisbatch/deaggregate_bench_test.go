@@ -82,3 +82,20 @@ func BenchmarkInvokeKPL(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRecords, "ns/record")
 }
+
+// BenchmarkExpandPlain is what the KPL check costs a plain event: Expand
+// over benchRecords decoded records, none aggregated.
+func BenchmarkExpandPlain(b *testing.B) {
+	recs, err := DecodeEvent(genEvent(benchRecords))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var dg Deaggregator
+	b.ReportAllocs()
+	for b.Loop() {
+		if out, _ := dg.Expand(recs); len(out) != benchRecords {
+			b.Fatal(len(out))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRecords, "ns/record")
+}

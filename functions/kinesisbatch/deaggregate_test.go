@@ -3,6 +3,7 @@ package kinesisbatch
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -281,4 +282,47 @@ func redeliver(t *testing.T, payloads [][]byte, from int) []byte {
 	ev["Records"] = ev["Records"][from:]
 	b, _ := json.Marshal(ev)
 	return b
+}
+
+// TestInvokeNoticesKPLOnEveryDecodePath: Invoke deaggregates only when the
+// Decoder saw the magic, so each of its ways to decode kinesis.data (the
+// record template, the plain string, the escaped string) must notice it.
+func TestInvokeNoticesKPLOnEveryDecodePath(t *testing.T) {
+	plain := genEvent(10)
+	var ev events.KinesisEvent
+	if err := json.Unmarshal(plain, &ev); err != nil {
+		t.Fatal(err)
+	}
+	agg := aggregate(t, userRec{"A", "", "x"}, userRec{"B", "", "y"}, userRec{"C", "", strings.Repeat("?", 40)}) // '?' bytes make '/' in base64
+	aggB64 := base64.StdEncoding.EncodeToString(agg)
+	oldB64 := base64.StdEncoding.EncodeToString(ev.Records[6].Kinesis.Data)
+	escaped := strings.ReplaceAll(aggB64, "/", `\/`)
+	if escaped == aggB64 {
+		t.Fatal("the aggregate's base64 has no '/' to escape")
+	}
+	for name, tc := range map[string]struct {
+		payload      []byte
+		want         int
+		templateHits bool
+	}{
+		"plain":    {plain, 10, true},
+		"template": {bytes.Replace(plain, []byte(oldB64), []byte(aggB64), 1), 12, true},
+		"escaped":  {bytes.Replace(plain, []byte(oldB64), []byte(escaped), 1), 12, true},
+		"reordered": {bytes.Replace(bytes.Replace(plain, []byte(oldB64), []byte(aggB64), 1),
+			[]byte(`{"kinesis":{"kinesisSchemaVersion"`), []byte(`{"kinesis":{"encryptionType":"NONE","kinesisSchemaVersion"`), -1), 12, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := 0
+			p, _ := newTestProcessor(t, RecordFunc(func(ctx context.Context, r *Record) error { n++; return nil }), Config{})
+			if _, err := p.Invoke(context.Background(), tc.payload); err != nil {
+				t.Fatal(err)
+			}
+			if n != tc.want {
+				t.Fatalf("handler saw %d records, want %d", n, tc.want)
+			}
+			if hits := p.dec.hits; (hits > 0) != tc.templateHits {
+				t.Fatalf("%d records decoded through the template", hits)
+			}
+		})
+	}
 }

@@ -204,7 +204,11 @@ func (p *Processor) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 		p.cfg.Logger.ErrorContext(ctx, "payload is not a Kinesis event", "error", err.Error(), "payloadBytes", len(payload))
 		return nil, err
 	}
-	res := p.process(ctx, recs, &d.agg, start)
+	dg := &d.agg
+	if !d.sawKPL {
+		dg = nil // no record starts with the KPL magic: nothing to deaggregate
+	}
+	res := p.process(ctx, recs, dg, start)
 	return json.Marshal(res.Response)
 }
 
@@ -292,12 +296,12 @@ type invocation struct {
 	res   Result
 }
 
-// process runs the handler over recs: deaggregate the KPL records, run the
-// attempts, quarantine the permanent failures, report the outcome (response,
+// process runs the handler over recs: deaggregate the KPL records (unless
+// dg is nil: the Decoder saw none), run the attempts, quarantine the permanent failures, report the outcome (response,
 // logs), emit the metrics and the summary.
 func (p *Processor) process(ctx context.Context, recs []Record, dg *Deaggregator, start time.Time) Result {
 	var bad []error
-	if !p.cfg.DisableDeaggregation {
+	if dg != nil && !p.cfg.DisableDeaggregation {
 		recs, bad = dg.Expand(recs)
 	}
 	m := NewMetrics()
