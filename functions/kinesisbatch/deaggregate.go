@@ -32,10 +32,10 @@ type Deaggregator struct {
 }
 
 // Expand returns recs with every KPL aggregated record replaced, in place
-// and in order, by its user records (see Record.Aggregated), and Index set
-// to each record's position. When no record is aggregated it returns recs
-// itself and nil, after one 4-byte compare per record: the hot path of
-// plain producers.
+// and in order, by its user records (see Record.Aggregated), with Index set
+// to each record's position in the new slice. When no record is aggregated
+// it returns recs itself, untouched, and nil, after one 4-byte compare per
+// record.
 //
 // bad, when not nil, is parallel to the returned records: a non-nil entry is
 // the *AggregationError of a record that carries the KPL magic but could not
@@ -62,6 +62,9 @@ func (d *Deaggregator) Expand(recs []Record) (out []Record, bad []error) {
 		r := &recs[i]
 		if r.Aggregated || !kpl.IsAggregated(r.Data) {
 			out = append(out, *r)
+			if anyBad {
+				bad = append(bad, nil)
+			}
 			continue
 		}
 		users, err := d.dec.Decode(d.users[:0], r.Data)

@@ -326,3 +326,27 @@ func TestInvokeNoticesKPLOnEveryDecodePath(t *testing.T) {
 		})
 	}
 }
+
+// TestCorruptAggregatesAroundAPlainRecord: the bad marks stay on the
+// corrupt records (a regression FuzzExpand found: a plain record after a
+// corrupt one shifted them).
+func TestCorruptAggregatesAroundAPlainRecord(t *testing.T) {
+	corrupt := append(kpl.Magic(), 0x0a, 0x00)
+	recs := testRecords(4)
+	recs[0].Data, recs[2].Data = corrupt, corrupt
+	recs[3].Data = aggregate(t, userRec{"A", "", "u0"}, userRec{"B", "", "u1"})
+	var seen []string
+	p, env := newTestProcessor(t, RecordFunc(func(ctx context.Context, r *Record) error {
+		seen = append(seen, string(r.Data))
+		return nil
+	}), Config{})
+	res := p.Process(context.Background(), recs)
+	if strings.Join(seen, ",") != "r1,u0,u1" || res.Quarantined != 2 || res.Succeeded != 3 {
+		t.Fatalf("handler saw %v; result %+v", seen, res)
+	}
+	for _, f := range env.q.got {
+		if !bytes.Equal(f.Record.Data, corrupt) {
+			t.Fatalf("quarantined %q", f.Record.Data)
+		}
+	}
+}

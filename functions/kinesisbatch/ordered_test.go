@@ -219,3 +219,26 @@ func TestOrderedModeReportsHeldRecords(t *testing.T) {
 		t.Fatalf("OrderNone held records back: %v", failedIDs(res))
 	}
 }
+
+// TestOrderedModeUsesUserRecordKeys: in a KPL aggregated record, ordering
+// follows each user record's own partition key, not the Kinesis record's.
+func TestOrderedModeUsesUserRecordKeys(t *testing.T) {
+	recs := testRecords(2)
+	recs[0].Data = aggregate(t, userRec{"A", "", "a1"}, userRec{"B", "", "b1"}, userRec{"A", "", "a2"})
+	recs[1].Data = aggregate(t, userRec{"B", "", "b2"}, userRec{"A", "", "a3"})
+	var applied []string
+	p, _ := newTestProcessor(t, RecordFunc(func(ctx context.Context, r *Record) error {
+		if string(r.Data) == "a1" {
+			return errors.New("throttled")
+		}
+		applied = append(applied, string(r.Data))
+		return nil
+	}), Config{Ordering: OrderPartitionKey, Retry: RetryPolicy{MaxAttempts: 1}})
+	res := p.Process(context.Background(), recs)
+	if got := strings.Join(applied, ","); got != "b1,b2" {
+		t.Fatalf("applied %s, want b1,b2 (a2 and a3 held back behind a1)", got)
+	}
+	if got := failedIDs(res); len(got) != 2 || got[0] != recs[0].SequenceNumber || got[1] != recs[1].SequenceNumber {
+		t.Fatalf("batch item failures %v, want both Kinesis records once each", got)
+	}
+}
