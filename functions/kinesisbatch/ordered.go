@@ -118,8 +118,7 @@ func (b *Batch) lanes(n int, keys func(gi int, fn func(r *Record))) [][]int32 {
 	for i := range parent {
 		parent[i] = int32(i)
 	}
-	var find func(int32) int32
-	find = func(i int32) int32 {
+	find := func(i int32) int32 {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
