@@ -55,6 +55,7 @@ flags (one or two dashes):
 	fs.Float64Var(&o.Duplicates, "duplicates", 0.02, "fraction of producer re-sends of an earlier reading")
 	fs.Float64Var(&o.Invalid, "invalid", 0.01, "fraction of invalid readings (quarantined by the processor)")
 	fs.Float64Var(&o.OutOfOrder, "out-of-order", 0.1, "fraction of late readings")
+	fs.IntVar(&o.Aggregate, "aggregate", 0, "pack up to `N` readings into each Kinesis record with the KPL aggregation format (0: one each)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "generator seed")
 	fs.DurationVar(&o.Settle, "settle", 2*time.Minute, "longest wait for the pipeline to drain after the load")
 	fs.BoolVar(&o.Hold, "hold", false, "keep the pipeline up after the summary until Ctrl-C, printing its endpoints")
@@ -87,6 +88,9 @@ func validateLocal(o localrun.LocalOptions) error {
 	}
 	if o.Rate != 0 && !validRate(o.Rate) {
 		return fmt.Errorf("--rate %g is not valid: give records per second up to %d, or 0 for as fast as the stream accepts", o.Rate, maxRate)
+	}
+	if err := checkAggregate(o.Aggregate); err != nil {
+		return err
 	}
 	if err := checkSensors(o.Sensors); err != nil {
 		return err

@@ -32,6 +32,7 @@ func TestLocalFlags(t *testing.T) {
 		{[]string{"--duplicates", "NaN"}, "--duplicates NaN is not valid"},
 		{[]string{"--out-of-order", "-0.1"}, "--out-of-order -0.1 is not valid"},
 		{[]string{"--settle", "0s"}, "--settle 0s is not valid"},
+		{[]string{"--aggregate", "-2"}, "--aggregate -2 is not valid"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--from", "/nonexistent.ndjson"}, "--from: stat /nonexistent.ndjson"},
 		{[]string{"--from", "local_test.go", "--count", "5"}, "--count shapes generated readings and cannot be used with --from"},

@@ -60,6 +60,7 @@ examples:
   streamctl put --stream readings --rate 500/s --duration 10m --sensors 200
   streamctl put --stream readings --count 10000 --out-of-order 0.2 --duplicates 0.05 --invalid 0.01
   streamctl put --stream readings --count 5000 --seed 42     # the same records every time
+  streamctl put --stream readings --count 100000 --aggregate 100   # as a KPL producer would
   jq -c '.[]' readings.json | streamctl put --stream readings --from -
 `
 
@@ -78,6 +79,7 @@ type putFlags struct {
 	from         string
 	concurrency  int
 	retryTimeout time.Duration
+	aggregate    int
 	jsonOut      bool
 	noProgress   bool
 	profile      string
@@ -107,6 +109,7 @@ func runPut(ctx context.Context, args []string) error {
 	fs.StringVar(&f.from, "from", "", "send the lines of this NDJSON `FILE` (- for standard input) instead of generated readings")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "PutRecords calls in flight (1-64)")
 	fs.DurationVar(&f.retryTimeout, "retry-timeout", 2*time.Minute, "give up on a record that still fails this long after its first failure")
+	fs.IntVar(&f.aggregate, "aggregate", 0, "pack up to `N` records into each Kinesis record with the KPL aggregation format, as KPL producers do (0 or 1: one record each; at most 1 MiB per Kinesis record)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the final report as JSON")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "do not draw the progress line even on a terminal")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: AWS_PROFILE or default)")
@@ -214,6 +217,9 @@ func (f *putFlags) validate(fs *flag.FlagSet) (producer.Config, producer.GenOpti
 	if f.retryTimeout <= 0 {
 		return cfg, gen, 0, fmt.Errorf("--retry-timeout %s is not valid: give a positive duration such as 2m", f.retryTimeout)
 	}
+	if err := checkAggregate(f.aggregate); err != nil {
+		return cfg, gen, 0, err
+	}
 	if f.from != "" {
 		for _, g := range []string{"sensors", "seed", "run-id", "out-of-order", "duplicates", "invalid", "max-lateness"} {
 			if set[g] {
@@ -248,7 +254,7 @@ func (f *putFlags) validate(fs *flag.FlagSet) (producer.Config, producer.GenOpti
 		}
 	}
 	cfg = producer.Config{Stream: f.stream, Count: f.count, Duration: f.duration, Rate: rate,
-		Concurrency: f.concurrency, RetryTimeout: f.retryTimeout}
+		Concurrency: f.concurrency, RetryTimeout: f.retryTimeout, Aggregate: f.aggregate}
 	gen = producer.GenOptions{Seed: seed, RunID: runID, Sensors: f.sensors, OutOfOrder: f.outOfOrder,
 		MaxLateness: f.maxLateness, Duplicates: f.duplicates, Invalid: f.invalid}
 	return cfg, gen, seed, nil
@@ -278,6 +284,14 @@ func checkFractions(outOfOrder, duplicates, invalid float64) error {
 	}
 	if !(duplicates+invalid <= 1) {
 		return fmt.Errorf("--duplicates %g plus --invalid %g is more than 1: lower one of them", duplicates, invalid)
+	}
+	return nil
+}
+
+// checkAggregate: 0 (off) to 10,000 records per Kinesis record.
+func checkAggregate(n int) error {
+	if n < 0 || n > 10_000 {
+		return fmt.Errorf("--aggregate %d is not valid: give the records per Kinesis record, 2 to 10000 (0 or 1: no aggregation)", n)
 	}
 	return nil
 }
@@ -387,6 +401,9 @@ func printPutReport(w io.Writer, f putFlags, rep producer.Report, seed uint64, t
 	}
 	fmt.Fprintf(w, "streamctl put: %s — stream %s\n", status, f.stream)
 	fmt.Fprintf(w, "  sent        %s records, %s, in %s\n", cliout.Count(rep.Sent), cliout.Bytes(rep.Bytes), cliout.Duration(rep.Elapsed))
+	if f.aggregate > 1 {
+		fmt.Fprintf(w, "  aggregated  into %s Kinesis records (KPL format, up to %d records each)\n", cliout.Count(rep.KinesisRecords), f.aggregate)
+	}
 	fmt.Fprintf(w, "  throughput  %s records/s, %.2f MB/s\n", cliout.Rate(rep.RecordsPerSec), rep.MBPerSec)
 	fmt.Fprintf(w, "  calls       %s PutRecords, %s throttled\n", cliout.Count(rep.Calls), cliout.Count(rep.ThrottledCalls))
 	fmt.Fprintf(w, "  retried     %s record sends (%s throttled records)\n", cliout.Count(rep.Retried), cliout.Count(rep.ThrottledRecords))

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/streamproc/streamproc/functions/kinesisbatch/kpl"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/producer"
 )
@@ -103,6 +104,59 @@ func TestPutCLI(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "--duplicates 2 is not valid") {
 		t.Fatalf("bad flag: exit %d, %s", code, stderr)
 	}
+
+	// --aggregate: KPL aggregated records that decode to every reading.
+	stdout, stderr, code = runCLI(t, bin, env, "", "put", "--stream", "readings", "--count", "300", "--seed", "43", "--aggregate", "25")
+	if code != 0 || !strings.Contains(stdout, "sent        300 records") || !strings.Contains(stdout, "aggregated  into") || stderr != "" {
+		t.Fatalf("--aggregate: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	plain, aggregated, users := 0, 0, 0
+	for _, data := range readStream(ctx, t, kc, "readings") {
+		if !kpl.IsAggregated(data) {
+			plain++
+			continue
+		}
+		us, err := kpl.Decode(nil, data)
+		if err != nil {
+			t.Fatalf("an aggregated record does not decode: %v", err)
+		}
+		aggregated++
+		users += len(us)
+	}
+	if plain != 302 || users != 300 || aggregated < 12 || aggregated > 150 {
+		t.Fatalf("stream holds %d plain records and %d aggregated ones with %d readings; want 302 plain and 300 readings in 12 or more", plain, aggregated, users)
+	}
+}
+
+// readStream returns the data of every record in every shard of stream.
+func readStream(ctx context.Context, t *testing.T, kc *kinesis.Client, stream string) [][]byte {
+	t.Helper()
+	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, sh := range shards.Shards {
+		it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream), ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iter := it.ShardIterator
+		for iter != nil {
+			res, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range res.Records {
+				out = append(out, r.Data)
+			}
+			if len(res.Records) == 0 || aws.ToInt64(res.MillisBehindLatest) == 0 && len(res.Records) < 1000 {
+				break
+			}
+			iter = res.NextShardIterator
+		}
+	}
+	return out
 }
 
 // TestPutValidate checks flag validation without running anything; NaN and
@@ -136,6 +190,8 @@ func TestPutValidate(t *testing.T) {
 		{"duplicates plus invalid", func(f *putFlags) { f.duplicates, f.invalid = 0.6, 0.5 }, "is more than 1"},
 		{"negative count", func(f *putFlags) { f.count = -1 }, "--count -1 is not valid"},
 		{"sensors", func(f *putFlags) { f.sensors = 0 }, "--sensors 0 is not valid"},
+		{"aggregate negative", func(f *putFlags) { f.aggregate = -1 }, "--aggregate -1 is not valid"},
+		{"aggregate too many", func(f *putFlags) { f.aggregate = 10_001 }, "--aggregate 10001 is not valid"},
 	}
 	for _, c := range cases {
 		f := base()

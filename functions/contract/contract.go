@@ -100,7 +100,7 @@ const (
 // whole payload so the reader can check the reassembly.
 type QuarantinedRecord struct {
 	Version                     string    `json:"version,omitempty"` // Version; empty means "1"
-	RecordID                    string    `json:"recordId"`          // "<shardId>/<sequenceNumber>"
+	RecordID                    string    `json:"recordId"`          // "<shardId>/<sequenceNumber>[/<subSequenceNumber>]"
 	Reason                      string    `json:"reason"`
 	EventSourceARN              string    `json:"eventSourceArn"`
 	ShardID                     string    `json:"shardId"`
@@ -115,6 +115,14 @@ type QuarantinedRecord struct {
 	Size                        int       `json:"size"` // whole payload size in bytes
 	DataSHA256                  string    `json:"dataSha256"`
 	Data                        []byte    `json:"data"` // base64 in JSON
+
+	// SubSequenceNumber is set only for a user record of a KPL aggregated
+	// Kinesis record: its position in it, from 0. RecordID then ends with
+	// it, PartitionKey and Data are the user record's, SequenceNumber is the
+	// Kinesis record's.
+	SubSequenceNumber *uint64 `json:"subSequenceNumber,omitempty"`
+	// ExplicitHashKey is a KPL user record's explicit hash key, if it has one.
+	ExplicitHashKey string `json:"explicitHashKey,omitempty"`
 }
 
 // MaxQuarantineChunk is the most payload bytes one quarantine message carries.

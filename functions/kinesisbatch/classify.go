@@ -55,11 +55,11 @@ func Transient(err error) error {
 }
 
 // IsPermanent reports whether err, or an error it wraps, was marked with
-// Permanent before any Transient mark.
+// Permanent (or is an *AggregationError) before any Transient mark.
 func IsPermanent(err error) bool {
 	for err != nil {
 		switch e := err.(type) {
-		case *permanentError:
+		case *permanentError, *AggregationError:
 			return true
 		case *transientError:
 			return false

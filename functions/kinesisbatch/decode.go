@@ -13,6 +13,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/streamproc/streamproc/functions/kinesisbatch/kpl"
 )
 
 // SyntaxError reports a payload that is not a Kinesis event: malformed JSON,
@@ -75,6 +77,10 @@ type Decoder struct {
 	learned    int            // templates built in this Decode
 	hits       int            // records decoded through the template, for tests
 	noTemplate bool           // benchmarks of the general path
+	agg        Deaggregator   // KPL user records of the last Decode, for Processor.Invoke
+	// sawKPL: some record's data started with the KPL magic in this Decode
+	// (checked while the bytes are hot), so Invoke must deaggregate.
+	sawKPL bool
 }
 
 // Interned string slots: values that are usually identical in every record of
@@ -105,6 +111,7 @@ func (d *Decoder) Decode(payload []byte) ([]Record, error) {
 	d.p = payload
 	d.hwm = 0
 	d.learned, d.hits = 0, 0
+	d.sawKPL = false
 	d.recs = d.recs[:0]
 	// Every base64 string decodes to at most 3/4 of its length and all of
 	// them are disjoint parts of the payload, so this buffer never grows
@@ -126,6 +133,13 @@ func (d *Decoder) Decode(payload []byte) ([]Record, error) {
 		d.recs[i].Index = i
 	}
 	return d.recs, nil
+}
+
+// noteKPL sets sawKPL when data is a KPL aggregated record: a 4-byte compare.
+func (d *Decoder) noteKPL(data []byte) {
+	if kpl.IsAggregated(data) {
+		d.sawKPL = true
+	}
 }
 
 func (d *Decoder) errAt(off int, format string, args ...any) error {
@@ -764,6 +778,7 @@ func (d *Decoder) dataField(i int, r *Record) (int, error) {
 			// a string: a short result means the slow path must look.
 			if err == nil && n == decodedLenExact(raw) {
 				r.Data = dst[:n:n]
+				d.noteKPL(r.Data)
 				d.data = d.data[:len(d.data)+n]
 				return start + q + 1, nil
 			}
@@ -788,6 +803,7 @@ func (d *Decoder) dataField(i int, r *Record) (int, error) {
 		return i, d.errAt(i, "kinesis.data is not base64: %v", err)
 	}
 	r.Data = dst[:n:n]
+	d.noteKPL(r.Data)
 	if len(d.data)+need <= cap(d.data) {
 		d.data = d.data[:len(d.data)+n]
 	}

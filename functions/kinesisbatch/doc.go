@@ -49,6 +49,27 @@
 // Kinesis event (malformed JSON, a record without a sequence number): Lambda
 // then retries the whole batch.
 //
+// # KPL aggregated records
+//
+// Records written by the Kinesis Producer Library in its aggregation format
+// (magic F3 89 9A C2, protobuf, MD5) are unpacked before the handler runs:
+// each user record becomes a Record with Aggregated set, its own
+// PartitionKey, ExplicitHashKey, Data and SubSequenceNumber, and RecordID
+// "<shardId>/<sequenceNumber>/<subSequenceNumber>". All user records of a
+// Kinesis record share its sequence number, so one failed user record fails
+// the whole Kinesis record and its succeeded siblings are redelivered:
+// idempotency must skip them. A record with the magic that is not a valid
+// aggregate is quarantined whole (*AggregationError). Plain records pay a
+// 4-byte compare and are otherwise untouched. Package kpl reads and writes
+// the format.
+//
+// # Ordered mode
+//
+// Config.Ordering holds back, after a transient failure, the later records
+// of the same partition key (OrderPartitionKey) or of the shard (OrderShard):
+// they are reported with ErrHeldBack instead of being applied ahead of the
+// failed record. The default, OrderNone, favours throughput.
+//
 // # Error classification
 //
 // [Permanent] marks an error that retrying cannot fix (bad input). [Transient]

@@ -52,6 +52,17 @@ type Config struct {
 	// DisableMetrics turns the EMF output off.
 	// Default: false.
 	DisableMetrics bool
+	// Ordering holds records back after a failure so that records of one
+	// partition key (or of the shard) are never applied out of order; see
+	// Ordering's values.
+	// Default: OrderNone (every record is tried; fastest).
+	Ordering Ordering
+	// DisableDeaggregation hands KPL aggregated records to the handler as
+	// they are, instead of one Record per user record. Set it only if the
+	// stream carries a binary format whose payloads may begin with the KPL
+	// magic F3 89 9A C2 and no KPL producer writes to it.
+	// Default: false (KPL records are deaggregated).
+	DisableDeaggregation bool
 
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
@@ -193,7 +204,11 @@ func (p *Processor) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 		p.cfg.Logger.ErrorContext(ctx, "payload is not a Kinesis event", "error", err.Error(), "payloadBytes", len(payload))
 		return nil, err
 	}
-	res := p.process(ctx, recs, start)
+	dg := &d.agg
+	if !d.sawKPL {
+		dg = nil // no record starts with the KPL magic: nothing to deaggregate
+	}
+	res := p.process(ctx, recs, dg, start)
 	return json.Marshal(res.Response)
 }
 
@@ -220,24 +235,27 @@ func (p *Processor) HandleEvent(ctx context.Context, ev events.KinesisEvent) (ev
 		p.cfg.Logger.ErrorContext(ctx, "payload is not a Kinesis event", "error", err.Error())
 		return events.KinesisEventResponse{}, err
 	}
-	return p.process(ctx, recs, start).Response, nil
+	return p.process(ctx, recs, new(Deaggregator), start).Response, nil
 }
 
-// Process runs the handler over records (Index must be each record's
-// position in records) and returns the outcome. It never fails as a whole.
+// Process runs the handler over records and returns the outcome. It sets
+// each record's Index to its position in records. KPL aggregated records
+// are deaggregated as Invoke does; the Failures then point into a new slice.
+// It never fails as a whole.
 func (p *Processor) Process(ctx context.Context, records []Record) Result {
 	for i := range records {
 		records[i].Index = i
 	}
-	return p.process(ctx, records, p.cfg.now())
+	return p.process(ctx, records, new(Deaggregator), p.cfg.now())
 }
 
 // Result is the outcome of processing one event.
 type Result struct {
-	// Response lists the failed records' sequence numbers in event order
-	// (never nil, so it marshals as an empty list on success).
+	// Response lists the failed records' sequence numbers in event order,
+	// each once (never nil, so it marshals as an empty list on success).
 	Response events.KinesisEventResponse
-	// Counts, as emitted in the metrics.
+	// Counts, as emitted in the metrics. They count the records the handler
+	// sees: the user records of KPL aggregated Kinesis records.
 	Received, Succeeded, Quarantined, Retried, Failed int
 	// Failures describes every record that did not succeed, in event order.
 	Failures []Failure
@@ -261,112 +279,178 @@ type Failure struct {
 
 var errNoQuarantine = errors.New("no quarantine configured")
 
-func (p *Processor) process(ctx context.Context, recs []Record, start time.Time) Result {
-	cfg := &p.cfg
+// invocation is the state of one process call, shared by its steps.
+type invocation struct {
+	p     *Processor
+	ctx   context.Context // the invocation's context, with the metrics
+	start time.Time
+	recs  []Record
+	// errs is the last error per record (nil = success), attempts the
+	// handler attempts per record; both indexed by Record.Index.
+	errs     []error
+	attempts []int32
+	// qerrs holds, by Record.Index, why a permanent failure is not in the
+	// quarantine.
+	qerrs map[int]error
+	m     *Metrics
+	res   Result
+}
+
+// process runs the handler over recs: deaggregate the KPL records (unless
+// dg is nil: the Decoder saw none), run the attempts, quarantine the permanent failures, report the outcome (response,
+// logs), emit the metrics and the summary.
+func (p *Processor) process(ctx context.Context, recs []Record, dg *Deaggregator, start time.Time) Result {
+	var bad []error
+	if dg != nil && !p.cfg.DisableDeaggregation {
+		recs, bad = dg.Expand(recs)
+	}
 	m := NewMetrics()
-	ctx = ContextWithMetrics(ctx, m)
-	n := len(recs)
-	res := Result{Received: n, Response: events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{}}}
-	m.Add(contract.MetricRecordsReceived, UnitCount, float64(n))
+	inv := &invocation{
+		p: p, ctx: ContextWithMetrics(ctx, m), start: start, recs: recs, m: m,
+		errs: make([]error, len(recs)), attempts: make([]int32, len(recs)),
+		res: Result{Received: len(recs), Response: events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{}}},
+	}
+	m.Add(contract.MetricRecordsReceived, UnitCount, float64(len(recs)))
+	// Records that could not be deaggregated fail before the handler.
+	copy(inv.errs, bad)
+	inv.runAttempts()
+	inv.quarantine()
+	inv.report()
+	inv.emit()
+	return inv.res
+}
 
-	hctx := ctx
-	deadline, hasDeadline := ctx.Deadline()
-	var hdeadline time.Time
-	if hasDeadline {
-		margin := cfg.Retry.SafetyMargin
-		if margin <= 0 {
-			margin = min(max(deadline.Sub(start)/10, 200*time.Millisecond), 3*time.Second)
+// classify is cfg.Classify, except that a record held back in ordered mode
+// is always transient: it was not tried.
+func (p *Processor) classify(err error) Class {
+	if errors.Is(err, ErrHeldBack) {
+		return ClassTransient
+	}
+	return p.cfg.Classify(err)
+}
+
+// handlerContext returns the context the handler runs under: it ends
+// SafetyMargin before the invocation deadline, if there is one.
+func (inv *invocation) handlerContext() (ctx context.Context, deadline time.Time, cancel context.CancelFunc) {
+	deadline, ok := inv.ctx.Deadline()
+	if !ok {
+		return inv.ctx, time.Time{}, func() {}
+	}
+	margin := inv.p.cfg.Retry.SafetyMargin
+	if margin <= 0 {
+		margin = min(max(deadline.Sub(inv.start)/10, 200*time.Millisecond), 3*time.Second)
+	}
+	hdeadline := deadline.Add(-margin)
+	ctx, cancel = context.WithDeadline(inv.ctx, hdeadline)
+	return ctx, hdeadline, cancel
+}
+
+// runAttempts runs the handler on every record that has not failed yet,
+// then again on the transient failures while the retry policy and the
+// deadline allow, sleeping a jittered backoff between attempts.
+func (inv *invocation) runAttempts() {
+	cfg := &inv.p.cfg
+	hctx, hdeadline, cancel := inv.handlerContext()
+	defer cancel()
+	pending := make([]*Record, 0, len(inv.recs)) // records of the next attempt
+	for i := range inv.recs {
+		if inv.errs[i] == nil {
+			pending = append(pending, &inv.recs[i])
 		}
-		hdeadline = deadline.Add(-margin)
-		var cancel context.CancelFunc
-		hctx, cancel = context.WithDeadline(ctx, hdeadline)
-		defer cancel()
 	}
-
-	errs := make([]error, n)      // last error per record, nil = success
-	attempts := make([]int32, n)  // attempts per record
-	pending := make([]*Record, n) // records of the next attempt
-	for i := range recs {
-		pending[i] = &recs[i]
-	}
-	b := &Batch{errs: make([]error, n)}
+	b := &Batch{errs: make([]error, len(inv.recs)), order: cfg.Ordering, classify: inv.p.classify}
 	for attempt := 1; len(pending) > 0; attempt++ {
-		res.Attempts = attempt
+		inv.res.Attempts = attempt
 		if attempt > 1 {
-			res.Retried += len(pending)
+			inv.res.Retried += len(pending)
 		}
-		clear(b.errs)
-		b.Records, b.Attempt = pending, attempt
+		b.reset(pending, attempt)
 		began := cfg.now()
-		p.runAttempt(hctx, b)
+		inv.p.runAttempt(hctx, b)
 		took := cfg.now().Sub(began)
 		next := pending[:0]
 		for _, r := range b.Records {
-			attempts[r.Index]++
+			inv.attempts[r.Index]++
 			err := b.errs[r.Index]
-			errs[r.Index] = err
-			if err != nil && cfg.Classify(err) == ClassTransient {
+			inv.errs[r.Index] = err
+			if err != nil && inv.p.classify(err) == ClassTransient {
 				next = append(next, r)
 			}
 		}
 		pending = next
 		if len(pending) == 0 || attempt >= cfg.Retry.MaxAttempts || hctx.Err() != nil {
-			break
+			return
 		}
 		// Full jitter, drawn with cfg.rand so that tests can fix it.
 		delay := time.Duration(cfg.rand(int64(backoff.Ceiling(attempt, cfg.Retry.BaseDelay, cfg.Retry.MaxDelay)) + 1))
-		if hasDeadline && cfg.now().Add(delay+took).After(hdeadline) {
-			break
+		if !hdeadline.IsZero() && cfg.now().Add(delay+took).After(hdeadline) {
+			return
 		}
 		if cfg.sleep(hctx, delay) != nil {
-			break
+			return
 		}
 	}
+}
 
-	// Permanent failures go to the quarantine.
+// quarantine writes the permanent failures to the quarantine and keeps, in
+// inv.qerrs, why the ones it did not accept are not there.
+func (inv *invocation) quarantine() {
+	cfg := &inv.p.cfg
 	var toQuarantine []Failure
-	for i := range recs {
-		if err := errs[i]; err != nil && cfg.Classify(err) == ClassPermanent {
-			toQuarantine = append(toQuarantine, Failure{Record: &recs[i], Err: err, Class: ClassPermanent, Attempts: int(attempts[i])})
+	for i := range inv.recs {
+		if err := inv.errs[i]; err != nil && inv.p.classify(err) == ClassPermanent {
+			toQuarantine = append(toQuarantine, Failure{Record: &inv.recs[i], Err: err, Class: ClassPermanent, Attempts: int(inv.attempts[i])})
 		}
 	}
-	qerrs := make(map[int]error, len(toQuarantine))
-	if len(toQuarantine) > 0 {
-		var put []error
+	inv.qerrs = make(map[int]error, len(toQuarantine))
+	if len(toQuarantine) == 0 {
+		return
+	}
+	var put []error
+	if cfg.Quarantine != nil {
+		qctx, cancel := quarantineContext(inv.ctx, cfg.responseMargin)
+		put = cfg.Quarantine.Put(qctx, toQuarantine)
+		cancel()
+	}
+	for k, f := range toQuarantine {
+		var qerr error = errNoQuarantine
 		if cfg.Quarantine != nil {
-			qctx, cancel := quarantineContext(ctx, cfg.responseMargin)
-			put = cfg.Quarantine.Put(qctx, toQuarantine)
-			cancel()
+			qerr = nil
+			if k < len(put) {
+				qerr = put[k]
+			} else {
+				qerr = errors.New("quarantine returned no result")
+			}
 		}
-		for k, f := range toQuarantine {
-			var qerr error = errNoQuarantine
-			if cfg.Quarantine != nil {
-				qerr = nil
-				if k < len(put) {
-					qerr = put[k]
-				} else {
-					qerr = errors.New("quarantine returned no result")
-				}
-			}
-			if qerr != nil {
-				qerrs[f.Record.Index] = qerr
-			}
+		if qerr != nil {
+			inv.qerrs[f.Record.Index] = qerr
 		}
 	}
+}
 
+// report counts the outcomes, builds the batch response and logs the failed
+// and quarantined records (at most MaxRecordLogs). The response names each
+// failed Kinesis sequence number once: the user records of a KPL aggregated
+// record share theirs, and one failed user record fails them all.
+func (inv *invocation) report() {
+	cfg := &inv.p.cfg
+	res := &inv.res
 	logged := 0
-	for i := range recs {
-		err := errs[i]
+	for i := range inv.recs {
+		err := inv.errs[i]
 		if err == nil {
 			res.Succeeded++
 			continue
 		}
-		r := &recs[i]
-		f := Failure{Record: r, Err: err, Class: cfg.Classify(err), Attempts: int(attempts[i])}
+		r := &inv.recs[i]
+		f := Failure{Record: r, Err: err, Class: inv.p.classify(err), Attempts: int(inv.attempts[i])}
 		msg := "record failed"
 		attrs := []any{"sequenceNumber", r.SequenceNumber, "partitionKey", r.PartitionKey, "class", f.Class.String(), "attempts", f.Attempts, "error", err.Error()}
+		if r.Aggregated {
+			attrs = append(attrs, "subSequenceNumber", r.SubSequenceNumber)
+		}
 		if f.Class == ClassPermanent {
-			if qerr, bad := qerrs[i]; bad {
+			if qerr, bad := inv.qerrs[i]; bad {
 				msg = "record not quarantined, reported as failed"
 				attrs = append(attrs, "quarantineError", qerr.Error())
 			} else {
@@ -378,7 +462,10 @@ func (p *Processor) process(ctx context.Context, recs []Record, start time.Time)
 			res.Quarantined++
 		} else {
 			res.Failed++
-			res.Response.BatchItemFailures = append(res.Response.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: r.SequenceNumber})
+			items := res.Response.BatchItemFailures
+			if n := len(items); n == 0 || items[n-1].ItemIdentifier != r.SequenceNumber {
+				res.Response.BatchItemFailures = append(items, events.KinesisBatchItemFailure{ItemIdentifier: r.SequenceNumber})
+			}
 		}
 		var pe *PanicError
 		if errors.As(err, &pe) {
@@ -387,14 +474,19 @@ func (p *Processor) process(ctx context.Context, recs []Record, start time.Time)
 		res.Failures = append(res.Failures, f)
 		if logged < cfg.MaxRecordLogs {
 			logged++
-			cfg.Logger.WarnContext(ctx, msg, attrs...)
+			cfg.Logger.WarnContext(inv.ctx, msg, attrs...)
 		}
 	}
 	if res.Failed+res.Quarantined > logged {
-		cfg.Logger.WarnContext(ctx, "more failed records not logged", "count", res.Failed+res.Quarantined-logged)
+		cfg.Logger.WarnContext(inv.ctx, "more failed records not logged", "count", res.Failed+res.Quarantined-logged)
 	}
-	res.Duration = cfg.now().Sub(start)
+	res.Duration = cfg.now().Sub(inv.start)
+}
 
+// emit writes the EMF metrics and logs the invocation summary.
+func (inv *invocation) emit() {
+	cfg := &inv.p.cfg
+	res, m, ctx, recs := &inv.res, inv.m, inv.ctx, inv.recs
 	m.Add(contract.MetricRecordsSucceeded, UnitCount, float64(res.Succeeded))
 	m.Add(contract.MetricRecordsQuarantined, UnitCount, float64(res.Quarantined))
 	m.Add(contract.MetricRecordsRetried, UnitCount, float64(res.Retried))
@@ -413,7 +505,7 @@ func (p *Processor) process(ctx context.Context, recs []Record, start time.Time)
 		"retried", res.Retried, "failed", res.Failed, "attempts", res.Attempts,
 		"durationMs", float64(res.Duration.Microseconds()) / 1000,
 	}
-	if n > 0 {
+	if n := len(recs); n > 0 {
 		summary = append(summary, "shardId", recs[0].ShardID(),
 			"firstSequenceNumber", recs[0].SequenceNumber, "lastSequenceNumber", recs[n-1].SequenceNumber)
 	}
@@ -421,7 +513,6 @@ func (p *Processor) process(ctx context.Context, recs []Record, start time.Time)
 		summary = append(summary, "lowestFailedSequenceNumber", res.Response.BatchItemFailures[0].ItemIdentifier)
 	}
 	cfg.Logger.InfoContext(ctx, "batch processed", summary...)
-	return res
 }
 
 // runAttempt calls the handler with panic isolation: a panic or a returned

@@ -170,6 +170,11 @@ func (q *SQSQuarantine) messages(f Failure, now time.Time) ([]string, error) {
 			DataSHA256:                  hex.EncodeToString(sum[:]),
 			Data:                        chunk,
 		}
+		if r.Aggregated {
+			sub := r.SubSequenceNumber
+			qr.SubSequenceNumber = &sub
+			qr.ExplicitHashKey = r.ExplicitHashKey
+		}
 		b, err := json.Marshal(qr)
 		if err != nil {
 			return nil, err

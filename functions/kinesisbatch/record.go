@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,8 +36,24 @@ type Record struct {
 	EventSourceARN    string
 	AWSRegion         string
 	InvokeIdentityARN string
-	// Index is the record's position in the invocation's event.
+	// Index is the record's position among the records the handler sees
+	// in this invocation (after KPL deaggregation).
 	Index int
+
+	// Aggregated reports a user record unpacked from a KPL aggregated
+	// Kinesis record (see deaggregate.go). Then PartitionKey,
+	// ExplicitHashKey and Data are the user record's, SubSequenceNumber is
+	// its position in the Kinesis record, and every other field is the
+	// Kinesis record's: all user records of one Kinesis record share its
+	// SequenceNumber, and fail or succeed together in the batch response.
+	Aggregated bool
+	// SubSequenceNumber is the user record's position in its aggregated
+	// Kinesis record, from 0. Zero when Aggregated is false.
+	SubSequenceNumber uint64
+	// ExplicitHashKey is the user record's explicit hash key, if the
+	// producer set one. Always "" when Aggregated is false (Lambda does not
+	// deliver the explicit hash key of plain records).
+	ExplicitHashKey string
 }
 
 // ShardID returns the shard the record came from, taken from EventID.
@@ -47,9 +64,17 @@ func (r *Record) ShardID() string {
 	return ""
 }
 
-// RecordID returns "<shardId>/<sequenceNumber>", the identifier quarantine
-// messages carry.
-func (r *Record) RecordID() string { return r.ShardID() + "/" + r.SequenceNumber }
+// RecordID returns "<shardId>/<sequenceNumber>", or
+// "<shardId>/<sequenceNumber>/<subSequenceNumber>" for a user record of a KPL
+// aggregated record: the identifier quarantine messages carry, unique per
+// record a producer put, and stable across redeliveries.
+func (r *Record) RecordID() string {
+	id := r.ShardID() + "/" + r.SequenceNumber
+	if r.Aggregated {
+		id += "/" + strconv.FormatUint(r.SubSequenceNumber, 10)
+	}
+	return id
+}
 
 // RecordsFromEvent converts a decoded events.KinesisEvent. The records share
 // the event's Data slices.
@@ -102,6 +127,9 @@ func (f RecordFunc) HandleBatch(ctx context.Context, b *Batch) error {
 			b.Fail(r, err)
 			continue
 		}
+		if b.Hold(r) {
+			continue
+		}
 		if err := callRecord(ctx, f, r); err != nil {
 			b.Fail(r, err)
 		}
@@ -129,13 +157,23 @@ type Batch struct {
 
 	mu   sync.Mutex
 	errs []error // indexed by Record.Index
+
+	// Ordered mode (see ordered.go).
+	order    Ordering
+	classify func(error) Class
+	heldFrom map[string]int // Index of the first transient failure per ordering key, this attempt
 }
 
 // Fail records err as r's outcome in this attempt. A nil err is ignored; the
-// first error for a record wins. Fail is safe for concurrent use.
+// first error for a record wins. Fail is safe for concurrent use. In ordered
+// mode a transient failure holds back the later records of r's partition key
+// (or shard): see Hold.
 func (b *Batch) Fail(r *Record, err error) {
 	if err == nil {
 		return
+	}
+	if b.order != OrderNone {
+		b.noteFailure(r, err)
 	}
 	b.mu.Lock()
 	if r.Index >= len(b.errs) {
@@ -181,6 +219,17 @@ type GroupOptions struct {
 // An error or panic in prepare fails that record only. An error or panic in
 // apply fails every record of that group; the other groups are unaffected.
 // On a retry the failed records are prepared and grouped again.
+//
+// In ordered mode (Config.Ordering) a record is not prepared, and an item is
+// left out of its group's apply, when an earlier record of its partition key
+// (or shard) failed transiently; groups that share a partition key (or all
+// groups, with OrderShard) are applied one after another in the order of
+// their first record. Apply sees a group's items together, so records keep
+// their event order only as far as the grouping does: for strict per-key
+// order, group by the partition key (or a key that holds all records of
+// one); with OrderShard, records of different groups are applied group by
+// group, not in shard order, but none is applied after an earlier record of
+// the shard failed.
 func Grouped[K comparable, V any](
 	prepare func(ctx context.Context, r *Record) (K, V, error),
 	apply func(ctx context.Context, key K, items []Item[V]) error,
@@ -204,6 +253,9 @@ func Grouped[K comparable, V any](
 		gidx := make([]int32, 0, len(b.Records))
 		var counts []int
 		for _, r := range b.Records {
+			if b.Hold(r) {
+				continue
+			}
 			k, v, err := callPrepare(ctx, prepare, r)
 			if err != nil {
 				b.Fail(r, err)
@@ -231,31 +283,60 @@ func Grouped[K comparable, V any](
 			g.items = append(g.items, it)
 		}
 		run := func(g *group) {
-			if err := callApply(ctx, apply, g.key, g.items); err != nil {
+			if err := ctx.Err(); err != nil {
 				for _, it := range g.items {
+					b.Fail(it.Record, err)
+				}
+				return
+			}
+			items := g.items
+			if b.order != OrderNone {
+				// Drop the items held back by failures of earlier groups.
+				items = items[:0:0]
+				for _, it := range g.items {
+					if !b.Hold(it.Record) {
+						items = append(items, it)
+					}
+				}
+				if len(items) == 0 {
+					return
+				}
+			}
+			if err := callApply(ctx, apply, g.key, items); err != nil {
+				for _, it := range items {
 					b.Fail(it.Record, err)
 				}
 			}
 		}
-		// conc workers take the groups in order.
+		// In ordered mode, groups sharing a partition key (or all of them,
+		// per shard) form a lane that runs sequentially.
+		lanes := b.lanes(len(groups), func(gi int, fn func(r *Record)) {
+			for _, it := range groups[gi].items {
+				fn(it.Record)
+			}
+		})
+		units := len(groups)
+		if lanes != nil {
+			units = len(lanes)
+		}
+		// conc workers take the groups (or lanes) in order.
 		var next atomic.Int64
 		work := func() {
 			for {
-				gi := next.Add(1) - 1
-				if gi >= int64(len(groups)) {
+				u := next.Add(1) - 1
+				if u >= int64(units) {
 					return
 				}
-				g := &groups[gi]
-				if err := ctx.Err(); err != nil {
-					for _, it := range g.items {
-						b.Fail(it.Record, err)
-					}
+				if lanes == nil {
+					run(&groups[u])
 					continue
 				}
-				run(g)
+				for _, gi := range lanes[u] {
+					run(&groups[gi])
+				}
 			}
 		}
-		workers := min(conc, len(groups))
+		workers := min(conc, units)
 		if workers <= 1 {
 			work()
 			return nil

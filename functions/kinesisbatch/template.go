@@ -206,6 +206,7 @@ func (d *Decoder) templateRecord(i int, r *Record, fresh bool) (int, bool) {
 	r.KinesisSchemaVersion = t.schema
 	r.PartitionKey = d.str(p[pk:pkEnd])
 	r.Data = dst[:n:n]
+	d.noteKPL(r.Data)
 	d.data = d.data[:len(d.data)+n]
 	r.ApproximateArrivalTimestamp = at
 	r.EventSource, r.EventVersion = t.source, t.version

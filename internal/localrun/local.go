@@ -31,6 +31,7 @@ type LocalOptions struct {
 	Invalid    float64       // fraction of invalid readings
 	OutOfOrder float64       // fraction of late readings
 	Seed       uint64        // generator seed
+	Aggregate  int           // readings per KPL aggregated Kinesis record (0: no aggregation)
 	Settle     time.Duration // longest wait for the pipeline to drain after the load
 	Hold       bool          // keep running after the summary until interrupted
 }
@@ -89,7 +90,7 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 		p.Stop()
 	}()
 
-	prod := producer.New(p.Kinesis, producer.Config{Stream: p.StreamName, Count: ld.count, Rate: o.Rate})
+	prod := producer.New(p.Kinesis, producer.Config{Stream: p.StreamName, Count: ld.count, Rate: o.Rate, Aggregate: o.Aggregate})
 	start := time.Now()
 	fmt.Fprintf(out, "sending %s (%s)\n", ld.what, rateText(o.Rate))
 	stopProgress := reportProgress(out, p, prod, ld.count, start)
@@ -106,6 +107,7 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sum, serr := p.Summarize(sctx, rep.Sent, time.Since(start))
+	sum.ProducedKinesisRecords = rep.KinesisRecords
 	if serr != nil {
 		fmt.Fprintf(out, "summary unavailable: %v\n", serr)
 	} else {

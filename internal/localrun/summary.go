@@ -142,6 +142,10 @@ type Summary struct {
 	DuplicatesSkipped int64 // from the function's metrics
 	Elapsed           time.Duration
 	Poller            localesm.Stats
+
+	// ProducedKinesisRecords is the Kinesis records the readings went in:
+	// fewer than Produced when the producer aggregates (KPL); 0 means Produced.
+	ProducedKinesisRecords int64
 }
 
 // IsAggregateTable reports whether the pipeline's table is keyed like the
@@ -212,6 +216,16 @@ func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.D
 	return s, nil
 }
 
+// rateText is the end-to-end rate of Kinesis records, in readings when the
+// producer aggregated them.
+func (s Summary) rateText(kinesisPerSec float64) string {
+	if s.ProducedKinesisRecords <= 0 || s.ProducedKinesisRecords == s.Produced {
+		return fmt.Sprintf("%.0f", kinesisPerSec)
+	}
+	perRecord := float64(s.Produced) / float64(s.ProducedKinesisRecords)
+	return fmt.Sprintf("%.0f readings/s (%.0f KPL-aggregated Kinesis records/s, %.1f readings each)", kinesisPerSec*perRecord, kinesisPerSec, perRecord)
+}
+
 // Print writes the summary as a small table.
 func (s Summary) Print(w io.Writer) {
 	rate := 0.0
@@ -248,13 +262,17 @@ func (s Summary) Print(w io.Writer) {
 		rows = append(rows, [2]string{"duplicates suppressed", fmt.Sprint(s.DuplicatesSkipped)})
 	}
 	rows = append(rows, [][2]string{
-		{"records/s (end to end)", fmt.Sprintf("%.0f", rate)},
+		{"records/s (end to end)", s.rateText(rate)},
 		{"iterator age", fmt.Sprintf("max %s, last %s", s.Poller.IteratorAgeMax.Round(time.Millisecond), s.Poller.IteratorAgeLast.Round(time.Millisecond))},
 		{"invocations", fmt.Sprintf("%d (%d failed, %d timed out, %d partial, %d bisections, %d retries)", s.Poller.Invocations, s.Poller.FailedInvocations, s.Poller.Timeouts, s.Poller.PartialFailures, s.Poller.Bisections, s.Poller.Retries)},
 		{"elapsed", s.Elapsed.Round(100 * time.Millisecond).String()},
 	}...)
 	rows = append(rows, [2]string{"accounted for", s.accounting()})
-	if left := s.Produced - s.Poller.PolledRecords + s.Poller.Pending; left > 0 {
+	kinesisRecords := s.Produced
+	if s.ProducedKinesisRecords > 0 {
+		kinesisRecords = s.ProducedKinesisRecords
+	}
+	if left := kinesisRecords - s.Poller.PolledRecords + s.Poller.Pending; left > 0 {
 		rows = append(rows, [2]string{"not processed at stop", fmt.Sprintf("%d (stopped before the pipeline drained)", left)})
 	}
 	fmt.Fprintln(w, "\nsummary")

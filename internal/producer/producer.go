@@ -55,6 +55,21 @@ const (
 type Entry struct {
 	PartitionKey string
 	Data         []byte
+
+	// packed is the number of user records a KPL aggregated entry carries
+	// (see aggregate.go); 0 for a plain entry.
+	packed int64
+}
+
+// users is the number of records of the source e stands for.
+func (e Entry) users() int64 { return max(e.packed, 1) }
+
+func users(es []Entry) int64 {
+	var n int64
+	for _, e := range es {
+		n += e.users()
+	}
+	return n
 }
 
 func (e Entry) size() int { return len(e.Data) + len(e.PartitionKey) }
@@ -115,6 +130,12 @@ type Config struct {
 	// context is cancelled, before they are abandoned.
 	// Default: 10s
 	DrainTimeout time.Duration
+	// Aggregate packs up to this many records into one Kinesis record with
+	// the KPL aggregation format (see aggregate.go); 0 or 1 sends every
+	// record as its own Kinesis record. Count, Rate and the Stats count the
+	// records of the source, except KinesisRecords.
+	// Default: 0 (no aggregation)
+	Aggregate int
 }
 
 func (c Config) withDefaults() Config {
@@ -157,6 +178,9 @@ type Stats struct {
 	ThrottledCalls   int64 // calls with any throttling (per record or the whole call)
 	Calls            int64 // PutRecords calls made
 	Bytes            int64 // data plus partition key bytes acknowledged
+	// KinesisRecords is the Kinesis records acknowledged: Sent without
+	// aggregation, fewer with Config.Aggregate.
+	KinesisRecords int64
 }
 
 // InFlight is the number of records taken but neither sent nor failed yet.
@@ -180,6 +204,7 @@ type Producer struct {
 
 	read, sent, failed, retried, ambiguous      atomic.Int64
 	throttledRecords, throttledCalls, calls, by atomic.Int64
+	kinesisRecords                              atomic.Int64
 
 	mu       sync.Mutex
 	perShard map[string]int64
@@ -200,7 +225,7 @@ func (p *Producer) Stats() Stats {
 	return Stats{
 		Read: p.read.Load(), Sent: p.sent.Load(), Failed: p.failed.Load(), Retried: p.retried.Load(),
 		Ambiguous: p.ambiguous.Load(), ThrottledRecords: p.throttledRecords.Load(), ThrottledCalls: p.throttledCalls.Load(),
-		Calls: p.calls.Load(), Bytes: p.by.Load(),
+		Calls: p.calls.Load(), Bytes: p.by.Load(), KinesisRecords: p.kinesisRecords.Load(),
 	}
 }
 
@@ -252,7 +277,11 @@ func (p *Producer) Run(ctx context.Context, src Source) (Report, error) {
 			}
 		}()
 	}
-	p.batch(readCtx, entries, batches)
+	var toBatch <-chan Entry = entries
+	if p.cfg.Aggregate > 1 {
+		toBatch = p.aggregate(entries)
+	}
+	p.batch(readCtx, toBatch, batches)
 	close(batches)
 	wg.Wait()
 	cancelSend()
@@ -432,7 +461,7 @@ func (p *Producer) send(ctx context.Context, batch []Entry) {
 	lastErr := ""
 	for attempt := 0; len(pending) > 0; attempt++ {
 		if ctx.Err() != nil || p.stopped() {
-			p.fail(int64(len(pending)), "not sent: the run was stopped ("+orDefault(lastErr, "interrupted")+")")
+			p.fail(users(pending), "not sent: the run was stopped ("+orDefault(lastErr, "interrupted")+")")
 			return
 		}
 		in := &kinesis.PutRecordsInput{Records: make([]types.PutRecordsRequestEntry, len(pending))}
@@ -451,31 +480,32 @@ func (p *Producer) send(ctx context.Context, batch []Entry) {
 			lastErr = err.Error()
 			switch classify(err) {
 			case fatal:
-				p.fail(int64(len(pending)), err.Error())
+				p.fail(users(pending), err.Error())
 				p.setFatal(fmt.Errorf("PutRecords to %s: %w", p.cfg.Stream, err))
 				return
 			case throttled:
 				p.throttledCalls.Add(1)
 			case ambiguous:
 				if ctx.Err() != nil {
-					p.fail(int64(len(pending)), "interrupted while sending: these records may or may not be in the stream")
-					p.ambiguous.Add(int64(len(pending)))
+					p.fail(users(pending), "interrupted while sending: these records may or may not be in the stream")
+					p.ambiguous.Add(users(pending))
 					return
 				}
-				p.ambiguous.Add(int64(len(pending)))
+				p.ambiguous.Add(users(pending))
 			}
 		case len(out.Records) != len(pending):
 			lastErr = fmt.Sprintf("PutRecords answered %d results for %d records", len(out.Records), len(pending))
-			p.ambiguous.Add(int64(len(pending)))
+			p.ambiguous.Add(users(pending))
 		default:
 			var next []Entry
 			anyThrottled := false
 			for i, r := range out.Records {
 				e := pending[i]
 				if r.ErrorCode == nil {
-					p.sent.Add(1)
+					p.sent.Add(e.users())
+					p.kinesisRecords.Add(1)
 					p.by.Add(int64(e.size()))
-					p.countShard(aws.ToString(r.ShardId))
+					p.countShard(aws.ToString(r.ShardId), e.users())
 					continue
 				}
 				code := aws.ToString(r.ErrorCode)
@@ -487,7 +517,7 @@ func (p *Producer) send(ctx context.Context, batch []Entry) {
 				if retryableRecordCodes[code] {
 					next = append(next, e)
 				} else {
-					p.fail(1, lastErr)
+					p.fail(e.users(), lastErr)
 				}
 			}
 			if anyThrottled {
@@ -501,12 +531,12 @@ func (p *Producer) send(ctx context.Context, batch []Entry) {
 		if firstFailure.IsZero() {
 			firstFailure = time.Now()
 		} else if time.Since(firstFailure) > p.cfg.RetryTimeout {
-			p.fail(int64(len(pending)), fmt.Sprintf("gave up after retrying for %s: %s", p.cfg.RetryTimeout, lastErr))
+			p.fail(users(pending), fmt.Sprintf("gave up after retrying for %s: %s", p.cfg.RetryTimeout, lastErr))
 			return
 		}
-		p.retried.Add(int64(len(pending)))
+		p.retried.Add(users(pending))
 		if err := p.sleep(ctx, p.backoff(attempt)); err != nil {
-			p.fail(int64(len(pending)), "interrupted while waiting to retry: "+lastErr)
+			p.fail(users(pending), "interrupted while waiting to retry: "+lastErr)
 			return
 		}
 	}
@@ -522,9 +552,9 @@ func (p *Producer) backoff(attempt int) time.Duration {
 	return time.Duration(p.jitter(int64(ceil)))
 }
 
-func (p *Producer) countShard(id string) {
+func (p *Producer) countShard(id string, n int64) {
 	p.mu.Lock()
-	p.perShard[id]++
+	p.perShard[id] += n
 	p.mu.Unlock()
 }
 

@@ -61,6 +61,32 @@ var sinkWrites []*aggstore.PutItemInput
 // per-invocation bookkeeping.
 func BenchmarkPipeline(b *testing.B) {
 	payload, gen := benchEvent(b)
+	pipeline(b, payload, gen)
+}
+
+// BenchmarkPipelineKPL is BenchmarkPipeline on the KPL event: readings of
+// the same workload packed workload.KPLPerRecord per Kinesis record, as many
+// as fit in an event of the plain one's size ($BENCH_EVENT_KPL, or generated).
+func BenchmarkPipelineKPL(b *testing.B) {
+	payload, gen := benchEventKPL(b)
+	pipeline(b, payload, gen)
+}
+
+func benchEventKPL(b *testing.B) ([]byte, time.Time) {
+	if p := os.Getenv("BENCH_EVENT_KPL"); p != "" {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, _ := os.Stat(p)
+		return data, st.ModTime()
+	}
+	plain, gen := benchEvent(b)
+	ev, _ := workload.AggregatedEvent(workload.Options{Start: gen.Add(-time.Minute)}, workload.KPLPerRecord, len(plain))
+	return ev, gen
+}
+
+func pipeline(b *testing.B, payload []byte, gen time.Time) {
 	ps := newPrepOnly(b)
 	h, err := New(Config{Store: ps, Now: func() time.Time { return gen }})
 	if err != nil {
@@ -68,6 +94,7 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	st := h.state.Get().(*state)
 	var dec kinesisbatch.Decoder
+	var dg kinesisbatch.Deaggregator
 	var ptrs []*kinesisbatch.Record
 	var records, groups int
 	b.SetBytes(int64(len(payload)))
@@ -76,6 +103,7 @@ func BenchmarkPipeline(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		recs, _ = dg.Expand(recs) // the KPL check: a 4-byte compare per plain record
 		ptrs = ptrs[:0]
 		for i := range recs {
 			ptrs = append(ptrs, &recs[i])

@@ -402,3 +402,51 @@ func TestAHungWriteIsReportedBeforeTheDeadline(t *testing.T) {
 	t.Logf("returned %s into a %s budget", took.Round(time.Millisecond), budget)
 	checkTotals(t, scan(t, c, table), rest)
 }
+
+// TestKPLAggregatedBatchAppliedExactlyOnce: readings packed 25 per Kinesis
+// record by a KPL producer are applied exactly once, also when the same
+// batch is delivered again and when a failed window makes Lambda redeliver
+// from the lowest failed (aggregated) sequence number: the store dedups by
+// each reading's event id, which every user record carries.
+func TestKPLAggregatedBatchAppliedExactlyOnce(t *testing.T) {
+	c, table := dynamo(t)
+	r := newLiveRig(t, c, table, 1)
+	readings := liveRecords(600, 20, 7)
+	agg := workload.Aggregate(readings, 25, workload.NewSequence(99))
+	if len(agg) != 24 {
+		t.Fatalf("%d aggregated records, want 24", len(agg))
+	}
+	win, _ := sensor.NewWindows(time.Minute)
+	victim := readings[310]
+	vkey := [2]string{victim.SensorID, sensor.FormatWindowStart(win.Start(victim.EventTime.UnixMilli()))}
+	r.db.putHook = func(k [2]string, _ int) error {
+		if k == vkey {
+			return fakedb.Throttled()
+		}
+		return nil
+	}
+	failedSeqs := r.invoke(t, agg)
+	// The Kinesis records holding a reading of the failed window, each once.
+	var want []string
+	for i, rd := range readings {
+		if rd.SensorID == vkey[0] && sensor.FormatWindowStart(win.Start(rd.EventTime.UnixMilli())) == vkey[1] {
+			if s := agg[i/25].Sequence; len(want) == 0 || want[len(want)-1] != s {
+				want = append(want, s)
+			}
+		}
+	}
+	if len(want) == 0 || !slices.Equal(failedSeqs, want) {
+		t.Fatalf("batch item failures\n%v\nwant the aggregated records of the failed window\n%v", failedSeqs, want)
+	}
+	r.db.putHook = nil
+	if f := r.invoke(t, fromLowest(t, agg, failedSeqs)); len(f) != 0 {
+		t.Fatalf("redelivery failed %v", f)
+	}
+	if f := r.invoke(t, agg); len(f) != 0 { // the whole batch again
+		t.Fatalf("second delivery failed %v", f)
+	}
+	if w, d := lastMetric(r.metrics.String(), "WriteCalls"), lastMetric(r.metrics.String(), "DuplicatesSkipped"); w != "0" || d != "600" {
+		t.Fatalf("second delivery made %s writes and skipped %s duplicates, want 0 and 600", w, d)
+	}
+	checkTotals(t, scan(t, c, table), readings)
+}

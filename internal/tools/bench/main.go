@@ -2,7 +2,8 @@
 // ~6 MB Lambda Kinesis event of 8,000 sensor readings from 200 sensors, out of
 // order by up to 30 s), runs the Go benchmarks of the processor on it and, in
 // the same run, the Python, plain Node.js and Powertools-TypeScript baselines
-// (baselines/) on the same file, then prints every figure, the ratios, the
+// (baselines/) on the same file, and the Go pipeline on a KPL event (the
+// same readings packed 100 per Kinesis record), then prints every figure, the ratios, the
 // allocations per record, the bootstrap size (linux/arm64, real build flags)
 // and the INIT duration.
 //
@@ -92,10 +93,22 @@ func run(rounds, iterations, warmup, initRuns int, skipInit, onlyInit bool) erro
 	}
 	fmt.Printf("workload: %d records, event %.2f MB (%d bytes), readings %d B on average, 200 sensors, event time up to 30 s behind arrival\n",
 		len(recs), float64(len(event))/1e6, len(event), payload/len(recs))
+	// The KPL event: the same workload's readings packed by a KPL producer,
+	// as many as fit in an event of the same size.
+	kplEvent, kplReadings := workload.AggregatedEvent(workload.Options{Start: gen.Add(-time.Minute)}, workload.KPLPerRecord, len(event))
+	kplPath := filepath.Join(dir, "event-kpl.json")
+	if err := os.WriteFile(kplPath, kplEvent, 0o644); err != nil {
+		return err
+	}
+	if err := os.Chtimes(kplPath, gen, gen); err != nil {
+		return err
+	}
+	fmt.Printf("KPL workload: the same readings packed %d per Kinesis record (KPL aggregation format): %d readings in %d records, event %.2f MB\n",
+		workload.KPLPerRecord, len(kplReadings), (len(kplReadings)+workload.KPLPerRecord-1)/workload.KPLPerRecord, float64(len(kplEvent))/1e6)
 	fmt.Printf("machine: %d CPUs; load average %s\n\n", numCPU(), loadavg())
 
 	if !onlyInit {
-		if err := speed(ctx, root, eventPath, gen, len(recs), rounds, iterations, warmup); err != nil {
+		if err := speed(ctx, root, eventPath, kplPath, gen, len(recs), rounds, iterations, warmup); err != nil {
 			return err
 		}
 	}
@@ -152,7 +165,7 @@ type samples struct {
 	wall, cpu []float64
 }
 
-func speed(ctx context.Context, root, eventPath string, gen time.Time, records, rounds, iterations, warmup int) error {
+func speed(ctx context.Context, root, eventPath, kplPath string, gen time.Time, records, rounds, iterations, warmup int) error {
 	nowMs := strconv.FormatInt(gen.UnixMilli(), 10)
 	args := []string{eventPath, strconv.Itoa(iterations), strconv.Itoa(warmup), nowMs}
 	base := filepath.Join(root, "internal", "tools", "bench", "baselines")
@@ -175,7 +188,7 @@ func speed(ctx context.Context, root, eventPath string, gen time.Time, records, 
 	}
 	for r := 1; r <= rounds; r++ {
 		fmt.Fprintf(os.Stderr, "round %d/%d: Go benchmarks", r, rounds)
-		gf, err := goBench(ctx, root, eventPath, iterations, warmup)
+		gf, err := goBench(ctx, root, eventPath, kplPath, iterations, warmup)
 		if err != nil {
 			return err
 		}
@@ -213,23 +226,25 @@ func verdict(ok bool) string {
 
 // goBench runs the processor's Go benchmarks on the event file, each in a
 // fresh process with warmup untimed iterations before n timed ones.
-func goBench(ctx context.Context, root, eventPath string, n, warmup int) ([]figure, error) {
+func goBench(ctx context.Context, root, eventPath, kplPath string, n, warmup int) ([]figure, error) {
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$",
-		"-bench", "^Benchmark(Pipeline|Envelope|Domain|Invoke|EncodingJSON|EnginePipeline)$",
+		"-bench", "^Benchmark(Pipeline|PipelineKPL|Envelope|Domain|Invoke|EncodingJSON|EnginePipeline)$",
 		"-benchmem", "-benchtime", strconv.Itoa(n)+"x", "-count", "1",
 		"./functions/processor/handler/")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "BENCH_EVENT="+eventPath, "BENCH_WARMUP="+strconv.Itoa(warmup))
+	cmd.Env = append(os.Environ(), "BENCH_EVENT="+eventPath, "BENCH_EVENT_KPL="+kplPath, "BENCH_WARMUP="+strconv.Itoa(warmup))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("go test -bench: %w\n%s", err, out.String())
 	}
-	type acc struct{ wall, cpu, allocs, bytes []float64 }
+	type acc struct {
+		wall, cpu, allocs, bytes []float64
+		records                  int
+	}
 	res := map[string]*acc{}
 	line := regexp.MustCompile(`^Benchmark(\w+)-\d+\s+\d+\s+(.*)$`)
 	sc := bufio.NewScanner(&out)
-	records := 0
 	for sc.Scan() {
 		m := line.FindStringSubmatch(sc.Text())
 		if m == nil {
@@ -253,7 +268,7 @@ func goBench(ctx context.Context, root, eventPath string, n, warmup int) ([]figu
 			case "B/op":
 				a.bytes = append(a.bytes, v)
 			case "records":
-				records = int(v)
+				a.records = int(v)
 			}
 		}
 	}
@@ -264,13 +279,14 @@ func goBench(ctx context.Context, root, eventPath string, n, warmup int) ([]figu
 		{"Domain", "go:domain", "  of which decode + validate + window + prepare (sensor, aggstore)"},
 		{"Invoke", "go:invoke", "Go Processor.Invoke, whole toolkit (retry bookkeeping, EMF, logs, response)"},
 		{"EncodingJSON", "go:encoding/json", "Go encoding/json into events.KinesisEvent + per reading, maps"},
+		{"PipelineKPL", "go:kpl", "Go pipeline on the KPL event (more readings: compare per record below)"},
 		{"EnginePipeline", "go:eventtime", "Go pipeline on the event-time engine (functions/eventtime), state writes without I/O"},
 	} {
 		a := res[b.key]
 		if a == nil || len(a.wall) == 0 {
 			return nil, fmt.Errorf("benchmark %s missing from the output:\n%s", b.key, out.String())
 		}
-		figs = append(figs, figure{name: b.name, what: b.what, wall: median(a.wall), cpu: median(a.cpu), allocs: median(a.allocs), bytes: median(a.bytes), records: records})
+		figs = append(figs, figure{name: b.name, what: b.what, wall: median(a.wall), cpu: median(a.cpu), allocs: median(a.allocs), bytes: median(a.bytes), records: a.records})
 	}
 	return figs, nil
 }
@@ -313,7 +329,7 @@ func printFigures(figs []samples) {
 		w, c := med(f)
 		mw, mc := low(f)
 		ratio := ""
-		if f.name != "go" && !strings.HasPrefix(f.what, "  ") {
+		if f.name != "go" && f.name != "go:kpl" && !strings.HasPrefix(f.what, "  ") {
 			ratio = fmt.Sprintf("%6.1fx / %5.1fx", w/gw, c/gc)
 		}
 		fmt.Printf("%-80s %10.2f (%8.2f) %10.2f (%8.2f) %27s\n", f.what, w, mw, c, mc, ratio)
@@ -323,6 +339,14 @@ func printFigures(figs []samples) {
 		if strings.HasPrefix(f.name, "go") && f.records > 0 {
 			fmt.Printf("allocations %-18s %8.0f allocs/op = %5.2f per record, %8.0f B/op = %6.1f B per record\n",
 				f.name, f.allocs, f.allocs/float64(f.records), f.bytes, f.bytes/float64(f.records))
+		}
+	}
+	for _, f := range figs {
+		if f.name == "go:kpl" && f.records > 0 && goFig.records > 0 {
+			kw, kc := med(f)
+			fmt.Printf("per reading: plain event %.0f ns wall, %.0f ns CPU; KPL event %.0f ns wall, %.0f ns CPU (%.2fx / %.2fx)\n",
+				gw*1e6/float64(goFig.records), gc*1e6/float64(goFig.records), kw*1e6/float64(f.records), kc*1e6/float64(f.records),
+				(kw/float64(f.records))/(gw/float64(goFig.records)), (kc/float64(f.records))/(gc/float64(goFig.records)))
 		}
 	}
 	find := func(name string) samples {
