@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/streamproc/streamproc/internal/plan"
+	"github.com/streamproc/streamproc/internal/sim"
 )
 
 // runPlan is `streamctl plan`: size a pipeline for a load and price it.
@@ -36,7 +38,8 @@ flags (one or two dashes):
 	d := plan.DefaultCosts()
 	var in plan.Input
 	var mode, pricesFile string
-	var asJSON, printPrices bool
+	var asJSON, printPrices, simulate bool
+	var sc sim.Config
 	var window time.Duration
 	fs.Float64Var(&in.RecordsPerSecond, "records-per-second", 0, "average records per second (required)")
 	fs.Float64Var(&in.PeakRecordsPerSecond, "peak-records-per-second", 0, "peak records per second (default: the average)")
@@ -68,6 +71,10 @@ flags (one or two dashes):
 	fs.StringVar(&pricesFile, "prices", "", "JSON price table over the us-east-1 defaults (see --print-prices)")
 	fs.BoolVar(&printPrices, "print-prices", false, "print the price table in use as JSON and exit")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	fs.BoolVar(&simulate, "simulate", false, "also simulate the plan at 1,000 to 1,000,000 records/s (and the given rate) and print planned/simulated figures")
+	fs.DurationVar(&sc.Duration, "sim-duration", 300*time.Second, "simulated time per rate")
+	fs.DurationVar(&sc.Backlog, "sim-backlog", 0, "start the simulation this far behind (a catch-up after an outage)")
+	fs.IntVar(&sc.ConcurrencyLimit, "sim-concurrency-limit", 0, "function concurrency in the simulation (0: unlimited; the account default is 1000)")
 	if !parseFlags(fs, args) {
 		return nil
 	}
@@ -95,6 +102,27 @@ flags (one or two dashes):
 	r, err := plan.Compute(in)
 	if err != nil {
 		exitUsage("plan", err)
+	}
+	if simulate {
+		if sc.Duration < 2*time.Minute {
+			exitUsage("plan", fmt.Errorf("--sim-duration %s is not valid: give at least 2m (the first minute is warm-up)", sc.Duration))
+		}
+		rates := append([]float64(nil), sim.DefaultRates...)
+		if !slices.Contains(rates, in.RecordsPerSecond) {
+			rates = append(rates, in.RecordsPerSecond)
+			slices.Sort(rates)
+		}
+		rows, err := sim.Sweep(in, rates, sc)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rows)
+		}
+		_, err = io.WriteString(out, sim.Table(rows))
+		return err
 	}
 	if asJSON {
 		enc := json.NewEncoder(out)

@@ -1,6 +1,9 @@
 package plan
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // model is one concurrent batch of a shard (a "lane": shards x
 // ParallelizationFactor of them) in steady state. Lambda keeps every record
@@ -178,4 +181,12 @@ func (m model) capacity(keys, N float64) float64 {
 func (m model) maxReadings() int {
 	c := m.in.Costs
 	return (c.MaxItemBytes - c.ItemBaseBytes - c.KeyBytes) / c.BytesPerReading
+}
+
+// CPUPerRecord is the function time per record at in's memory size (below
+// 1,769 MB a function gets that share of one vCPU); seed selects the
+// seed-style handler's cost.
+func CPUPerRecord(in Input, seed bool) time.Duration {
+	in = in.WithDefaults()
+	return time.Duration(newModel(in, seed).cpu * float64(time.Second))
 }

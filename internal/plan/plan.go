@@ -424,28 +424,52 @@ func size(in Input, seed bool) Design {
 	d.Warnings = warnings(in, d, hot)
 
 	// Cost per month at the average rate.
-	b := &d.Breakdown
-	b.Kinesis = kinesisCost(in, d)
-	secs := float64(secondsPerMonth)
-	inv := d.InvocationsPerSecond * secs
-	b.Lambda = inv*in.Prices.LambdaRequests.USD/1e6 +
-		inv*av.dur*float64(in.MemoryMB)/1024*in.Prices.LambdaGBSecondArm.USD
-	wcuAvg, rcuAvg := lanes*av.wcu/av.period, lanes*av.rcu/av.period
-	// Storage: a month's new items, on average half of them stored over the
-	// month (the items are kept: add a TTL to bound it).
-	itemsPerSec := av.itemsPerWindow * lanes / in.Window.Seconds()
-	storedGB := itemsPerSec * secs * av.finalItemBytes / gib
-	b.DynamoDB = (wcuAvg*in.Prices.DynamoDBWriteRequestUnits.USD+rcuAvg*in.Prices.DynamoDBReadRequestUnits.USD)*secs/1e6 +
-		storedGB/2*in.Prices.DynamoDBStorageGBMonth.USD
-	b.CloudWatch = float64(in.Costs.Metrics)*in.Prices.CloudWatchMetricMonth.USD +
-		float64(in.Costs.Alarms)*in.Prices.CloudWatchAlarmMonth.USD +
-		inv*float64(in.Costs.LogBytesPerInvocation)/gib*in.Prices.CloudWatchLogsGB.USD
-	// Quarantined records go to SQS in batches of 10 (one request each).
-	b.SQSS3 = avg * in.InvalidShare * secs / 10 * in.Prices.SQSRequests.USD / 1e6
-	d.MonthlyCostUSD = b.total()
-	d.CostPerBillionUSD = d.MonthlyCostUSD / (avg * secs / 1e9)
+	d.Breakdown = MonthlyCost(in, d, Usage{
+		InvocationsPerSecond: d.InvocationsPerSecond,
+		GBSecondsPerSecond:   d.InvocationsPerSecond * av.dur * float64(in.MemoryMB) / 1024,
+		WCUPerSecond:         lanes * av.wcu / av.period,
+		RCUPerSecond:         lanes * av.rcu / av.period,
+		// A month's new items, on average half of them stored over the month
+		// (items are kept: a TTL would bound it).
+		StoredGB: av.itemsPerWindow * lanes / in.Window.Seconds() * secondsPerMonth * av.finalItemBytes / gib / 2,
+	})
+	d.MonthlyCostUSD = d.Breakdown.total()
+	d.CostPerBillionUSD = d.MonthlyCostUSD / (avg * secondsPerMonth / 1e9)
 	return d
 }
+
+// Usage is what a pipeline consumes per second on average (the simulation
+// measures it, the planner predicts it).
+type Usage struct {
+	InvocationsPerSecond float64
+	GBSecondsPerSecond   float64
+	WCUPerSecond         float64
+	RCUPerSecond         float64
+	StoredGB             float64 // average DynamoDB storage over the month
+}
+
+// MonthlyCost prices a month of usage for the stream d describes (its mode,
+// shards and enhanced fan-out) at in's average rate and prices.
+func MonthlyCost(in Input, d Design, u Usage) Breakdown {
+	in = in.WithDefaults()
+	p := in.Prices
+	secs := float64(secondsPerMonth)
+	inv := u.InvocationsPerSecond * secs
+	var b Breakdown
+	b.Kinesis = kinesisCost(in, d)
+	b.Lambda = inv*p.LambdaRequests.USD/1e6 + u.GBSecondsPerSecond*secs*p.LambdaGBSecondArm.USD
+	b.DynamoDB = (u.WCUPerSecond*p.DynamoDBWriteRequestUnits.USD+u.RCUPerSecond*p.DynamoDBReadRequestUnits.USD)*secs/1e6 +
+		u.StoredGB*p.DynamoDBStorageGBMonth.USD
+	b.CloudWatch = float64(in.Costs.Metrics)*p.CloudWatchMetricMonth.USD +
+		float64(in.Costs.Alarms)*p.CloudWatchAlarmMonth.USD +
+		inv*float64(in.Costs.LogBytesPerInvocation)/gib*p.CloudWatchLogsGB.USD
+	// Quarantined records go to SQS in batches of 10 (one request each).
+	b.SQSS3 = in.RecordsPerSecond * in.InvalidShare * secs / 10 * p.SQSRequests.USD / 1e6
+	return b
+}
+
+// Total is the sum of the services.
+func (b Breakdown) Total() float64 { return b.total() }
 
 func kinesisCost(in Input, d Design) float64 {
 	p := in.Prices
