@@ -74,6 +74,7 @@ flags (one or two dashes):
 	fs.BoolVar(&simulate, "simulate", false, "also simulate the plan at 1,000 to 1,000,000 records/s (and the given rate) and print planned/simulated figures")
 	fs.DurationVar(&sc.Duration, "sim-duration", 300*time.Second, "simulated time per rate")
 	fs.DurationVar(&sc.Backlog, "sim-backlog", 0, "start the simulation this far behind (a catch-up after an outage)")
+	fs.Float64Var(&sc.TableWCU, "sim-table-wcu", 40_000, "table write throughput quota in the simulation (the on-demand default is 40,000)")
 	fs.IntVar(&sc.ConcurrencyLimit, "sim-concurrency-limit", 0, "function concurrency in the simulation (0: unlimited; the account default is 1000)")
 	if !parseFlags(fs, args) {
 		return nil

@@ -406,7 +406,9 @@ func size(in Input, seed bool) Design {
 	d.ItemBytes = av.itemBytes
 	d.WCU = lanes * st.wcu / st.period
 	d.RCU = lanes * st.rcu / st.period
-	d.Partitions = max(1, int(math.Ceil(math.Max(d.WCU/partitionWCU, d.RCU/partitionRCU))))
+	// Partitions with the same headroom as shards (a catch-up writes faster
+	// than the steady state).
+	d.Partitions = max(1, int(math.Ceil(math.Max(d.WCU/partitionWCU, d.RCU/partitionRCU)/in.Utilization)))
 
 	if d.Concurrency > accountConcurrency {
 		d.ConcurrencyQuotaToRequest = roundUp(float64(d.Concurrency)*1.2, 1000)
@@ -558,7 +560,7 @@ func warnings(in Input, d Design, hot float64) []string {
 		}
 	}
 	if d.WCU > newTableWRU {
-		w = append(w, fmt.Sprintf("a new on-demand table serves about %d write units/s at once: set its warm throughput to %.0f WCU before the load arrives", newTableWRU, d.WCU))
+		w = append(w, fmt.Sprintf("a new on-demand table serves about %d write units/s at once: set its warm throughput to %.0f WCU (%d partitions) before the load arrives", newTableWRU, float64(d.Partitions*partitionWCU), d.Partitions))
 	}
 	if d.ConcurrencyQuotaToRequest > 0 {
 		w = append(w, fmt.Sprintf("concurrency %d is over the default account limit %d: request %d (Service Quotas, Lambda concurrent executions) and reserve %d for the function",

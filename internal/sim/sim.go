@@ -167,6 +167,7 @@ type runner struct {
 	events                     eventHeap
 	seq                        int64
 	items                      map[itemKey]int
+	itemOrder                  []itemKey // creation order, for sums that do not depend on map order
 	parts                      []bucket
 	table                      bucket
 	inflight, inflightMax      float64
@@ -423,7 +424,10 @@ func (r *runner) invoke(sh *shard, batch []rec, t float64) float64 {
 	// throttled write holds its slot for the backoff, delaying the rest.
 	for j, ik := range order {
 		add := counts[ik]
-		before := r.items[ik]
+		before, seen := r.items[ik]
+		if !seen {
+			r.itemOrder = append(r.itemOrder, ik)
+		}
 		after := before + add
 		r.items[ik] = after
 		sizeOf := func(readings int) float64 {
@@ -544,7 +548,8 @@ func (r *runner) result(S int, d plan.Design, peak float64) Result {
 	// Storage: the items the steady state created (weighted), a month of
 	// them stored half the month on average, as the planner prices it.
 	var stored float64
-	for ik, readings := range r.items {
+	for _, ik := range r.itemOrder {
+		readings := r.items[ik]
 		if float64(ik.win)*r.window >= r.warmup {
 			c := in.Costs
 			size := math.Min(float64(c.MaxItemBytes), float64(c.ItemBaseBytes+c.KeyBytes+c.BytesPerReading*readings))
