@@ -216,8 +216,8 @@ type Design struct {
 	Partitions                int        `json:"dynamodb_partitions"`
 	ItemBytes                 float64    `json:"dynamodb_item_bytes"`
 	KeepsUp                   bool       `json:"keeps_up"`
-	IteratorAgeSeconds        float64    `json:"iterator_age_seconds"`
-	HotShardIteratorAge       float64    `json:"hot_shard_iterator_age_seconds"`
+	IteratorAgeSeconds        float64    `json:"iterator_age_seconds"`           // -1: unbounded
+	HotShardIteratorAge       float64    `json:"hot_shard_iterator_age_seconds"` // -1: unbounded
 	SaturatesFirst            string     `json:"saturates_first"`
 	Limits                    []Limit    `json:"limits"`
 	Warnings                  []string   `json:"warnings"`
@@ -582,6 +582,12 @@ func (r Result) Table() string {
 	row := func(name string, a, s any) { fmt.Fprintf(&b, "%-38s %22v %22v\n", name, a, s) }
 	f0 := func(v float64) string { return fmt.Sprintf("%.0f", v) }
 	f2 := func(v float64) string { return fmt.Sprintf("%.2f", v) }
+	age := func(v float64) string {
+		if v < 0 {
+			return "unbounded"
+		}
+		return f2(v)
+	}
 	usd := func(v float64) string { return fmt.Sprintf("$%.2f", v) }
 	fmt.Fprintf(&b, "load: %.0f records/s average, %.0f peak, %d B, %d keys (busiest %.3g%%), aggregation %d; prices %s as of %s\n\n",
 		r.Input.RecordsPerSecond, r.Input.PeakRecordsPerSecond, r.Input.RecordBytes, r.Input.Keys, 100*r.Input.HotKeyShare,
@@ -604,7 +610,7 @@ func (r Result) Table() string {
 	row("dynamodb WCU / RCU (peak)", f0(a.WCU)+" / "+f0(a.RCU), f0(s.WCU)+" / "+f0(s.RCU))
 	row("dynamodb partitions", a.Partitions, s.Partitions)
 	row("keeps up at peak", a.KeepsUp, s.KeepsUp)
-	row("iterator age s (peak, busiest shard)", f2(a.IteratorAgeSeconds)+", "+f2(a.HotShardIteratorAge), f2(s.IteratorAgeSeconds)+", "+f2(s.HotShardIteratorAge))
+	row("iterator age s (peak, busiest shard)", age(a.IteratorAgeSeconds)+", "+age(a.HotShardIteratorAge), age(s.IteratorAgeSeconds)+", "+age(s.HotShardIteratorAge))
 	row("kinesis $/month", usd(a.Breakdown.Kinesis), usd(s.Breakdown.Kinesis))
 	row("lambda $/month", usd(a.Breakdown.Lambda), usd(s.Breakdown.Lambda))
 	row("dynamodb $/month", usd(a.Breakdown.DynamoDB), usd(s.Breakdown.DynamoDB))
