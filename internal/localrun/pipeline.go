@@ -26,6 +26,12 @@ import (
 	"github.com/streamproc/streamproc/internal/sqsfake"
 )
 
+// The local Kinesis emulators (Options.Kinesis).
+const (
+	KinesisLocal = "kinesis-local"
+	Kinesalite   = "kinesalite"
+)
+
 // Local identity of everything the run creates.
 const (
 	Region    = "us-east-1"
@@ -65,6 +71,11 @@ type Options struct {
 	// shards against a one-shard dev stack).
 	// Default: the template's ShardCount.
 	Shards int
+	// Kinesis is the local Kinesis: KinesisLocal (kinesis-local, the
+	// kinesis-mock project LocalStack embeds: more APIs, slows down as a shard
+	// fills) or Kinesalite (carries load: tens of thousands of records/s).
+	// Default: KinesisLocal.
+	Kinesis string
 	// Logger receives the poller's decisions. Default: discard.
 	Logger *slog.Logger
 	// Progress receives start-up steps, one line each. Default: discard.
@@ -180,7 +191,17 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	var kinErr, ddbErr, buildErr error
 	bootstrap := o.Bootstrap
 	wg.Add(3)
-	go func() { defer wg.Done(); p.kin, kinErr = emulator.StartKinesis(ctx, emulator.KinesisOptions{}) }()
+	go func() {
+		defer wg.Done()
+		switch o.Kinesis {
+		case Kinesalite:
+			p.kin, kinErr = emulator.StartKinesalite(ctx)
+		case "", KinesisLocal:
+			p.kin, kinErr = emulator.StartKinesis(ctx, emulator.KinesisOptions{})
+		default:
+			kinErr = fmt.Errorf("localrun: unknown local Kinesis %q: use %s or %s", o.Kinesis, Kinesalite, KinesisLocal)
+		}
+	}()
 	go func() { defer wg.Done(); p.ddb, ddbErr = emulator.StartDynamo(ctx) }()
 	go func() {
 		defer wg.Done()
@@ -196,7 +217,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	if err = errors.Join(kinErr, ddbErr, buildErr); err != nil {
 		return nil, err
 	}
-	step("emulators  kinesis-local %s, dynalite %s, SQS fake %s", p.kin.Endpoint, p.ddb.Endpoint, p.SQSFake.URL())
+	step("emulators  %s %s, dynalite %s, SQS fake %s", p.kin.Name, p.kin.Endpoint, p.ddb.Endpoint, p.SQSFake.URL())
 	step("function   %s built to %s", o.Package, bootstrap)
 	if p.Sink, err = startSinkFaults(p.ddb.Endpoint); err != nil {
 		return nil, err
