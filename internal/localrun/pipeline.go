@@ -71,6 +71,13 @@ type Options struct {
 	// shards against a one-shard dev stack).
 	// Default: the template's ShardCount.
 	Shards int
+	// ParallelizationFactor, BatchSize and BatchingWindow override the
+	// template's mapping (sizing runs); BatchingWindow applies when
+	// BatchingWindowSet. Default: the template's values.
+	ParallelizationFactor int
+	BatchSize             int
+	BatchingWindow        time.Duration
+	BatchingWindowSet     bool
 	// Kinesis is the local Kinesis: KinesisLocal (kinesis-local, the
 	// kinesis-mock project LocalStack embeds: more APIs, slows down as a shard
 	// fills) or Kinesalite (carries load: tens of thousands of records/s).
@@ -151,6 +158,15 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	if o.FunctionTimeout > 0 {
 		st.Func.Timeout = o.FunctionTimeout
 		st.Mapping.Config.FunctionTimeout = o.FunctionTimeout
+	}
+	if o.ParallelizationFactor > 0 {
+		st.Mapping.Config.ParallelizationFactor = o.ParallelizationFactor
+	}
+	if o.BatchSize > 0 {
+		st.Mapping.Config.BatchSize = o.BatchSize
+	}
+	if o.BatchingWindowSet {
+		st.Mapping.Config.BatchingWindow = o.BatchingWindow
 	}
 	step("template   %s: mapping %s (batch %d, window %s, parallelization %d, bisect %v, retries %d, partial responses %v)",
 		o.Template, st.Mapping.LogicalID, orInt(st.Mapping.Config.BatchSize, localesm.DefaultBatchSize), st.Mapping.Config.BatchingWindow,
