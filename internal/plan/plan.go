@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/streamproc/streamproc/constructs/streamprocessor/sizing"
 )
 
 // StreamMode is the stream's capacity mode.
@@ -287,41 +289,24 @@ func hotShare(in Input) float64 {
 }
 
 // kinesisRecordBytes is one Kinesis record: the user records, with KPL's
-// framing (about 8 bytes a record plus a 20-byte header) when aggregated.
+// framing when aggregated.
 func kinesisRecordBytes(in Input) float64 {
-	if in.Aggregation <= 1 {
-		return float64(in.RecordBytes)
-	}
-	return float64(in.Aggregation*(in.RecordBytes+8) + 20)
+	return sizing.KinesisRecordBytes(float64(in.RecordBytes), float64(in.Aggregation))
 }
 
-// Shards returns the provisioned shards for a peak: each shard filled to
-// utilization of its 1,000 records/s and 1 MiB/s, and which bound decided.
-// The construct's sizing uses the same formula.
+// Shards returns the provisioned shards for a peak (sizing.Shards, the
+// formula the construct's ExpectedLoad uses) and which bound decided.
 func Shards(peakRecords, recordBytes, aggregation, utilization float64) (int, string) {
-	if aggregation < 1 {
-		aggregation = 1
+	n, bytesBound := sizing.Shards(peakRecords, recordBytes, aggregation, utilization)
+	if bytesBound {
+		return n, "bytes/s"
 	}
-	kr := peakRecords / aggregation
-	byRecords := math.Ceil(kr / (shardWriteRecords * utilization))
-	bytesPer := recordBytes
-	if aggregation > 1 {
-		bytesPer = aggregation*(recordBytes+8) + 20
-	}
-	byBytes := math.Ceil(kr * bytesPer / (shardWriteBytes * utilization))
-	if byBytes > byRecords {
-		return max(1, int(byBytes)), "bytes/s"
-	}
-	return max(1, int(byRecords)), "records/s"
+	return n, "records/s"
 }
 
-// maxBatch is the largest batch (user records) one invocation can carry:
-// BatchSize 10,000 Kinesis records and a 6 MB payload of base64 data plus
-// the event envelope.
+// maxBatch is the largest batch (user records) one invocation can carry.
 func maxBatch(in Input) int {
-	per := math.Ceil(kinesisRecordBytes(in)/3)*4 + float64(in.Costs.EventBytesPerRecord)
-	n := int(float64(maxPayloadBytes-eventOverhead) / per)
-	return min(maxBatchRecords, max(1, n)) * in.Aggregation
+	return sizing.MaxBatch(kinesisRecordBytes(in)) * in.Aggregation
 }
 
 func size(in Input, seed bool) Design {
@@ -380,9 +365,13 @@ func size(in Input, seed bool) Design {
 		d.ParallelizationFactor = in.ParallelizationFactor
 		st = choose(d.ParallelizationFactor)
 	} else {
-		for f := 1; f <= maxFactor; f++ {
+		// The smallest factor whose full-batch lanes are at most 70 % busy
+		// (sizing.Factor, as the construct sizes it), then more while the
+		// steady state misses the target iterator age.
+		f, _ := sizing.Factor(peak, d.Shards, func(lanes int) float64 { return m.capacity(float64(in.Keys)/float64(lanes), N) })
+		for ; f <= sizing.MaxFactor; f++ {
 			d.ParallelizationFactor, st = f, choose(f)
-			if st.keepsUp && st.busy <= 0.7 && st.age <= target {
+			if st.keepsUp && st.busy <= sizing.MaxBusy && st.age <= target {
 				break
 			}
 		}
