@@ -86,7 +86,7 @@ func validateLocal(o localrun.LocalOptions) error {
 	if err := checkFractions(o.OutOfOrder, o.Duplicates, o.Invalid); err != nil {
 		return err
 	}
-	if o.Kinesis != localrun.Kinesalite && o.Kinesis != localrun.KinesisLocal {
+	if o.Kinesis != "" && o.Kinesis != localrun.Kinesalite && o.Kinesis != localrun.KinesisLocal {
 		return fmt.Errorf("--kinesis %q is not valid: give %s or %s", o.Kinesis, localrun.Kinesalite, localrun.KinesisLocal)
 	}
 	if o.Shards < 0 || o.Shards > 64 {

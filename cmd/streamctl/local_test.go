@@ -32,6 +32,11 @@ func TestLocalFlags(t *testing.T) {
 		{[]string{"--duplicates", "NaN"}, "--duplicates NaN is not valid"},
 		{[]string{"--out-of-order", "-0.1"}, "--out-of-order -0.1 is not valid"},
 		{[]string{"--settle", "0s"}, "--settle 0s is not valid"},
+		{[]string{"--kinesis", "moto"}, `--kinesis "moto" is not valid`},
+		{[]string{"--shards", "-1"}, "--shards -1 is not valid"},
+		{[]string{"--parallelization-factor", "11"}, "--parallelization-factor 11 is not valid"},
+		{[]string{"--batch-size", "20000"}, "--batch-size 20000 is not valid"},
+		{[]string{"--batching-window", "301s"}, "--batching-window 5m1s is not valid"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
 		start := time.Now()
