@@ -18,10 +18,11 @@ func runLocal(ctx context.Context, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: streamctl local [flags]
 
-Runs a pipeline on this machine without Docker or an AWS account:
-kinesis-local, dynalite and an SQS fake on free loopback ports; the stream,
-tables and queues created as the synthesized template defines them; the
-function's bootstrap under aws-lambda-rie; a local event source mapping poller
+Runs a pipeline on this machine without Docker or an AWS account: a local
+Kinesis (kinesalite by default), dynalite and an SQS fake on free loopback
+ports; the stream, tables and queues created as the synthesized template
+defines them; the function's bootstrap under aws-lambda-rie; a local event
+source mapping poller
 configured from the template's AWS::Lambda::EventSourceMapping. It sends a
 bounded load, shows progress, prints a summary and stops everything it started
 (also on Ctrl-C).
@@ -60,8 +61,17 @@ flags (one or two dashes):
 	fs.DurationVar(&o.Settle, "settle", 2*time.Minute, "longest wait for the pipeline to drain after the load")
 	fs.BoolVar(&o.Hold, "hold", false, "keep the pipeline up after the summary until Ctrl-C, printing its endpoints")
 	fs.BoolVar(&verbose, "v", false, "log every poller decision")
+	fs.StringVar(&o.Kinesis, "kinesis", localrun.Kinesalite, "local Kinesis: kinesalite (carries load) or kinesis-local (more APIs; slows down as a shard fills)")
+	fs.IntVar(&o.Shards, "shards", 0, "stream shards (default: the template's ShardCount)")
+	fs.IntVar(&o.ParallelizationFactor, "parallelization-factor", 0, "concurrent batches per shard, 1-10 (default: the template's)")
+	fs.IntVar(&o.BatchSize, "batch-size", 0, "records per batch, 1-10000 (default: the template's)")
+	var window time.Duration
+	fs.DurationVar(&window, "batching-window", -1, "batching window, 0s-300s (default: the template's)")
 	if !parseFlags(fs, args) {
 		return nil // --help: the usage is printed
+	}
+	if window >= 0 {
+		o.BatchingWindow, o.BatchingWindowSet = window, true
 	}
 	if err := validateLocal(o); err != nil {
 		exitUsage("local", err)
@@ -97,6 +107,21 @@ func validateLocal(o localrun.LocalOptions) error {
 	}
 	if err := checkFractions(o.OutOfOrder, o.Duplicates, o.Invalid); err != nil {
 		return err
+	}
+	if o.Kinesis != "" && o.Kinesis != localrun.Kinesalite && o.Kinesis != localrun.KinesisLocal {
+		return fmt.Errorf("--kinesis %q is not valid: give %s or %s", o.Kinesis, localrun.Kinesalite, localrun.KinesisLocal)
+	}
+	if o.Shards < 0 || o.Shards > 64 {
+		return fmt.Errorf("--shards %d is not valid: give 1 to 64 (each shard and batch gets its own execution environment)", o.Shards)
+	}
+	if o.ParallelizationFactor < 0 || o.ParallelizationFactor > 10 {
+		return fmt.Errorf("--parallelization-factor %d is not valid: give 1 to 10", o.ParallelizationFactor)
+	}
+	if o.BatchSize < 0 || o.BatchSize > 10000 {
+		return fmt.Errorf("--batch-size %d is not valid: give 1 to 10000", o.BatchSize)
+	}
+	if o.BatchingWindowSet && o.BatchingWindow > 300*time.Second {
+		return fmt.Errorf("--batching-window %s is not valid: give 0s to 300s", o.BatchingWindow)
 	}
 	if o.Settle <= 0 {
 		return fmt.Errorf("--settle %s is not valid: give a positive duration such as 2m", o.Settle)

@@ -1,6 +1,6 @@
 // Command streamctl is the operator's CLI for a streamproc pipeline: send load
 // (put), replay what failed (redrive), and run the whole pipeline on this
-// machine (local).
+// machine (local), and size it for a load (plan).
 package main
 
 import (
@@ -23,6 +23,7 @@ var commands = []command{
 	{"put", "send sensor readings (generated or NDJSON) to a Kinesis stream", runPut},
 	{"redrive", "replay failed batches and quarantined records from the DLQ", runRedrive},
 	{"local", "run the whole pipeline on this machine with emulators", runLocal},
+	{"plan", "size shards, concurrency and DynamoDB for a load and price it", runPlan},
 }
 
 func usage() {

@@ -263,6 +263,13 @@ type StreamProcessorProps struct {
 	// Alarms, alarm topic and dashboard.
 	// Default: - MonitoringProps{} (every default of MonitoringProps).
 	Monitoring *MonitoringProps
+
+	// The load the pipeline must carry (expectedload.go): ShardCount and
+	// ParallelizationFactor left unset are sized for it, and synthesis fails
+	// when the stream, the mapping or ReservedConcurrentExecutions cannot
+	// carry it.
+	// Default: - none; nothing is sized or checked against a load.
+	ExpectedLoad *ExpectedLoad
 }
 
 // resolved is StreamProcessorProps with every default filled in. It is built
@@ -273,6 +280,8 @@ type resolved struct {
 	onDemand          bool
 	archName          string // "arm64" or "x86_64"
 	retentionDeclared bool
+	// set by the user, not sized from ExpectedLoad
+	shardCountDeclared, factorDeclared bool
 }
 
 func resolve(in *StreamProcessorProps) *resolved {
@@ -283,6 +292,7 @@ func resolve(in *StreamProcessorProps) *resolved {
 	p := &r.StreamProcessorProps
 	r.newStream = p.Stream == nil
 	r.retentionDeclared = p.RetentionPeriod != nil
+	r.shardCountDeclared, r.factorDeclared = p.ShardCount != nil, p.ParallelizationFactor != nil
 
 	if r.newStream {
 		if p.StreamMode == "" {
@@ -360,5 +370,6 @@ func resolve(in *StreamProcessorProps) *resolved {
 		m := *p.Monitoring
 		p.Monitoring = &m
 	}
+	sizeForLoad(r)
 	return r
 }

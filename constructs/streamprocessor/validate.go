@@ -84,6 +84,7 @@ func validate(r *resolved, stack awscdk.Stack) []string {
 	v.checkFunction(r)
 	v.checkMapping(r)
 	v.checkConcurrency(r)
+	v.checkExpectedLoad(r)
 	// Monitoring (monitoring_validate.go), reported with the rest before
 	// anything is added to the tree.
 	v.problems = append(v.problems, monitoringProblems(r.Monitoring, r.RetentionPeriod, r.MaxRecordAge)...)

@@ -2,6 +2,8 @@ package emulator_test
 
 import (
 	"context"
+	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/streamproc/streamproc/internal/emulator"
 )
@@ -71,5 +74,70 @@ func TestMissingInstallIsAClearError(t *testing.T) {
 	_, err := emulator.StartDynamo(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "make setup") {
 		t.Fatalf("want an error that says to run make setup, got %v", err)
+	}
+}
+
+// TestKinesaliteSpeaksTheSDK drives kinesalite with the SDK calls the
+// producer and the local poller make: CreateStream, PutRecords, ListShards,
+// GetShardIterator, GetRecords, and a SplitShard whose parent closes.
+func TestKinesaliteSpeaksTheSDK(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kin, err := emulator.StartKinesalite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kin.Stop()
+	kc := kinesis.NewFromConfig(awsConfig(), func(o *kinesis.Options) { o.BaseEndpoint = aws.String(kin.Endpoint) })
+	name := aws.String("probe")
+	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: name, ShardCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	w := kinesis.NewStreamExistsWaiter(kc, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond })
+	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: name}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var entries []types.PutRecordsRequestEntry
+	for i := range 500 {
+		entries = append(entries, types.PutRecordsRequestEntry{Data: []byte(fmt.Sprintf(`{"n":%d}`, i)), PartitionKey: aws.String(fmt.Sprint(i % 50))})
+	}
+	put, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: name, Records: entries})
+	if err != nil || aws.ToInt32(put.FailedRecordCount) != 0 {
+		t.Fatalf("PutRecords: %v (failed %d)", err, aws.ToInt32(put.FailedRecordCount))
+	}
+	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: name})
+	if err != nil || len(shards.Shards) != 2 {
+		t.Fatalf("ListShards: %v %+v", err, shards)
+	}
+	total := 0
+	for _, s := range shards.Shards {
+		it, err := kc.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: name, ShardId: s.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(10000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(out.Records)
+	}
+	if total != 500 {
+		t.Fatalf("read %d records back, want 500", total)
+	}
+	s0 := shards.Shards[0]
+	mid := new(big.Int)
+	lo, _ := new(big.Int).SetString(aws.ToString(s0.HashKeyRange.StartingHashKey), 10)
+	hi, _ := new(big.Int).SetString(aws.ToString(s0.HashKeyRange.EndingHashKey), 10)
+	mid.Add(lo, hi).Rsh(mid, 1)
+	if _, err := kc.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: name, ShardToSplit: s0.ShardId, NewStartingHashKey: aws.String(mid.String())}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: name}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	after, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: name})
+	if err != nil || len(after.Shards) != 4 || after.Shards[0].SequenceNumberRange.EndingSequenceNumber == nil ||
+		aws.ToString(after.Shards[2].ParentShardId) != aws.ToString(s0.ShardId) {
+		t.Fatalf("after SplitShard: %v %+v", err, after)
 	}
 }

@@ -90,6 +90,11 @@ type Config struct {
 	// a base rate of once per second.
 	// Default: 1 s.
 	PollInterval time.Duration
+	// ReshardInterval is how often the shard list is read again to find the
+	// children of a split or merge (Lambda notices them within about a
+	// minute).
+	// Default: 1 s.
+	ReshardInterval time.Duration
 	// TumblingWindow is not supported by the local poller: a non-zero value is
 	// an error rather than a silent difference.
 	TumblingWindow time.Duration
@@ -120,6 +125,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = time.Second
+	}
+	if c.ReshardInterval == 0 {
+		c.ReshardInterval = time.Second
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"

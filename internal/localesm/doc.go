@@ -62,8 +62,9 @@
 //
 //   - Checkpoints live in memory: a restarted poller starts again from its
 //     starting position (AWS keeps the checkpoint in the mapping).
-//   - No resharding: the open shards at start are polled; a shard that closes
-//     is left (AWS follows parents then children).
+//   - Resharding is followed by listing the shards every ReshardInterval
+//     (1 s; AWS notices within about a minute); a child is read from its
+//     start once its parents were read to their end and settled, as AWS does.
 //   - A retried batch holds the same records (from the checkpoint); AWS may
 //     re-read from the checkpoint and fill the retry up to BatchSize.
 //   - Retry backoff is short (50 ms to 1 s); AWS's is not documented.

@@ -58,8 +58,15 @@ type Poller struct {
 }
 
 type shardState struct {
-	id       string
+	id      string
+	parents []string // parent and adjacent parent, read to their end first
+	// initial: open or closed when the poller started (read from the
+	// mapping's starting position); shards that appear later are children of
+	// a reshard and are read from their start.
+	initial  bool
 	caughtUp atomic.Bool
+	ended    atomic.Bool   // the shard is closed and was read to its end
+	done     chan struct{} // closed when ended and every record of it settled
 }
 
 // New checks cfg and returns a poller; Run starts it.
@@ -96,10 +103,96 @@ func (p *Poller) Config() Config { return p.cfg }
 // Stats returns a snapshot of the counters.
 func (p *Poller) Stats() Stats { return p.c.snapshot() }
 
-// Run polls every open shard of the stream until ctx ends. It returns nil
-// when ctx was cancelled, or the error that stopped it.
+// Run polls the stream until ctx ends, one reader per shard and
+// ParallelizationFactor concurrent batches per shard. It follows resharding
+// as Lambda does: it lists the shards again every ReshardInterval, and a
+// child shard is read only after its parents have been read to their end
+// and every record of them settled. It returns nil when ctx was cancelled,
+// or the error that stopped it.
 func (p *Poller) Run(ctx context.Context) error {
-	var shardIDs []string
+	list, err := p.listShards(ctx)
+	if err != nil {
+		return err
+	}
+	open := 0
+	for _, s := range list {
+		if s.SequenceNumberRange == nil || s.SequenceNumberRange.EndingSequenceNumber == nil {
+			open++
+		}
+	}
+	if open == 0 {
+		return fmt.Errorf("localesm: stream %s has no open shards", p.cfg.StreamName)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	known := map[string]bool{}
+	start := func(s types.Shard, initial bool) {
+		id := aws.ToString(s.ShardId)
+		if known[id] {
+			return
+		}
+		known[id] = true
+		sh := &shardState{id: id, initial: initial, done: make(chan struct{})}
+		for _, parent := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+			if parent != nil {
+				sh.parents = append(sh.parents, *parent)
+			}
+		}
+		p.mu.Lock()
+		p.shards = append(p.shards, sh)
+		p.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.runShard(ctx, sh); err != nil && ctx.Err() == nil {
+				select {
+				case errc <- err:
+				default:
+				}
+				cancel()
+			}
+		}()
+	}
+	for _, s := range list {
+		start(s, true)
+	}
+	p.started.Store(true)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(p.cfg.ReshardInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			list, err := p.listShards(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					p.log.Warn("ListShards failed; resharding is checked again later", "err", err)
+				}
+				continue
+			}
+			for _, s := range list {
+				start(s, false)
+			}
+		}
+	}()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+func (p *Poller) listShards(ctx context.Context) ([]types.Shard, error) {
+	var shards []types.Shard
 	var next *string
 	for {
 		in := &kinesis.ListShardsInput{}
@@ -110,53 +203,59 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 		out, err := p.kin.ListShards(ctx, in)
 		if err != nil {
-			return fmt.Errorf("localesm: list shards of %s: %w", p.cfg.StreamName, err)
+			return nil, fmt.Errorf("localesm: list shards of %s: %w", p.cfg.StreamName, err)
 		}
-		for _, s := range out.Shards {
-			if s.SequenceNumberRange != nil && s.SequenceNumberRange.EndingSequenceNumber != nil {
-				continue // closed parent shard: not supported (no resharding locally)
-			}
-			shardIDs = append(shardIDs, aws.ToString(s.ShardId))
-		}
+		shards = append(shards, out.Shards...)
 		if out.NextToken == nil {
-			break
+			return shards, nil
 		}
 		next = out.NextToken
 	}
-	if len(shardIDs) == 0 {
-		return fmt.Errorf("localesm: stream %s has no open shards", p.cfg.StreamName)
-	}
-	p.mu.Lock()
-	for _, id := range shardIDs {
-		p.shards = append(p.shards, &shardState{id: id})
-	}
-	shards := p.shards
-	p.mu.Unlock()
-	p.started.Store(true)
+}
 
-	var wg sync.WaitGroup
-	errc := make(chan error, len(shards))
-	for _, sh := range shards {
-		parts := make([]chan []*Record, p.cfg.ParallelizationFactor)
-		for i := range parts {
-			parts[i] = make(chan []*Record, 4)
-			wg.Add(1)
-			go func(ch chan []*Record) {
-				defer wg.Done()
-				p.runPartition(ctx, ch)
-			}(parts[i])
+func (p *Poller) shardDone(id string) <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, sh := range p.shards {
+		if sh.id == id {
+			return sh.done
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.readShard(ctx, sh, parts); err != nil && ctx.Err() == nil {
-				errc <- err
-			}
-		}()
 	}
-	wg.Wait()
-	close(errc)
-	return <-errc
+	return nil // not listed (expired): nothing to wait for
+}
+
+// runShard waits for the shard's parents, then reads it with its
+// concurrent batches until it ends (closed and drained) or ctx ends.
+func (p *Poller) runShard(ctx context.Context, sh *shardState) error {
+	for _, parent := range sh.parents {
+		if d := p.shardDone(parent); d != nil {
+			select {
+			case <-d:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+	parts := make([]chan []*Record, p.cfg.ParallelizationFactor)
+	var lanes sync.WaitGroup
+	for i := range parts {
+		parts[i] = make(chan []*Record, 4)
+		lanes.Add(1)
+		go func(ch chan []*Record) {
+			defer lanes.Done()
+			p.runPartition(ctx, ch)
+		}(parts[i])
+	}
+	err := p.readShard(ctx, sh, parts)
+	for _, ch := range parts {
+		close(ch)
+	}
+	lanes.Wait()
+	if sh.ended.Load() && ctx.Err() == nil {
+		p.log.Debug("shard read to its end and settled", "shard", sh.id)
+		close(sh.done)
+	}
+	return err
 }
 
 // Idle reports whether every shard has been read to its end and every record
@@ -202,12 +301,17 @@ func (p *Poller) WaitIdle(ctx context.Context, quiet time.Duration) error {
 	}
 }
 
-func (p *Poller) iterator(ctx context.Context, shardID, afterSeq string) (*string, error) {
+func (p *Poller) iterator(ctx context.Context, sh *shardState, afterSeq string) (*string, error) {
+	shardID := sh.id
 	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(p.cfg.StreamName), ShardId: aws.String(shardID)}
 	switch {
 	case afterSeq != "":
 		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
 		in.StartingSequenceNumber = aws.String(afterSeq)
+	case !sh.initial:
+		// A child of a reshard is read from its start, whatever the
+		// mapping's starting position.
+		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
 	case p.cfg.StartingPosition == Latest:
 		in.ShardIteratorType = types.ShardIteratorTypeLatest
 	case p.cfg.StartingPosition == AtTimestamp:
@@ -235,7 +339,7 @@ func (p *Poller) iterator(ctx context.Context, shardID, afterSeq string) (*strin
 const minGetRecordsGap = 200 * time.Millisecond
 
 func (p *Poller) readShard(ctx context.Context, sh *shardState, parts []chan []*Record) error {
-	iter, err := p.iterator(ctx, sh.id, "")
+	iter, err := p.iterator(ctx, sh, "")
 	if err != nil {
 		return err
 	}
@@ -248,13 +352,15 @@ func (p *Poller) readShard(ctx context.Context, sh *shardState, parts []chan []*
 		}
 		last = time.Now()
 		out, err := p.kin.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
+		p.c.getRecordsCalls.Add(1)
+		p.c.getRecordsNanos.Add(int64(time.Since(last)))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			var expired *types.ExpiredIteratorException
 			if errors.As(err, &expired) {
-				if iter, err = p.iterator(ctx, sh.id, lastSeq); err != nil {
+				if iter, err = p.iterator(ctx, sh, lastSeq); err != nil {
 					return err
 				}
 				continue
@@ -302,7 +408,8 @@ func (p *Poller) readShard(ctx context.Context, sh *shardState, parts []chan []*
 			}
 		}
 		if out.NextShardIterator == nil {
-			p.log.Warn("shard closed; resharding is not followed by the local poller", "shard", sh.id)
+			p.log.Debug("shard closed and read to its end", "shard", sh.id)
+			sh.ended.Store(true)
 			sh.caughtUp.Store(true)
 			return nil
 		}
@@ -350,7 +457,10 @@ func (p *Poller) nextBatch(ctx context.Context, ch <-chan []*Record, carry *[]*R
 	buf := *carry
 	if len(buf) == 0 {
 		select {
-		case chunk := <-ch:
+		case chunk, ok := <-ch:
+			if !ok {
+				return nil // the shard ended and everything read was delivered
+			}
 			buf = chunk
 		case <-ctx.Done():
 			return nil
@@ -370,7 +480,10 @@ gather:
 	for len(buf) < p.cfg.BatchSize && size < MaxPayloadBytes {
 		if window == nil {
 			select {
-			case chunk := <-ch:
+			case chunk, ok := <-ch:
+				if !ok {
+					break gather
+				}
 				buf = append(buf, chunk...)
 				for _, r := range chunk {
 					size += r.size
@@ -381,7 +494,10 @@ gather:
 			continue
 		}
 		select {
-		case chunk := <-ch:
+		case chunk, ok := <-ch:
+			if !ok {
+				break gather
+			}
 			buf = append(buf, chunk...)
 			for _, r := range chunk {
 				size += r.size
@@ -464,6 +580,7 @@ func (p *Poller) deliver(ctx context.Context, batch []*Record) {
 		b.lastRequestID = newRequestID()
 		start := time.Now()
 		body, err := p.inv.Invoke(ctx, payload)
+		p.c.invokeNanos.Add(int64(time.Since(start)))
 		var oc outcome
 		var fe *FunctionError
 		switch {

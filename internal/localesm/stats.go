@@ -30,12 +30,20 @@ type Stats struct {
 	IteratorAgeLast time.Duration // that age for the latest invocation
 	// MillisBehindLatestMax is the largest MillisBehindLatest GetRecords answered.
 	MillisBehindLatestMax int64
+
+	// Where the time goes: GetRecords calls and the time spent in them (the
+	// local Kinesis), and the time spent in invocations (the function and
+	// its sink), summed over the concurrent readers and batches.
+	GetRecordsCalls int64
+	GetRecordsTime  time.Duration
+	InvokeTime      time.Duration
 }
 
 type counters struct {
 	polled, filtered, invocations, invokedRecords, failed, timeouts, partial, bisections,
 	retries, acked, dropped, ofMessages, ofRecords, pending atomic.Int64
-	iterAgeMax, iterAgeLast, behindMax atomic.Int64
+	iterAgeMax, iterAgeLast, behindMax            atomic.Int64
+	getRecordsCalls, getRecordsNanos, invokeNanos atomic.Int64
 }
 
 func maxInto(a *atomic.Int64, v int64) {
@@ -66,5 +74,8 @@ func (c *counters) snapshot() Stats {
 		IteratorAgeMax:        time.Duration(c.iterAgeMax.Load()),
 		IteratorAgeLast:       time.Duration(c.iterAgeLast.Load()),
 		MillisBehindLatestMax: c.behindMax.Load(),
+		GetRecordsCalls:       c.getRecordsCalls.Load(),
+		GetRecordsTime:        time.Duration(c.getRecordsNanos.Load()),
+		InvokeTime:            time.Duration(c.invokeNanos.Load()),
 	}
 }

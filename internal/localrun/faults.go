@@ -25,6 +25,7 @@ type SinkFaults struct {
 	n         atomic.Int64
 	Throttled atomic.Int64 // calls answered with a throttling error
 	Calls     atomic.Int64 // calls seen
+	Busy      atomic.Int64 // nanoseconds spent in calls, summed over concurrent ones
 }
 
 func startSinkFaults(target string) (*SinkFaults, error) {
@@ -48,7 +49,9 @@ func startSinkFaults(target string) (*SinkFaults, error) {
 			_, _ = w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded. (injected by streamproc local)"}`))
 			return
 		}
+		start := time.Now()
 		proxy.ServeHTTP(w, r)
+		f.Busy.Add(int64(time.Since(start)))
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = f.srv.Serve(l) }()
 	return f, nil

@@ -27,6 +27,12 @@ import (
 	"github.com/streamproc/streamproc/internal/sqsfake"
 )
 
+// The local Kinesis emulators (Options.Kinesis).
+const (
+	KinesisLocal = "kinesis-local"
+	Kinesalite   = "kinesalite"
+)
+
 // Local identity of everything the run creates.
 const (
 	Region    = "us-east-1"
@@ -72,6 +78,18 @@ type Options struct {
 	// shards against a one-shard dev stack).
 	// Default: the template's ShardCount.
 	Shards int
+	// ParallelizationFactor, BatchSize and BatchingWindow override the
+	// template's mapping (sizing runs); BatchingWindow applies when
+	// BatchingWindowSet. Default: the template's values.
+	ParallelizationFactor int
+	BatchSize             int
+	BatchingWindow        time.Duration
+	BatchingWindowSet     bool
+	// Kinesis is the local Kinesis: KinesisLocal (kinesis-local, the
+	// kinesis-mock project LocalStack embeds: more APIs, slows down as a shard
+	// fills) or Kinesalite (carries load: tens of thousands of records/s).
+	// Default: KinesisLocal.
+	Kinesis string
 	// Logger receives the poller's decisions. Default: discard.
 	Logger *slog.Logger
 	// Progress receives start-up steps, one line each. Default: discard.
@@ -133,6 +151,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
+	o.overrideStack(st)
 	step("template   %s: mapping %s (batch %d, window %s, parallelization %d, bisect %v, retries %d, partial responses %v)",
 		o.Template, st.Mapping.LogicalID, orInt(st.Mapping.Config.BatchSize, localesm.DefaultBatchSize), st.Mapping.Config.BatchingWindow,
 		orInt(st.Mapping.Config.ParallelizationFactor, 1), st.Mapping.Config.BisectBatchOnFunctionError,
@@ -166,7 +185,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
-	step("emulators  kinesis-local %s, dynalite %s, SQS fake %s", p.kin.Endpoint, p.ddb.Endpoint, p.SQSFake.URL())
+	step("emulators  %s %s, dynalite %s, SQS fake %s", p.kin.Name, p.kin.Endpoint, p.ddb.Endpoint, p.SQSFake.URL())
 	step("function   %s built to %s", o.Package, bootstrap)
 	if p.Sink, err = startSinkFaults(p.ddb.Endpoint); err != nil {
 		return nil, err
@@ -192,6 +211,28 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	}
 	step("poller     polling %d shards from %s", st.Stream.ShardCount, mc.StartingPosition)
 	return p, nil
+}
+
+// overrideStack applies the sizing flags (--shards, --parallelization-factor,
+// --batch-size, --batching-window) and the function timeout over the
+// template's values.
+func (o Options) overrideStack(st *Stack) {
+	if o.Shards > 0 {
+		st.Stream.ShardCount = o.Shards
+	}
+	if o.FunctionTimeout > 0 {
+		st.Func.Timeout = o.FunctionTimeout
+		st.Mapping.Config.FunctionTimeout = o.FunctionTimeout
+	}
+	if o.ParallelizationFactor > 0 {
+		st.Mapping.Config.ParallelizationFactor = o.ParallelizationFactor
+	}
+	if o.BatchSize > 0 {
+		st.Mapping.Config.BatchSize = o.BatchSize
+	}
+	if o.BatchingWindowSet {
+		st.Mapping.Config.BatchingWindow = o.BatchingWindow
+	}
 }
 
 // withDefaults fills in Root, Template and Package.
@@ -276,7 +317,17 @@ func (p *Pipeline) startEmulatorsAndBuild(ctx context.Context, o Options) (strin
 	var kinErr, ddbErr, buildErr error
 	bootstrap := o.Bootstrap
 	wg.Add(3)
-	go func() { defer wg.Done(); p.kin, kinErr = emulator.StartKinesis(ctx, emulator.KinesisOptions{}) }()
+	go func() {
+		defer wg.Done()
+		switch o.Kinesis {
+		case Kinesalite:
+			p.kin, kinErr = emulator.StartKinesalite(ctx)
+		case "", KinesisLocal:
+			p.kin, kinErr = emulator.StartKinesis(ctx, emulator.KinesisOptions{})
+		default:
+			kinErr = fmt.Errorf("localrun: unknown local Kinesis %q: use %s or %s", o.Kinesis, Kinesalite, KinesisLocal)
+		}
+	}()
 	go func() { defer wg.Done(); p.ddb, ddbErr = emulator.StartDynamo(ctx) }()
 	go func() {
 		defer wg.Done()

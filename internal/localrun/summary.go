@@ -140,12 +140,22 @@ type Summary struct {
 	DLQBatches        int   // on-failure messages from the mapping
 	DLQBatchRecords   int   // records those describe
 	DuplicatesSkipped int64 // from the function's metrics
+	WriteCalls        int64 // the sink's PutItem calls (the function's WriteCalls metric)
 	Elapsed           time.Duration
 	Poller            localesm.Stats
 
 	// ProducedKinesisRecords is the Kinesis records the readings went in:
 	// fewer than Produced when the producer aggregates (KPL); 0 means Produced.
 	ProducedKinesisRecords int64
+	// Where the time went: in DynamoDB calls (the sink, through dynalite),
+	// summed over concurrent calls; and the configuration that shaped it.
+	SinkCalls  int64
+	SinkTime   time.Duration
+	Shards     int
+	Factor     int
+	BatchSize  int
+	MemoryMB   int
+	KinesisEmu string
 }
 
 // IsAggregateTable reports whether the pipeline's table is keyed like the
@@ -212,7 +222,13 @@ func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.D
 	}
 	d := p.DLQ()
 	s.Quarantined, s.DLQBatches, s.DLQBatchRecords = d.QuarantinedRecords(), len(d.BatchInfo), d.BatchRecords()
-	s.DuplicatesSkipped = int64(p.Metrics()[config.MetricDuplicatesSkipped])
+	m := p.Metrics()
+	s.DuplicatesSkipped = int64(m[config.MetricDuplicatesSkipped])
+	s.WriteCalls = int64(m[config.MetricWriteCalls])
+	s.SinkCalls, s.SinkTime = p.Sink.Calls.Load(), time.Duration(p.Sink.Busy.Load())
+	cfg := p.Poller.Config()
+	s.Shards, s.Factor, s.BatchSize = p.Stack.Stream.ShardCount, cfg.ParallelizationFactor, cfg.BatchSize
+	s.MemoryMB, s.KinesisEmu = p.Stack.Func.MemoryMB, p.kin.Name
 	return s, nil
 }
 
@@ -276,6 +292,40 @@ func (s Summary) Print(w io.Writer) {
 		rows = append(rows, [2]string{"not processed at stop", fmt.Sprintf("%d (stopped before the pipeline drained)", left)})
 	}
 	fmt.Fprintln(w, "\nsummary")
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-26s %s\n", r[0], r[1])
+	}
+	s.printLoad(w)
+}
+
+// lambdaArmGBSecond and lambdaRequest are us-east-1 list prices (the same
+// as internal/plan's table, docs/scale.md) for the per-invocation cost.
+const (
+	lambdaArmGBSecond = 0.0000133334
+	lambdaRequest     = 0.20 / 1e6
+)
+
+// printLoad reports the run as a sizing measurement: per-invocation figures
+// and where the time went. Times are summed over concurrent readers,
+// batches and calls, so they compare with each other, not with elapsed.
+func (s Summary) printLoad(w io.Writer) {
+	ps := s.Poller
+	if ps.Invocations == 0 {
+		return
+	}
+	inv := float64(ps.Invocations)
+	perInv := ps.InvokeTime / time.Duration(ps.Invocations)
+	records := float64(ps.InvokedRecords)
+	cost := perInv.Seconds()*float64(s.MemoryMB)/1024*lambdaArmGBSecond + lambdaRequest
+	fmt.Fprintf(w, "\nload (%s, %d shards x parallelization %d, batch size %d, %d MB)\n", s.KinesisEmu, s.Shards, s.Factor, s.BatchSize, s.MemoryMB)
+	rows := [][2]string{
+		{"records per invocation", fmt.Sprintf("%.1f", records/inv)},
+		{"write calls", fmt.Sprintf("%d: %.4f per record, %.1f per invocation", s.WriteCalls, float64(s.WriteCalls)/records, float64(s.WriteCalls)/inv)},
+		{"invocation time", fmt.Sprintf("%s average; Lambda arm64 at %d MB would bill $%.3g per invocation, $%.3g per million records", perInv.Round(10*time.Microsecond), s.MemoryMB, cost, cost/(records/inv)*1e6)},
+		{"time in GetRecords", fmt.Sprintf("%s in %d calls (%s each): the local Kinesis", ps.GetRecordsTime.Round(time.Millisecond), ps.GetRecordsCalls, (ps.GetRecordsTime / time.Duration(max(1, ps.GetRecordsCalls))).Round(10*time.Microsecond))},
+		{"time in invocations", fmt.Sprintf("%s: the function under aws-lambda-rie, its sink included", ps.InvokeTime.Round(time.Millisecond))},
+		{"  of which in DynamoDB", fmt.Sprintf("%s in %d calls (%s each, overlapping): dynalite", s.SinkTime.Round(time.Millisecond), s.SinkCalls, (s.SinkTime / time.Duration(max(1, s.SinkCalls))).Round(10*time.Microsecond))},
+	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "  %-26s %s\n", r[0], r[1])
 	}

@@ -1,0 +1,574 @@
+// Package sim is a deterministic discrete-event model of a Kinesis event
+// source mapping feeding the example's function: shards polled once a second
+// (5 times a second while a shard has more), records split by partition key
+// over ParallelizationFactor concurrent batches, batching windows, one
+// invocation in flight per batch lane, invocation time from the measured
+// per-record costs plus DynamoDB round trips, throttling at the concurrency
+// limit, and DynamoDB partition and table throttling under key skew. It
+// checks the planner (internal/plan) with the dynamics the planner's
+// steady-state formulas leave out.
+//
+// Large streams are simulated on a sample of shards: the shard holding the
+// busiest key in full, the others as a few representative shards whose
+// counts are scaled up; shared limits (concurrency, table throughput,
+// partitions) are scaled down to the sample.
+package sim
+
+import (
+	"container/heap"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/streamproc/streamproc/internal/plan"
+)
+
+// Config is one run.
+type Config struct {
+	Input  plan.Input  // load, costs, prices
+	Design plan.Design // shards, batch size, window, factor, memory, partitions
+	// Seed simulates the seed-style handler (one PutItem per record).
+	Seed bool
+	// Duration is simulated time. Default: 300s.
+	Duration time.Duration
+	// Warmup is left out of the steady-state figures. Default: 60s.
+	Warmup time.Duration
+	// Backlog is how far behind the mapping starts: records of the last
+	// Backlog are already in the stream (a catch-up after an outage).
+	// Default: 0.
+	Backlog time.Duration
+	// SampleShards is how many shards are simulated. Default: 8.
+	SampleShards int
+	// ConcurrencyLimit is the function's concurrency (reserved or the
+	// account's). Default: 0, unlimited.
+	ConcurrencyLimit int
+	// TableWCU is the table's write throughput limit. Default: 40,000 (the
+	// on-demand per-table quota).
+	TableWCU float64
+	// RandSeed seeds the key draws. Default: 1.
+	RandSeed uint64
+}
+
+// Result is what a run measured, scaled to the whole stream.
+type Result struct {
+	RecordsPerSecond     float64 `json:"records_per_second"`
+	Shards               int     `json:"shards"`
+	Factor               int     `json:"parallelization_factor"`
+	SimulatedRecords     int64   `json:"simulated_records"`
+	InvocationsPerSecond float64 `json:"invocations_per_second"`
+	RecordsPerInvocation float64 `json:"records_per_invocation"`
+	WritesPerRecord      float64 `json:"dynamodb_writes_per_record"`
+	WCUPerSecond         float64 `json:"dynamodb_wcu_per_second"`
+	RCUPerSecond         float64 `json:"dynamodb_rcu_per_second"`
+	IteratorAgeMax       float64 `json:"iterator_age_max_seconds"`
+	IteratorAgeMean      float64 `json:"iterator_age_mean_seconds"`
+	ConcurrencyMax       float64 `json:"concurrency_max"`
+	ConcurrencyAvg       float64 `json:"concurrency_avg"`
+	ConcurrencyThrottles int64   `json:"concurrency_throttles"`
+	ThrottledWrites      int64   `json:"dynamodb_throttled_writes"`
+	KeepsUp              bool    `json:"keeps_up"`
+	// Drained is when the backlog was worked off (0 without a backlog, -1
+	// when it never was).
+	DrainedSeconds float64        `json:"drained_seconds"`
+	Cost           plan.Breakdown `json:"breakdown_usd_per_month"`
+	MonthlyCostUSD float64        `json:"monthly_cost_usd"`
+}
+
+type rec struct {
+	arrival float64
+	readAt  float64
+	key     int32
+	window  int64
+}
+
+type shard struct {
+	id      int
+	rate    float64 // records/s
+	hotRate float64 // of which the busiest key
+	weight  float64 // shards this one stands for
+	keys    int
+	next    int64 // index of the next record to arrive
+	start   float64
+	lanes   []*lane
+	rng     *rand.Rand
+}
+
+type lane struct {
+	sh       *shard
+	buf      []rec
+	busy     bool
+	timerAt  float64
+	retrying bool
+}
+
+type event struct {
+	t    float64
+	seq  int64
+	kind int
+	sh   *shard
+	ln   *lane
+	recs []rec
+}
+
+const (
+	evPoll = iota
+	evTimer
+	evRetry
+	evDone
+)
+
+type eventHeap []*event
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	if h[i].t != h[j].t {
+		return h[i].t < h[j].t
+	}
+	return h[i].seq < h[j].seq
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(*event)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+type bucket struct {
+	tokens, rate, burst, at float64
+}
+
+// take consumes n units at t and returns how long the caller waits for them.
+func (b *bucket) take(t, n float64) float64 {
+	b.tokens = math.Min(b.burst, b.tokens+(t-b.at)*b.rate)
+	b.at = t
+	b.tokens -= n
+	if b.tokens >= 0 {
+		return 0
+	}
+	return -b.tokens / b.rate
+}
+
+type itemKey struct {
+	shard int
+	key   int32
+	win   int64
+}
+
+type runner struct {
+	cfg                        Config
+	in                         plan.Input
+	N                          int
+	B, cpu, overhead, lat      float64
+	conc                       float64
+	window, warmup, end        float64
+	events                     eventHeap
+	seq                        int64
+	items                      map[itemKey]int
+	itemOrder                  []itemKey // creation order, for sums that do not depend on map order
+	parts                      []bucket
+	table                      bucket
+	inflight, inflightMax      float64
+	concArea, lastT            float64
+	concLimit                  float64
+	invocations, records       float64 // weighted, steady state
+	writes, wcu, rcu           float64
+	ageMax, ageSum, ageN       float64
+	throttles, throttledWrites int64
+	simRecords                 int64
+	pending                    int64 // arrived and read, not yet done (all shards)
+	drained                    float64
+	shards                     []*shard
+}
+
+// Run simulates cfg.
+func Run(cfg Config) Result {
+	if cfg.Duration == 0 {
+		cfg.Duration = 300 * time.Second
+	}
+	if cfg.Warmup == 0 {
+		cfg.Warmup = 60 * time.Second
+	}
+	if cfg.SampleShards == 0 {
+		cfg.SampleShards = 8
+	}
+	if cfg.TableWCU == 0 {
+		cfg.TableWCU = 40_000
+	}
+	if cfg.RandSeed == 0 {
+		cfg.RandSeed = 1
+	}
+	in := cfg.Input.WithDefaults()
+	d := cfg.Design
+	r := &runner{
+		cfg: cfg, in: in,
+		N:        d.BatchSize * in.Aggregation,
+		B:        d.BatchingWindowSeconds,
+		cpu:      plan.CPUPerRecord(in, cfg.Seed).Seconds(),
+		overhead: in.Costs.InvokeOverhead.Seconds(),
+		lat:      in.Costs.DynamoDBLatency.Seconds(),
+		conc:     float64(in.Costs.StoreConcurrency),
+		window:   in.Window.Seconds(),
+		warmup:   cfg.Warmup.Seconds(),
+		end:      cfg.Duration.Seconds(),
+		items:    map[itemKey]int{},
+		drained:  -1,
+	}
+	S := d.Shards
+	k := min(S, cfg.SampleShards)
+	peak := in.PeakRecordsPerSecond
+	hot := 0.0
+	if in.HotKeyShare > 0 {
+		hot = in.HotKeyShare * peak
+	}
+	base := (peak - hot) / float64(S)
+	keysPerShard := max(1, in.Keys/S)
+	sampleWeight := 1.0 // of the whole stream in the sample, for shared limits
+	for i := range k {
+		w := 1.0
+		if i > 0 {
+			w = float64(S-1) / float64(k-1)
+		}
+		sh := &shard{id: i, rate: base, weight: w, keys: keysPerShard, start: -cfg.Backlog.Seconds(),
+			rng: rand.New(rand.NewPCG(cfg.RandSeed, uint64(i)))}
+		if i == 0 {
+			sh.rate += hot
+			sh.hotRate = hot
+		}
+		for range d.ParallelizationFactor {
+			sh.lanes = append(sh.lanes, &lane{sh: sh, timerAt: -1})
+		}
+		r.shards = append(r.shards, sh)
+		// Shards are polled independently: spread the first polls over a second.
+		r.push(&event{t: float64(i) / float64(k), kind: evPoll, sh: sh})
+	}
+	sampleWeight = float64(k) / float64(S)
+	// Shared limits scaled to the sample (a sampled shard's lanes stand for
+	// weight lanes, so they use weight slots of the concurrency limit).
+	if cfg.ConcurrencyLimit > 0 {
+		r.concLimit = float64(cfg.ConcurrencyLimit)
+	}
+	// Every partition of the table is modelled (a new on-demand table starts
+	// with about 4,000 WCU, four partitions); the sample gets its share of
+	// each partition's 1,000 WCU/s, with DynamoDB's burst capacity (up to
+	// 300 s of unused throughput).
+	r.parts = make([]bucket, max(4, d.Partitions))
+	for i := range r.parts {
+		rate := 1000 * sampleWeight
+		r.parts[i] = bucket{tokens: 300 * rate, rate: rate, burst: 300 * rate}
+	}
+	// The sample's share of the table's throughput quota, charged with the
+	// sample's own writes. The shards it stands for write at other moments
+	// of a batching period, so the share is smoothed over one period.
+	tw := cfg.TableWCU * sampleWeight
+	period := math.Max(1, r.B)
+	r.table = bucket{tokens: tw * period, rate: tw, burst: tw * period}
+
+	for r.events.Len() > 0 {
+		e := heap.Pop(&r.events).(*event)
+		if e.t > r.end {
+			break
+		}
+		r.advance(e.t)
+		switch e.kind {
+		case evPoll:
+			r.poll(e.sh, e.t)
+		case evTimer:
+			e.ln.timerAt = -1
+			r.try(e.ln, e.t)
+		case evRetry:
+			e.ln.retrying = false
+			r.try(e.ln, e.t)
+		case evDone:
+			r.done(e.ln, e.recs, e.t)
+		}
+	}
+	r.advance(r.end)
+	return r.result(S, d, peak)
+}
+
+func (r *runner) push(e *event) {
+	r.seq++
+	e.seq = r.seq
+	heap.Push(&r.events, e)
+}
+
+func (r *runner) advance(t float64) {
+	if t > r.lastT {
+		if r.lastT >= r.warmup {
+			r.concArea += r.inflight * (t - r.lastT)
+		} else if t > r.warmup {
+			r.concArea += r.inflight * (t - r.warmup)
+		}
+		r.lastT = t
+	}
+}
+
+// poll is one GetRecords: up to 10,000 records that have arrived.
+func (r *runner) poll(sh *shard, t float64) {
+	// A shard serves 2 MiB/s to its readers: a call returns at most 10,000
+	// records, and a big one makes the next wait.
+	perCall := min(10_000, max(1, int(2<<20/float64(r.in.RecordBytes))))
+	n := 0
+	for n < perCall {
+		arr := sh.start + float64(sh.next)/sh.rate
+		if arr > t {
+			break
+		}
+		sh.next++
+		n++
+		key := int32(sh.rng.IntN(sh.keys))
+		if sh.hotRate > 0 && sh.rng.Float64() < sh.hotRate/sh.rate {
+			key = -1 // the busiest key
+		}
+		ev := arr
+		if s := r.in.OutOfOrderShare; s > 0 && r.in.Lateness > 0 && sh.rng.Float64() < s {
+			ev -= sh.rng.Float64() * r.in.Lateness.Seconds()
+		}
+		ln := sh.lanes[laneOf(key, len(sh.lanes))]
+		ln.buf = append(ln.buf, rec{arrival: arr, readAt: t, key: key, window: int64(math.Floor(ev / r.window))})
+	}
+	r.pending += int64(n)
+	r.simRecords += int64(n)
+	for _, ln := range sh.lanes {
+		r.try(ln, t)
+	}
+	gap := 1.0 // Lambda's base rate when the shard is caught up
+	if n == perCall {
+		// more waiting: read again as soon as 2 MiB/s and 5 calls/s allow
+		gap = math.Max(0.2, float64(n*r.in.RecordBytes)/(2<<20))
+	}
+	r.push(&event{t: t + gap, kind: evPoll, sh: sh})
+}
+
+func laneOf(key int32, n int) int {
+	if n == 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte{byte(key), byte(key >> 8), byte(key >> 16), byte(key >> 24)})
+	return int(h.Sum32() % uint32(n))
+}
+
+// try invokes the lane's next batch when it is full, its batching window
+// has passed, or (without a window) as soon as records are in.
+func (r *runner) try(ln *lane, t float64) {
+	if ln.busy || ln.retrying || len(ln.buf) == 0 {
+		return
+	}
+	if len(ln.buf) < r.N && r.B > 0 {
+		due := ln.buf[0].readAt + r.B
+		if t < due {
+			if ln.timerAt != due {
+				ln.timerAt = due
+				r.push(&event{t: due, kind: evTimer, ln: ln})
+			}
+			return
+		}
+	}
+	w := ln.sh.weight
+	if r.concLimit > 0 && r.inflight+w > r.concLimit+1e-9 {
+		if t >= r.warmup {
+			r.throttles++
+		}
+		ln.retrying = true
+		r.push(&event{t: t + 1, kind: evRetry, ln: ln})
+		return
+	}
+	n := min(r.N, len(ln.buf))
+	batch := ln.buf[:n:n]
+	ln.buf = ln.buf[n:]
+	ln.busy = true
+	r.inflight += w
+	r.inflightMax = math.Max(r.inflightMax, r.inflight)
+	r.push(&event{t: t + r.invoke(ln.sh, batch, t), kind: evDone, ln: ln, recs: batch})
+}
+
+// invoke returns the invocation's duration and books its writes.
+func (r *runner) invoke(sh *shard, batch []rec, t float64) float64 {
+	c := r.in.Costs
+	steady := t >= r.warmup
+	w := sh.weight
+	n := float64(len(batch))
+	var writes, wait float64
+	if r.cfg.Seed {
+		writes = n
+		size := float64(r.in.RecordBytes + 100)
+		for _, rc := range batch {
+			wait = math.Max(wait, r.write(sh, rc.key, rc.window, t, math.Ceil(size/1024)))
+		}
+		if steady {
+			r.wcu += w * n * math.Ceil(size/1024)
+		}
+		if steady {
+			r.invocations += w
+			r.records += w * n
+			r.writes += w * writes
+		}
+		return r.overhead + n*(r.cpu+r.lat) + wait
+	}
+	counts := map[itemKey]int{}
+	var order []itemKey
+	for _, rc := range batch {
+		ik := itemKey{sh.id, rc.key, rc.window}
+		if counts[ik] == 0 {
+			order = append(order, ik)
+		}
+		counts[ik]++
+	}
+	writes = float64(len(counts))
+	readRounds := math.Ceil(math.Ceil(writes/100) / r.conc)
+	// The PutItems go out StoreConcurrency at a time after the reads; a
+	// throttled write holds its slot for the backoff, delaying the rest.
+	for j, ik := range order {
+		add := counts[ik]
+		before, seen := r.items[ik]
+		if !seen {
+			r.itemOrder = append(r.itemOrder, ik)
+		}
+		after := before + add
+		r.items[ik] = after
+		sizeOf := func(readings int) float64 {
+			return math.Min(float64(c.MaxItemBytes), float64(c.ItemBaseBytes+c.KeyBytes+c.BytesPerReading*readings))
+		}
+		wu := math.Ceil(sizeOf(after) / 1024)
+		ru := 1.0
+		if before > 0 {
+			ru = math.Ceil(sizeOf(before) / 4096)
+		}
+		at := t + n*r.cpu + r.lat*(readRounds+math.Floor(float64(j)/r.conc)) + wait
+		wait += r.write(sh, ik.key, ik.win, at, wu)
+		if steady {
+			r.wcu += w * wu
+			r.rcu += w * ru
+		}
+	}
+	if steady {
+		r.invocations += w
+		r.records += w * n
+		r.writes += w * writes
+	}
+	rounds := 0.0
+	if writes > 0 {
+		rounds = math.Ceil(math.Ceil(writes/100)/r.conc) + math.Ceil(writes/r.conc)
+	}
+	return r.overhead + n*r.cpu + rounds*r.lat + wait
+}
+
+// write charges a write of units to its partition and the table and
+// returns how long the writer waits out throttling (a retry with backoff).
+func (r *runner) write(sh *shard, key int32, win int64, t, units float64) float64 {
+	h := fnv.New64a()
+	var b [16]byte
+	for i := range 4 {
+		b[i] = byte(key >> (8 * i))
+	}
+	for i := range 8 {
+		b[4+i] = byte(win >> (8 * i))
+	}
+	b[12] = byte(sh.id)
+	_, _ = h.Write(b[:13])
+	p := &r.parts[h.Sum64()%uint64(len(r.parts))]
+	wait := math.Max(p.take(t, units), r.table.take(t, units))
+	if wait > 0 {
+		if t >= r.warmup {
+			r.throttledWrites++
+		}
+		wait += 0.025 // the SDK's first backoff
+	}
+	return wait
+}
+
+func (r *runner) done(ln *lane, batch []rec, t float64) {
+	ln.busy = false
+	r.inflight -= ln.sh.weight
+	r.pending -= int64(len(batch))
+	for _, rc := range batch {
+		if rc.arrival >= r.warmup {
+			age := t - rc.arrival
+			r.ageMax = math.Max(r.ageMax, age)
+			r.ageSum += age
+			r.ageN++
+		}
+	}
+	if r.cfg.Backlog > 0 && r.drained < 0 && r.caughtUp(t) {
+		r.drained = t
+	}
+	r.try(ln, t)
+}
+
+// caughtUp reports whether no record older than two poll rounds and a
+// batching window is waiting.
+func (r *runner) caughtUp(t float64) bool {
+	limit := t - (r.B + 2)
+	for _, sh := range r.shards {
+		if sh.start+float64(sh.next)/sh.rate < limit {
+			return false
+		}
+		for _, ln := range sh.lanes {
+			if len(ln.buf) > 0 && ln.buf[0].arrival < limit {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *runner) result(S int, d plan.Design, peak float64) Result {
+	span := r.end - r.warmup
+	res := Result{
+		RecordsPerSecond: peak, Shards: S, Factor: d.ParallelizationFactor,
+		SimulatedRecords:     r.simRecords,
+		InvocationsPerSecond: r.invocations / span,
+		WCUPerSecond:         r.wcu / span,
+		RCUPerSecond:         r.rcu / span,
+		IteratorAgeMax:       r.ageMax,
+		ConcurrencyMax:       r.inflightMax,
+		ConcurrencyAvg:       r.concArea / span,
+		ConcurrencyThrottles: r.throttles,
+		ThrottledWrites:      r.throttledWrites,
+		DrainedSeconds:       r.drained,
+	}
+	if r.cfg.Backlog == 0 {
+		res.DrainedSeconds = 0
+	}
+	if r.invocations > 0 {
+		res.RecordsPerInvocation = r.records / r.invocations
+	}
+	if r.records > 0 {
+		res.WritesPerRecord = r.writes / r.records
+	}
+	if r.ageN > 0 {
+		res.IteratorAgeMean = r.ageSum / r.ageN
+	}
+	res.KeepsUp = r.caughtUp(r.end)
+	in := r.in
+	// Storage: the items the steady state created (weighted), a month of
+	// them stored half the month on average, as the planner prices it.
+	var stored float64
+	for _, ik := range r.itemOrder {
+		readings := r.items[ik]
+		if float64(ik.win)*r.window >= r.warmup {
+			c := in.Costs
+			size := math.Min(float64(c.MaxItemBytes), float64(c.ItemBaseBytes+c.KeyBytes+c.BytesPerReading*readings))
+			stored += r.shards[ik.shard].weight * size
+		}
+	}
+	// The month is priced at the average rate: scale the peak run's usage.
+	f := in.RecordsPerSecond / peak
+	gbs := 0.0
+	if r.invocations > 0 {
+		gbs = res.ConcurrencyAvg * float64(d.MemoryMB) / 1024
+	}
+	res.Cost = plan.MonthlyCost(in, d, plan.Usage{
+		InvocationsPerSecond: res.InvocationsPerSecond * f,
+		GBSecondsPerSecond:   gbs * f,
+		WCUPerSecond:         res.WCUPerSecond * f,
+		RCUPerSecond:         res.RCUPerSecond * f,
+		StoredGB:             stored / span * f * 730 * 3600 / (1 << 30) / 2,
+	})
+	res.MonthlyCostUSD = res.Cost.Total()
+	return res
+}
