@@ -23,7 +23,7 @@ func TestEventTime(t *testing.T) {
 	app := awscdk.NewApp(nil)
 	addNagPacks(app)
 	stack := awscdk.NewStack(app, jsii.String("EventTime"), nil)
-	code := func() awslambda.Code { return awslambda.Code_FromAsset(jsii.String(handlerEntry), nil) }
+	code := func() awslambda.Code { return awslambda.Code_FromAsset(jsii.String(prebuiltCode), nil) }
 
 	def := sp.NewStreamProcessor(stack, jsii.String("Defaults"), &sp.StreamProcessorProps{Code: code()})
 	props := &sp.EventTimeProps{}

@@ -265,6 +265,7 @@ func TestEngineBootstrapUnderRIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := map[string]bool{}
+	finals := map[string]bool{} // "sensor|window start"
 	for _, rec := range got.Records {
 		var m eventtime.ResultMessage[eventtime.Stats]
 		if err := json.Unmarshal(rec.Data, &m); err != nil {
@@ -274,14 +275,35 @@ func TestEngineBootstrapUnderRIE(t *testing.T) {
 			t.Errorf("result %s: revision %d last %v, seen before %v", m.ID, m.Revision, m.Last, ids[m.ID])
 		}
 		ids[m.ID] = true
+		finals[m.Key+"|"+m.WindowStart.UTC().Format(time.RFC3339)] = true
 		w := want[m.Key+"|"+m.WindowStart.UTC().Format(time.RFC3339)]
 		if m.Value.Count != w.n || int64(m.Value.Sum) != w.sum {
 			t.Errorf("result %s: count %d sum %d, want %d and %d", m.ID, m.Value.Count, m.Value.Sum, w.n, w.sum)
 		}
 	}
 	t.Logf("%d final results on the results stream for %d windows of readings", len(ids), len(want))
-	if len(ids) < len(want)/2 {
-		t.Errorf("%d final results for %d windows of readings\n%s", len(ids), len(want), rie.Log())
+	// The watermark is the highest event time minus the 20s bound: every
+	// window that ends before it is final, none that ends after it is (a
+	// second of margin either side of the boundary).
+	var maxET time.Time
+	for _, rc := range recs {
+		if rc.EventTime.After(maxET) {
+			maxET = rc.EventTime
+		}
+	}
+	wm := maxET.Add(-20 * time.Second)
+	for k := range want {
+		start, err := time.Parse(time.RFC3339, k[strings.LastIndex(k, "|")+1:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		end, final := start.Add(time.Minute), finals[k]
+		switch {
+		case end.Before(wm.Add(-time.Second)) && !final:
+			t.Errorf("window %s ends at %s, before the watermark %s, but has no final result", k, end, wm)
+		case end.After(wm.Add(time.Second)) && final:
+			t.Errorf("window %s ends at %s, after the watermark %s, but has a final result", k, end, wm)
+		}
 	}
 	for _, s := range []string{`"LateRecords"`, `"ResultsPublished"`, `"WatermarkLag"`} {
 		if !strings.Contains(rie.Log(), s) {
