@@ -2,8 +2,11 @@
 // variables the StreamProcessor construct sets, the CloudWatch namespace,
 // dimension and metric names the batch toolkit emits, and the shapes of the
 // messages in a pipeline's dead-letter queue (records the function
-// quarantined, and the event source mapping's on-failure descriptions).
-// Import it to read your own DLQ or to graph the toolkit's metrics.
+// quarantined, and the event source mapping's on-failure descriptions), and
+// the objects the mapping writes to an S3 on-failure destination
+// (FailedBatchObject: the description plus the batch's records, under keys
+// FailedBatchKey describes). Import it to read your own DLQ or failed-batch
+// bucket, or to graph the toolkit's metrics.
 //
 // It is plain Go with no AWS SDK or CDK imports, so the construct, a Lambda
 // function and a CLI can all depend on it cheaply.
@@ -13,6 +16,9 @@
 // Version names the message format. Within one major version fields are only
 // added, never renamed, retyped or removed, and every reader ignores fields it
 // does not know; a message without a "version" field is version 1. The
+// on-failure messages and failed-batch objects are Lambda's own format: their
+// "version" field is Lambda's ("1.0"), and this package follows Lambda's
+// documentation of them, adding fields as Lambda adds them. The
 // environment variable, attribute, metric and dimension names are fixed for
 // a major version: changing one is a breaking change for deployed pipelines.
 package contract
