@@ -34,6 +34,10 @@ const (
 	// EnvQuarantineQueueURL is the URL of the queue that receives records a
 	// function rejects as permanently bad. It is the construct's DLQ.
 	EnvQuarantineQueueURL = "STREAMPROC_QUARANTINE_QUEUE_URL"
+	// EnvQuarantineMaxMessageBytes is the quarantine queue's
+	// MaximumMessageSize in bytes; the toolkit sizes quarantine parts for it
+	// (QuarantineChunk). Unset means the classic 256 KiB.
+	EnvQuarantineMaxMessageBytes = "STREAMPROC_QUARANTINE_MAX_MESSAGE_BYTES"
 	// EnvMetricsNamespace is the CloudWatch namespace for the function's own
 	// Embedded Metric Format metrics.
 	EnvMetricsNamespace = "STREAMPROC_METRICS_NAMESPACE"
@@ -90,10 +94,27 @@ type QuarantinedRecord struct {
 	Data                        []byte    `json:"data"` // base64 in JSON
 }
 
-// MaxQuarantineChunk is the most payload bytes one quarantine message carries.
-// Base64 grows it by 4/3; with the metadata the body stays under the 256 KiB SQS
-// limit that every queue accepts.
+// MaxQuarantineChunk is the most payload bytes one quarantine message carries
+// on a queue with the classic 256 KiB MaximumMessageSize. Base64 grows it by
+// 4/3; with the metadata the body stays under 256 KiB.
 const MaxQuarantineChunk = 160 * 1024
+
+// MaxQuarantineChunkLarge is the most payload bytes one quarantine message
+// carries on a queue whose MaximumMessageSize is 1 MiB (SQS's maximum since
+// 2025; the StreamProcessor construct creates its queue so and says so with
+// EnvQuarantineMaxMessageBytes). 720 KiB is 960 KiB as base64, leaving 64 KiB
+// for the metadata and the attribute. A 10 MiB Kinesis record takes 15 parts
+// instead of 64. Readers reassemble parts of any size.
+const MaxQuarantineChunkLarge = 720 * 1024
+
+// QuarantineChunk returns the part size for a queue whose MaximumMessageSize
+// is maxMessageBytes (0: unknown, the classic 256 KiB).
+func QuarantineChunk(maxMessageBytes int) int {
+	if maxMessageBytes >= 1024*1024 {
+		return MaxQuarantineChunkLarge
+	}
+	return MaxQuarantineChunk
+}
 
 // OnFailureMessage is the body the Lambda event source mapping sends to an SQS
 // on-failure destination for a Kinesis source. It describes the batch; it does
