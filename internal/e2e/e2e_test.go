@@ -159,6 +159,8 @@ type testCase struct {
 	functionTimeout time.Duration
 	// shards overrides the stream's shard count.
 	shards int
+	// adjust changes the mapping's settings from the template's.
+	adjust func(*localesm.Config)
 	run    func(c *caseCtx)
 	// expect checks the case's own promises beyond conservation.
 	expect func(c *caseCtx, v verdict)
@@ -172,7 +174,12 @@ func runCase(t *testing.T, tc testCase) {
 		Root: root, Template: template, Bootstrap: bootstrap, FunctionTimeout: tc.functionTimeout, Shards: tc.shards,
 		// Poll idle shards every 200ms instead of AWS's 1s, so a case
 		// settles faster; every other setting is the template's.
-		Adjust: func(c *localesm.Config) { c.PollInterval = 200 * time.Millisecond },
+		Adjust: func(c *localesm.Config) {
+			c.PollInterval = 200 * time.Millisecond
+			if tc.adjust != nil {
+				tc.adjust(c)
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
