@@ -89,6 +89,7 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 	output("DeadLetterQueueUrl", *sp.DeadLetterQueue().QueueUrl(), "DLQ: failed batches and quarantined records (streamctl redrive --queue)")
 	output("TableName", *table.TableName(), "DynamoDB table of per-minute aggregates")
 
+	addProcessorGraphs(sp)
 	suppressPipelineFindings(sp)
 	return &PipelineStack{Stack: stack, Processor: sp, Table: table}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -226,6 +227,30 @@ func TestStageFromContext(t *testing.T) {
 		}
 		if err != nil || st.Name != tc.want {
 			t.Errorf("stage=%v: got %q, %v; want %q", tc.ctx, st.Name, err, tc.want)
+		}
+	}
+}
+
+// TestProcessorGraphs: the processor's own metrics are on the pipeline
+// dashboard (added through the construct's monitoring API), in the pipeline's
+// namespace.
+func TestProcessorGraphs(t *testing.T) {
+	synthApp(t)
+	dashboards := *templates["dev"].FindResources(jsii.String("AWS::CloudWatch::Dashboard"), nil)
+	if len(dashboards) != 1 {
+		t.Fatalf("%d dashboards, want 1", len(dashboards))
+	}
+	for _, d := range dashboards {
+		raw, err := json.Marshal((*d)["Properties"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := string(raw)
+		for _, name := range []string{config.MetricWindowsWritten, config.MetricDuplicatesSkipped, config.MetricWriteCalls,
+			config.MetricLateRecords, config.MetricEventTimeLag, "## Application"} {
+			if !strings.Contains(body, name) {
+				t.Errorf("dashboard has no %s", name)
+			}
 		}
 	}
 }

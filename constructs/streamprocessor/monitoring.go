@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -131,6 +132,17 @@ type MonitoringProps struct {
 	// Records the function may quarantine in 5 minutes before the alarm fires.
 	// Default: 0 (any quarantined record)
 	QuarantinedRecordsThreshold *float64 `field:"optional" json:"quarantinedRecordsThreshold" yaml:"quarantinedRecordsThreshold"`
+	// For an existing stream in another account (or whose account cannot be
+	// told at synth because the stack's account is not set): read the
+	// stream's own metrics (AWS/Kinesis) from the stream's account, through
+	// CloudWatch cross-account observability. This stack's account must be a
+	// monitoring account linked to the stream's account; the alarms and
+	// graphs then carry the stream's account id (AccountId). Without it, such
+	// a stream gets no stream-side alarm or graph: an alarm here would watch
+	// a metric that never arrives in this account. Ignored for a stream in
+	// this stack's account.
+	// Default: false
+	CrossAccountStreamMetrics *bool `field:"optional" json:"crossAccountStreamMetrics" yaml:"crossAccountStreamMetrics"`
 }
 
 // monitoringTargets is what the construct hands to addMonitoring: the resources
@@ -149,15 +161,34 @@ type monitoringTargets struct {
 	MetricsNamespace    string   // of the function's own EMF metrics
 	EnhancedFanOut      bool     // the mapping reads through an enhanced fan-out consumer
 	ConsumerName        *string  // name of that consumer (only with EnhancedFanOut)
+	// NoStreamMetrics: the stream's own metrics (AWS/Kinesis) cannot be read
+	// in this account (a stream in another account, without
+	// CrossAccountStreamMetrics): no stream-side alarm or graph.
+	NoStreamMetrics bool
+	// StreamAccount, when set, is the account the stream's metrics are read
+	// from (cross-account observability).
+	StreamAccount *string
 }
 
-// Monitoring is what addMonitoring made.
+// streamOpts are metric options for the stream's own metrics: in the
+// stream's account when it is read across accounts.
+func (t *monitoringTargets) streamOpts(stat string, period time.Duration, label string) *awscloudwatch.MetricOptions {
+	o := opts(stat, period, label)
+	o.Account = t.StreamAccount
+	return o
+}
+
+// Monitoring is what addMonitoring made, and where the application adds its
+// own alarms (AddAlarm) and graphs (AddWidgets).
 type Monitoring struct {
 	// Alarms in AllAlarmKinds order (those that apply and are not disabled).
+	// Alarms added with AddAlarm are not in this list.
 	Alarms []awscloudwatch.IAlarm
 	// ByKind is Alarms by kind, e.g. to add a paging action to ByKind[AlarmDroppedEvents] only.
 	ByKind map[AlarmKind]awscloudwatch.IAlarm
-	// Composite "pipeline unhealthy" alarm: any of Alarms in ALARM. Nil when alarms are disabled.
+	// Composite "pipeline unhealthy" alarm: any of Alarms, or of the alarms
+	// added with AddAlarm, in ALARM. Nil when alarms are disabled, or until
+	// the first alarm exists.
 	Composite awscloudwatch.IAlarm
 	// Topic the alarms notify. Nil when alarms are disabled.
 	Topic awssns.ITopic
@@ -165,6 +196,54 @@ type Monitoring struct {
 	Dashboard awscloudwatch.Dashboard
 	// DashboardURL is the console URL of the dashboard (a token).
 	DashboardURL *string
+
+	scope      constructs.Construct // the "Monitoring" child
+	prefix     string               // of alarm names
+	disabled   bool                 // MonitoringProps.DisableAlarms
+	action     awscloudwatch.IAlarmAction
+	page       awssns.ITopic // MonitoringProps.CompositeTopic
+	appAlarms  []awscloudwatch.IAlarm
+	appSection bool // the "Application" section title is on the dashboard
+}
+
+// AddAlarm makes an alarm of the application part of the pipeline's health:
+// it joins the composite alarm (whose rule is rendered at synthesis, so
+// alarms added after the construct are included) and, when it is an
+// awscloudwatch.Alarm, notifies the alarm topic on ALARM and on OK like the
+// construct's own alarms. With MonitoringProps.DisableAlarms there is no
+// topic and no composite: the alarm is left as it is.
+func (m *Monitoring) AddAlarm(alarm awscloudwatch.IAlarm) {
+	if alarm == nil || m.disabled {
+		return
+	}
+	m.appAlarms = append(m.appAlarms, alarm)
+	if a, ok := alarm.(awscloudwatch.Alarm); ok && m.action != nil {
+		a.AddAlarmAction(m.action)
+		a.AddOkAction(m.action)
+	}
+	if m.Composite == nil {
+		m.Composite = compositeAlarm(m.scope, m.prefix, m, m.page)
+	}
+}
+
+// AddWidgets adds the application's graphs to the pipeline dashboard, in an
+// "Application" section below the construct's own rows. Each call adds one
+// row, laid out left to right (a row wraps at the dashboard's 24 columns).
+func (m *Monitoring) AddWidgets(widgets ...awscloudwatch.IWidget) {
+	if len(widgets) == 0 {
+		return
+	}
+	if !m.appSection {
+		m.Dashboard.AddWidgets(section("Application", "metrics of the application")...)
+		m.appSection = true
+	}
+	m.Dashboard.AddWidgets(widgets...)
+}
+
+// compositeAlarms is every alarm the composite alarm ORs: the construct's,
+// then the application's.
+func (m *Monitoring) compositeAlarms() []awscloudwatch.IAlarm {
+	return append(append([]awscloudwatch.IAlarm{}, m.Alarms...), m.appAlarms...)
 }
 
 // Statistics used by alarms and graphs.
@@ -191,22 +270,28 @@ func addMonitoring(scope constructs.Construct, t *monitoringTargets, props *Moni
 		prefix = *p.AlarmNamePrefix
 	}
 
-	res := &Monitoring{ByKind: map[AlarmKind]awscloudwatch.IAlarm{}}
+	res := &Monitoring{
+		ByKind:   map[AlarmKind]awscloudwatch.IAlarm{},
+		scope:    m,
+		prefix:   prefix,
+		disabled: boolValue(p.DisableAlarms),
+		page:     p.CompositeTopic,
+	}
 	specs := alarmSpecs(t, &p)
 	var alarms []builtAlarm
-	if !boolValue(p.DisableAlarms) {
+	if !res.disabled {
 		res.Topic = alarmTopic(m, &p)
-		action := awscloudwatchactions.NewSnsAction(res.Topic)
+		res.action = awscloudwatchactions.NewSnsAction(res.Topic)
 		for _, s := range specs {
 			a := s.build(m, prefix)
-			a.AddAlarmAction(action)
-			a.AddOkAction(action)
+			a.AddAlarmAction(res.action)
+			a.AddOkAction(res.action)
 			alarms = append(alarms, builtAlarm{spec: s, alarm: a})
 			res.Alarms = append(res.Alarms, a)
 			res.ByKind[s.Kind] = a
 		}
 		if len(res.Alarms) > 0 {
-			res.Composite = compositeAlarm(m, prefix, res.Alarms, p.CompositeTopic)
+			res.Composite = compositeAlarm(m, prefix, res, p.CompositeTopic)
 		}
 	}
 	res.Dashboard = pipelineDashboard(m, name, t, specs, alarms, res.Composite)
@@ -287,16 +372,15 @@ func alarmTopic(scope constructs.Construct, p *MonitoringProps) awssns.ITopic {
 	return topic
 }
 
-func compositeAlarm(scope constructs.Construct, prefix string, alarms []awscloudwatch.IAlarm, page awssns.ITopic) awscloudwatch.IAlarm {
-	rules := make([]awscloudwatch.IAlarmRule, 0, len(alarms))
-	for _, a := range alarms {
-		rules = append(rules, awscloudwatch.AlarmRule_FromAlarm(a, awscloudwatch.AlarmState_ALARM))
-	}
+// compositeAlarm makes the "pipeline unhealthy" alarm. Its rule is rendered
+// when the stack is synthesized, so alarms added with AddAlarm after the
+// construct are part of it.
+func compositeAlarm(scope constructs.Construct, prefix string, m *Monitoring, page awssns.ITopic) awscloudwatch.IAlarm {
 	c := awscloudwatch.NewCompositeAlarm(scope, jsii.String("PipelineUnhealthy"), &awscloudwatch.CompositeAlarmProps{
 		CompositeAlarmName: jsii.String(prefix + "-PipelineUnhealthy"),
 		AlarmDescription: jsii.String("The stream pipeline is unhealthy: at least one of its alarms is in ALARM. " +
 			"The notification names the alarms that triggered it; each one's description has its runbook."),
-		AlarmRule: awscloudwatch.AlarmRule_AnyOf(rules...),
+		AlarmRule: &anyOfRule{m: m},
 	})
 	if page != nil {
 		action := awscloudwatchactions.NewSnsAction(page)
@@ -304,6 +388,25 @@ func compositeAlarm(scope constructs.Construct, prefix string, alarms []awscloud
 		c.AddOkAction(action)
 	}
 	return c
+}
+
+// anyOfRule is "any alarm of m in ALARM", rendered as a lazy string: the
+// composite alarm renders its rule when it is constructed, before the
+// application has added its alarms.
+type anyOfRule struct{ m *Monitoring }
+
+func (r *anyOfRule) RenderAlarmRule() *string {
+	return awscdk.Lazy_UncachedString(r, &awscdk.LazyStringValueOptions{DisplayHint: jsii.String("PipelineUnhealthyRule")})
+}
+
+// Produce implements awscdk.IStringProducer.
+func (r *anyOfRule) Produce(awscdk.IResolveContext) *string {
+	alarms := r.m.compositeAlarms()
+	rules := make([]awscloudwatch.IAlarmRule, 0, len(alarms))
+	for _, a := range alarms {
+		rules = append(rules, awscloudwatch.AlarmRule_FromAlarm(a, awscloudwatch.AlarmState_ALARM))
+	}
+	return awscloudwatch.AlarmRule_AnyOf(rules...).RenderAlarmRule()
 }
 
 func boolValue(b *bool) bool { return b != nil && *b }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -93,17 +94,40 @@ func thresholdsFor(t *monitoringTargets, p *MonitoringProps) derivedThresholds {
 // functionMetric is the one path to the function's own EMF metrics: the
 // namespace the function writes to and its single FunctionName dimension.
 func functionMetric(t *monitoringTargets, name, stat string, period time.Duration, label string) awscloudwatch.Metric {
-	ns := t.MetricsNamespace
+	return emfMetric(t.MetricsNamespace, t.Function, jsii.String(name), opts(stat, period, label))
+}
+
+// emfMetric is the function's metric name in namespace ns (the default
+// namespace when empty), with FunctionName as its dimension.
+func emfMetric(ns string, fn awslambda.IFunction, name *string, o *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	if ns == "" {
 		ns = contract.DefaultMetricsNamespace
 	}
+	if o == nil {
+		o = &awscloudwatch.MetricOptions{}
+	}
+	dims := map[string]*string{}
+	if o.DimensionsMap != nil {
+		for k, v := range *o.DimensionsMap {
+			dims[k] = v
+		}
+	}
+	dims[contract.MetricDimension] = fn.FunctionName()
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace:     jsii.String(ns),
-		MetricName:    jsii.String(name),
-		DimensionsMap: &map[string]*string{contract.MetricDimension: t.Function.FunctionName()},
-		Statistic:     jsii.String(stat),
-		Period:        cdkDuration(period),
-		Label:         labelOrNil(label),
+		MetricName:    name,
+		DimensionsMap: &dims,
+		Account:       o.Account,
+		Color:         o.Color,
+		Id:            o.Id,
+		Label:         o.Label,
+		Period:        o.Period,
+		Region:        o.Region,
+		StackAccount:  o.StackAccount,
+		StackRegion:   o.StackRegion,
+		Statistic:     o.Statistic,
+		Unit:          o.Unit,
+		Visible:       o.Visible,
 	})
 }
 
@@ -149,7 +173,7 @@ func labelOrNil(s string) *string {
 // enhanced fan-out.
 func streamLagMetric(t *monitoringTargets, label string) awscloudwatch.IMetric {
 	if !t.EnhancedFanOut {
-		return t.Stream.MetricGetRecordsIteratorAgeMilliseconds(opts(statMax, fastPeriod, label))
+		return t.Stream.MetricGetRecordsIteratorAgeMilliseconds(t.streamOpts(statMax, fastPeriod, label))
 	}
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace:  jsii.String("AWS/Kinesis"),
@@ -161,6 +185,7 @@ func streamLagMetric(t *monitoringTargets, label string) awscloudwatch.IMetric {
 		Statistic: jsii.String(statMax),
 		Period:    cdkDuration(fastPeriod),
 		Label:     labelOrNil(label),
+		Account:   t.StreamAccount,
 	})
 }
 
@@ -181,19 +206,213 @@ func errorRate(t *monitoringTargets) awscloudwatch.MathExpression {
 // disabled ones, in AllAlarmKinds order.
 func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 	th := thresholdsFor(t, p)
-	gt := awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
-	gte := awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-	notBreaching := awscloudwatch.TreatMissingData_NOT_BREACHING
+	var all []alarmSpec
+	all = append(all, lagAlarmSpecs(t, th)...)
+	all = append(all, failureAlarmSpecs(t, p, th)...)
+	all = append(all, functionAlarmSpecs(t, p)...)
+	all = append(all, streamAlarmSpecs(t)...)
+	out := all[:0]
+	for _, s := range all {
+		if !slices.Contains(p.DisabledAlarms, s.Kind) {
+			out = append(out, s)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b alarmSpec) int {
+		return slices.Index(AllAlarmKinds, a.Kind) - slices.Index(AllAlarmKinds, b.Kind)
+	})
+	return out
+}
 
+const (
+	above        = awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
+	atOrAbove    = awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+	notBreaching = awscloudwatch.TreatMissingData_NOT_BREACHING
+)
+
+// lagAlarmSpecs: how far behind the pipeline reads, seen from the stream and
+// from the function.
+func lagAlarmSpecs(t *monitoringTargets, th derivedThresholds) []alarmSpec {
 	iterMs := float64(th.IteratorAge.Milliseconds())
 	iterWhy := fmt.Sprintf("Records are discarded after %s (min of max record age and retention); this fires at %s so there is time to act.",
 		human(th.TimeToDiscard), human(th.IteratorAge))
 
+	// Stream side of the lag: shared-throughput consumers are seen through
+	// GetRecords; an enhanced fan-out consumer through its own subscription.
+	streamLag := streamLagMetric(t, "")
+	streamLagWhat := "The oldest unread record in the stream (GetRecords.IteratorAgeMilliseconds, max over 1 minute, 5 minutes in a row) is older than " +
+		human(th.IteratorAge) + ", or no consumer has read the stream for 5 minutes. " + iterWhy
+	// Lambda polls every shard about once a second while the mapping is
+	// enabled, so no datapoint for 5 minutes means no one reads the stream.
+	streamLagMissing := awscloudwatch.TreatMissingData_BREACHING
+	if t.StreamAccount != nil {
+		// Read across accounts: no data may mean the sharing link, not a
+		// stuck consumer; never keep the composite red for it.
+		streamLagMissing = notBreaching
+	}
+	if t.EnhancedFanOut {
+		streamLagWhat = "The consumer's position (SubscribeToShardEvent.MillisBehindLatest of the enhanced fan-out consumer, max over 1 minute, 5 minutes in a row) is more than " +
+			human(th.IteratorAge) + " behind the tip of the stream. " + iterWhy
+		streamLagMissing = notBreaching
+	}
+
+	fnLag := alarmSpec{
+		Kind:       AlarmIteratorAge,
+		Metric:     t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "")),
+		Threshold:  iterMs,
+		Comparison: above,
+		Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
+		Missing: notBreaching, // no invocations (idle stream) means no datapoint
+		What: "The age of the last record in the batches the function receives (IteratorAge, max over 1 minute, 5 minutes in a row) is above " +
+			human(th.IteratorAge) + ". " + iterWhy,
+		Runbook: "Find the cause in the Function row: errors (a poison record retried on one shard), throttles, duration near the timeout. " +
+			"Fix or quarantine the failing record; raise ParallelizationFactor, batch size or memory to catch up. Records older than " +
+			human(th.TimeToDiscard) + " go to the DLQ.",
+		Annotation: "IteratorAge alarm",
+	}
+	if t.NoStreamMetrics {
+		return []alarmSpec{fnLag}
+	}
+	return []alarmSpec{
+		{
+			Kind:       AlarmStreamIteratorAge,
+			Metric:     streamLag,
+			Threshold:  iterMs,
+			Comparison: above,
+			Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
+			Missing: streamLagMissing,
+			What:    streamLagWhat,
+			Runbook: "Compare with the function's IteratorAge: if both grow, the function is too slow or failing (see ErrorRate, Throttles, DurationP99); " +
+				"if only this one grows or it has no data, the mapping is disabled or stuck (check its State and LastProcessingResult) or another consumer lags. " +
+				"Raise ParallelizationFactor or shard count to catch up.",
+			Annotation: "StreamIteratorAge alarm",
+		},
+		fnLag,
+	}
+}
+
+// failureAlarmSpecs: records the mapping gave up on or lost, the DLQ, and
+// records the function quarantined.
+func failureAlarmSpecs(t *monitoringTargets, p *MonitoringProps, th derivedThresholds) []alarmSpec {
+	quarantined := valueOr(p.QuarantinedRecordsThreshold, 0)
+	return []alarmSpec{
+		{
+			Kind:       AlarmDroppedEvents,
+			Metric:     mappingMetric(t, esmDropped, fastPeriod, ""),
+			Threshold:  0,
+			Comparison: above,
+			Evaluation: 1, Datapoints: 1,
+			Missing: notBreaching, // emitted only when the mapping drops events
+			What:    "The event source mapping dropped records (DroppedEventCount > 0): they exceeded the max record age or retry count and could NOT be delivered to the DLQ. Their data is lost unless re-read from the stream.",
+			Runbook: "Check the function's DestinationDeliveryFailures and the DLQ (deleted? key policy? full?). Fix delivery, then re-read the affected time range from the stream with streamctl before retention expires.",
+		},
+		{
+			Kind:       AlarmOnFailureDelivered,
+			Metric:     mappingMetric(t, esmOnFailureDelivered, fastPeriod, ""),
+			Threshold:  0,
+			Comparison: above,
+			Evaluation: 1, Datapoints: 1,
+			Missing: notBreaching,
+			What:    "The event source mapping gave up on records (OnFailureDestinationDeliveredEventCount > 0) and sent their sequence ranges to the DLQ. The records are still in the stream for " + human(th.RedriveWindow) + " at most.",
+			Runbook: "Read the function's logs for the failing batch, fix the cause, then `streamctl redrive` the DLQ before the records expire from the stream.",
+		},
+		{
+			Kind:       AlarmDLQMessages,
+			Metric:     t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "")),
+			Threshold:  0,
+			Comparison: above,
+			Evaluation: 1, Datapoints: 1,
+			Missing: notBreaching, // SQS stops reporting for queues idle for hours
+			What:    "The DLQ holds messages: quarantined records (with their payload) or batches the mapping gave up on (sequence ranges only).",
+			Runbook: "Look at the messages' streamproc-kind attribute: quarantined records need a data fix at the producer; batch descriptions need the cause fixed and `streamctl redrive` before the records expire from the stream.",
+		},
+		{
+			Kind:       AlarmDLQAge,
+			Metric:     t.DLQ.MetricApproximateAgeOfOldestMessage(opts(statMax, slowPeriod, "")),
+			Threshold:  th.DLQOldestMessageAge.Seconds(),
+			Comparison: above,
+			Evaluation: 1, Datapoints: 1,
+			Missing: notBreaching,
+			What: "The oldest DLQ message is older than " + human(th.DLQOldestMessageAge) + ", half of the " + human(th.RedriveWindow) +
+				" a failed batch stays re-readable in the stream (retention minus max record age).",
+			Runbook:    "Redrive now with `streamctl redrive`: once the records expire from the stream, a batch description cannot be replayed.",
+			Annotation: "DLQOldestMessageAge alarm",
+		},
+		{
+			Kind:       AlarmRecordsQuarantined,
+			Metric:     functionMetric(t, contract.MetricRecordsQuarantined, statSum, slowPeriod, ""),
+			Threshold:  quarantined,
+			Comparison: above,
+			Evaluation: 1, Datapoints: 1,
+			Missing: notBreaching,
+			What:    fmt.Sprintf("The function quarantined more than %g records in 5 minutes (RecordsQuarantined): they failed validation and were moved to the DLQ with their payload.", quarantined),
+			Runbook: "Read the quarantine reasons in the DLQ messages; fix the producer or the validation; replay the fixed records.",
+		},
+	}
+}
+
+// functionAlarmSpecs: the function's errors, throttles, duration and
+// concurrency.
+func functionAlarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 	timeoutMs := float64(goDuration(t.Timeout).Milliseconds())
 	durPct := valueOr(p.DurationPercentOfTimeout, 80)
 	errPct := valueOr(p.ErrorRatePercent, 1)
-	quarantined := valueOr(p.QuarantinedRecordsThreshold, 0)
 
+	all := []alarmSpec{
+		{
+			Kind:       AlarmErrorRate,
+			Metric:     errorRate(t),
+			Threshold:  errPct,
+			Comparison: above,
+			Evaluation: 3, Datapoints: 2,
+			Missing:    notBreaching,
+			What:       fmt.Sprintf("More than %g%% of invocations failed in 2 of 3 five-minute periods. Partial batch failures are not errors; these are crashes, timeouts or out-of-memory, and each one retries the whole batch.", errPct),
+			Runbook:    "Open the function's logs at the error times; a single shard stuck on the same batch is a poison record. Roll back a bad deploy; fix and redeploy.",
+			Annotation: "ErrorRate alarm",
+		},
+		{
+			Kind:       AlarmThrottles,
+			Metric:     t.Function.MetricThrottles(opts(statSum, slowPeriod, "")),
+			Threshold:  0,
+			Comparison: above,
+			Evaluation: 3, Datapoints: 2,
+			Missing: notBreaching,
+			What:    "Lambda throttled the function in 2 of 3 five-minute periods; throttled batches are retried and the shard falls behind.",
+			Runbook: "Check reserved concurrency and the account's unreserved concurrency (ClaimedAccountConcurrency). Raise the limit or lower ParallelizationFactor.",
+		},
+		{
+			Kind:       AlarmDuration,
+			Metric:     t.Function.MetricDuration(opts(statP99, slowPeriod, "")),
+			Threshold:  math.Round(timeoutMs * durPct / 100),
+			Comparison: above,
+			Evaluation: 3, Datapoints: 3,
+			Missing:    notBreaching,
+			What:       fmt.Sprintf("p99 duration has been above %g%% of the %s timeout for 15 minutes; the next slow batch times out and is retried whole.", durPct, human(goDuration(t.Timeout))),
+			Runbook:    "Look for a slow dependency (sink write latency) or bigger batches; raise memory (more CPU) or the timeout, or lower the batch size.",
+			Annotation: "DurationP99 alarm",
+		},
+	}
+	if t.ReservedConcurrency != nil && *t.ReservedConcurrency > 0 {
+		pct := valueOr(p.ConcurrencyPercentOfReserved, 90)
+		all = append(all, alarmSpec{
+			Kind:       AlarmConcurrency,
+			Metric:     t.Function.Metric(jsii.String("ConcurrentExecutions"), opts(statMax, fastPeriod, "")),
+			Threshold:  math.Max(1, math.Ceil(*t.ReservedConcurrency*pct/100)),
+			Comparison: atOrAbove,
+			Evaluation: 5, Datapoints: 5,
+			Missing:    notBreaching,
+			What:       fmt.Sprintf("Concurrent executions have been at %g%% of the reserved %g for 5 minutes; more shards or a higher ParallelizationFactor will be throttled.", pct, *t.ReservedConcurrency),
+			Runbook:    "Raise the reserved concurrency to at least shards x ParallelizationFactor, or lower the parallelization factor.",
+			Annotation: "Concurrency alarm",
+		})
+	}
+	return all
+}
+
+// streamAlarmSpecs: the stream's write and read throttles.
+func streamAlarmSpecs(t *monitoringTargets) []alarmSpec {
+	if t.NoStreamMetrics {
+		return nil
+	}
 	capacity := "provisioned"
 	writeEval, writeDatapoints := 3.0, 2.0
 	writeWhy := "Producers are being throttled in 2 of 3 five-minute periods: the stream needs more shards, or one partition key is hot."
@@ -208,179 +427,28 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 		capacity = "imported stream, capacity mode unknown"
 	}
 
-	// Stream side of the lag: shared-throughput consumers are seen through
-	// GetRecords; an enhanced fan-out consumer through its own subscription.
-	streamLag := streamLagMetric(t, "")
-	streamLagWhat := "The oldest unread record in the stream (GetRecords.IteratorAgeMilliseconds, max over 1 minute, 5 minutes in a row) is older than " +
-		human(th.IteratorAge) + ", or no consumer has read the stream for 5 minutes. " + iterWhy
-	// Lambda polls every shard about once a second while the mapping is
-	// enabled, so no datapoint for 5 minutes means no one reads the stream.
-	streamLagMissing := awscloudwatch.TreatMissingData_BREACHING
-	if t.EnhancedFanOut {
-		streamLagWhat = "The consumer's position (SubscribeToShardEvent.MillisBehindLatest of the enhanced fan-out consumer, max over 1 minute, 5 minutes in a row) is more than " +
-			human(th.IteratorAge) + " behind the tip of the stream. " + iterWhy
-		streamLagMissing = notBreaching
-	}
-
-	all := []alarmSpec{
+	return []alarmSpec{
 		{
-			Kind:       AlarmStreamIteratorAge,
-			Metric:     streamLag,
-			Threshold:  iterMs,
-			Comparison: gt,
-			Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
-			Missing: streamLagMissing,
-			What:    streamLagWhat,
-			Runbook: "Compare with the function's IteratorAge: if both grow, the function is too slow or failing (see ErrorRate, Throttles, DurationP99); " +
-				"if only this one grows or it has no data, the mapping is disabled or stuck (check its State and LastProcessingResult) or another consumer lags. " +
-				"Raise ParallelizationFactor or shard count to catch up.",
-			Annotation: "StreamIteratorAge alarm",
-		},
-		{
-			Kind:       AlarmIteratorAge,
-			Metric:     t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "")),
-			Threshold:  iterMs,
-			Comparison: gt,
-			Evaluation: iteratorAgeEvalCount, Datapoints: iteratorAgeEvalCount,
-			Missing: notBreaching, // no invocations (idle stream) means no datapoint
-			What: "The age of the last record in the batches the function receives (IteratorAge, max over 1 minute, 5 minutes in a row) is above " +
-				human(th.IteratorAge) + ". " + iterWhy,
-			Runbook: "Find the cause in the Function row: errors (a poison record retried on one shard), throttles, duration near the timeout. " +
-				"Fix or quarantine the failing record; raise ParallelizationFactor, batch size or memory to catch up. Records older than " +
-				human(th.TimeToDiscard) + " go to the DLQ.",
-			Annotation: "IteratorAge alarm",
-		},
-		{
-			Kind:       AlarmDroppedEvents,
-			Metric:     mappingMetric(t, esmDropped, fastPeriod, ""),
-			Threshold:  0,
-			Comparison: gt,
-			Evaluation: 1, Datapoints: 1,
-			Missing: notBreaching, // emitted only when the mapping drops events
-			What:    "The event source mapping dropped records (DroppedEventCount > 0): they exceeded the max record age or retry count and could NOT be delivered to the DLQ. Their data is lost unless re-read from the stream.",
-			Runbook: "Check the function's DestinationDeliveryFailures and the DLQ (deleted? key policy? full?). Fix delivery, then re-read the affected time range from the stream with streamctl before retention expires.",
-		},
-		{
-			Kind:       AlarmOnFailureDelivered,
-			Metric:     mappingMetric(t, esmOnFailureDelivered, fastPeriod, ""),
-			Threshold:  0,
-			Comparison: gt,
-			Evaluation: 1, Datapoints: 1,
-			Missing: notBreaching,
-			What:    "The event source mapping gave up on records (OnFailureDestinationDeliveredEventCount > 0) and sent their sequence ranges to the DLQ. The records are still in the stream for " + human(th.RedriveWindow) + " at most.",
-			Runbook: "Read the function's logs for the failing batch, fix the cause, then `streamctl redrive` the DLQ before the records expire from the stream.",
-		},
-		{
-			Kind:       AlarmDLQMessages,
-			Metric:     t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "")),
-			Threshold:  0,
-			Comparison: gt,
-			Evaluation: 1, Datapoints: 1,
-			Missing: notBreaching, // SQS stops reporting for queues idle for hours
-			What:    "The DLQ holds messages: quarantined records (with their payload) or batches the mapping gave up on (sequence ranges only).",
-			Runbook: "Look at the messages' streamproc-kind attribute: quarantined records need a data fix at the producer; batch descriptions need the cause fixed and `streamctl redrive` before the records expire from the stream.",
-		},
-		{
-			Kind:       AlarmDLQAge,
-			Metric:     t.DLQ.MetricApproximateAgeOfOldestMessage(opts(statMax, slowPeriod, "")),
-			Threshold:  th.DLQOldestMessageAge.Seconds(),
-			Comparison: gt,
-			Evaluation: 1, Datapoints: 1,
-			Missing: notBreaching,
-			What: "The oldest DLQ message is older than " + human(th.DLQOldestMessageAge) + ", half of the " + human(th.RedriveWindow) +
-				" a failed batch stays re-readable in the stream (retention minus max record age).",
-			Runbook:    "Redrive now with `streamctl redrive`: once the records expire from the stream, a batch description cannot be replayed.",
-			Annotation: "DLQOldestMessageAge alarm",
-		},
-		{
-			Kind:       AlarmRecordsQuarantined,
-			Metric:     functionMetric(t, contract.MetricRecordsQuarantined, statSum, slowPeriod, ""),
-			Threshold:  quarantined,
-			Comparison: gt,
-			Evaluation: 1, Datapoints: 1,
-			Missing: notBreaching,
-			What:    fmt.Sprintf("The function quarantined more than %g records in 5 minutes (RecordsQuarantined): they failed validation and were moved to the DLQ with their payload.", quarantined),
-			Runbook: "Read the quarantine reasons in the DLQ messages; fix the producer or the validation; replay the fixed records.",
-		},
-		{
-			Kind:       AlarmErrorRate,
-			Metric:     errorRate(t),
-			Threshold:  errPct,
-			Comparison: gt,
-			Evaluation: 3, Datapoints: 2,
-			Missing:    notBreaching,
-			What:       fmt.Sprintf("More than %g%% of invocations failed in 2 of 3 five-minute periods. Partial batch failures are not errors; these are crashes, timeouts or out-of-memory, and each one retries the whole batch.", errPct),
-			Runbook:    "Open the function's logs at the error times; a single shard stuck on the same batch is a poison record. Roll back a bad deploy; fix and redeploy.",
-			Annotation: "ErrorRate alarm",
-		},
-		{
-			Kind:       AlarmThrottles,
-			Metric:     t.Function.MetricThrottles(opts(statSum, slowPeriod, "")),
-			Threshold:  0,
-			Comparison: gt,
-			Evaluation: 3, Datapoints: 2,
-			Missing: notBreaching,
-			What:    "Lambda throttled the function in 2 of 3 five-minute periods; throttled batches are retried and the shard falls behind.",
-			Runbook: "Check reserved concurrency and the account's unreserved concurrency (ClaimedAccountConcurrency). Raise the limit or lower ParallelizationFactor.",
-		},
-		{
-			Kind:       AlarmDuration,
-			Metric:     t.Function.MetricDuration(opts(statP99, slowPeriod, "")),
-			Threshold:  math.Round(timeoutMs * durPct / 100),
-			Comparison: gt,
-			Evaluation: 3, Datapoints: 3,
-			Missing:    notBreaching,
-			What:       fmt.Sprintf("p99 duration has been above %g%% of the %s timeout for 15 minutes; the next slow batch times out and is retried whole.", durPct, human(goDuration(t.Timeout))),
-			Runbook:    "Look for a slow dependency (sink write latency) or bigger batches; raise memory (more CPU) or the timeout, or lower the batch size.",
-			Annotation: "DurationP99 alarm",
-		},
-	}
-	if t.ReservedConcurrency != nil && *t.ReservedConcurrency > 0 {
-		pct := valueOr(p.ConcurrencyPercentOfReserved, 90)
-		all = append(all, alarmSpec{
-			Kind:       AlarmConcurrency,
-			Metric:     t.Function.Metric(jsii.String("ConcurrentExecutions"), opts(statMax, fastPeriod, "")),
-			Threshold:  math.Max(1, math.Ceil(*t.ReservedConcurrency*pct/100)),
-			Comparison: gte,
-			Evaluation: 5, Datapoints: 5,
-			Missing:    notBreaching,
-			What:       fmt.Sprintf("Concurrent executions have been at %g%% of the reserved %g for 5 minutes; more shards or a higher ParallelizationFactor will be throttled.", pct, *t.ReservedConcurrency),
-			Runbook:    "Raise the reserved concurrency to at least shards x ParallelizationFactor, or lower the parallelization factor.",
-			Annotation: "Concurrency alarm",
-		})
-	}
-	all = append(all,
-		alarmSpec{
 			Kind:       AlarmWriteThrottled,
-			Metric:     t.Stream.MetricWriteProvisionedThroughputExceeded(opts(statSum, slowPeriod, "")),
+			Metric:     t.Stream.MetricWriteProvisionedThroughputExceeded(t.streamOpts(statSum, slowPeriod, "")),
 			Threshold:  0,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: writeEval, Datapoints: writeDatapoints,
 			Missing: notBreaching,
 			What:    writeWhy + " (" + capacity + ")",
 			Runbook: "Check IncomingBytes/IncomingRecords per shard and the partition-key spread; add shards (provisioned) or spread keys; producers must retry with backoff.",
 		},
-		alarmSpec{
+		{
 			Kind:       AlarmReadThrottled,
-			Metric:     t.Stream.MetricReadProvisionedThroughputExceeded(opts(statSum, slowPeriod, "")),
+			Metric:     t.Stream.MetricReadProvisionedThroughputExceeded(t.streamOpts(statSum, slowPeriod, "")),
 			Threshold:  0,
-			Comparison: gt,
+			Comparison: above,
 			Evaluation: 3, Datapoints: 2,
 			Missing: notBreaching,
 			What:    "Reads from the stream were throttled in 2 of 3 five-minute periods (5 reads/s and 2 MB/s per shard are shared by all standard consumers); the consumer falls behind. (" + capacity + ")",
 			Runbook: "Count the stream's consumers: move extra ones to enhanced fan-out, or add shards.",
 		},
-	)
-	out := all[:0]
-	for _, s := range all {
-		if !slices.Contains(p.DisabledAlarms, s.Kind) {
-			out = append(out, s)
-		}
 	}
-	slices.SortStableFunc(out, func(a, b alarmSpec) int {
-		return slices.Index(AllAlarmKinds, a.Kind) - slices.Index(AllAlarmKinds, b.Kind)
-	})
-	return out
 }
 
 func valueOr(p *float64, def float64) float64 {

@@ -1,13 +1,16 @@
 package streamprocessor
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/internal/tools/dashpreview/cwdash"
 )
 
@@ -19,10 +22,11 @@ const constructID = "Orders"
 var constructCases = []struct {
 	stack string
 	props func(code awslambda.Code) *StreamProcessorProps
+	after func(sp *StreamProcessor) // the application's additions, after the construct
 }{
 	{"MonConstructDefaults", func(code awslambda.Code) *StreamProcessorProps {
 		return &StreamProcessorProps{Code: code, ReservedConcurrentExecutions: jsii.Number(4)}
-	}},
+	}, nil},
 	{"MonConstructFanOut", func(code awslambda.Code) *StreamProcessorProps {
 		return &StreamProcessorProps{
 			Code:            code,
@@ -31,7 +35,80 @@ var constructCases = []struct {
 			MaxRecordAge:    awscdk.Duration_Hours(jsii.Number(2)),
 			Monitoring:      &MonitoringProps{DisabledAlarms: []AlarmKind{AlarmReadThrottled}},
 		}
+	}, nil},
+	// An application that graphs and alarms on its own metric through the
+	// monitoring API, after the construct is made.
+	{appStack, func(code awslambda.Code) *StreamProcessorProps {
+		return &StreamProcessorProps{Code: code, MetricsNamespace: jsii.String(appNamespace)}
+	}, func(sp *StreamProcessor) {
+		m := sp.Metric(jsii.String(appMetric), &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum")})
+		alarm := m.CreateAlarm(sp, jsii.String("AppAlarm"), &awscloudwatch.CreateAlarmOptions{
+			Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+		})
+		sp.Monitoring().AddAlarm(alarm)
+		sp.Monitoring().AddWidgets(awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(appGraph), Left: &[]awscloudwatch.IMetric{m}, Width: jsii.Number(12),
+		}))
 	}},
+}
+
+const (
+	appStack     = "MonConstructApp"
+	appNamespace = "Orders"
+	appMetric    = "OrdersWritten"
+	appGraph     = "Orders written"
+)
+
+// TestMonitoringAPI: an alarm added after the construct joins the composite
+// alarm's rule and notifies the topic; the application's graph is in an
+// "Application" section after the construct's rows; Metric pins namespace and
+// FunctionName dimension.
+func TestMonitoringAPI(t *testing.T) {
+	s := synth(t)
+	if s.constructErr != nil {
+		t.Fatal(s.constructErr)
+	}
+	tmpl := s.constructTmpl[appStack]
+	sp := s.processors[appStack]
+	if got := *sp.MetricsNamespace(); got != appNamespace {
+		t.Errorf("MetricsNamespace() = %q, want %q", got, appNamespace)
+	}
+	fn := onlyID(t, tmpl, "AWS::Lambda::Function")
+	var app map[string]any
+	var appID string
+	for id, a := range resources(tmpl, "AWS::CloudWatch::Alarm") {
+		if a["MetricName"] == appMetric {
+			app, appID = a, id
+		}
+	}
+	if app == nil {
+		t.Fatalf("no alarm on %s in the template", appMetric)
+	}
+	if app["Namespace"] != appNamespace || !jsonEq(app["Dimensions"], []any{map[string]any{"Name": contract.MetricDimension, "Value": ref(fn)}}) {
+		t.Errorf("application alarm metric: namespace %v dimensions %v, want %s and FunctionName=%s", app["Namespace"], app["Dimensions"], appNamespace, fn)
+	}
+	topic := onlyID(t, tmpl, "AWS::SNS::Topic")
+	if !jsonEq(app["AlarmActions"], []any{ref(topic)}) || !jsonEq(app["OKActions"], []any{ref(topic)}) {
+		t.Errorf("application alarm actions %v / %v, want the alarm topic %s", app["AlarmActions"], app["OKActions"], topic)
+	}
+	c := resources(tmpl, "AWS::CloudWatch::CompositeAlarm")[onlyID(t, tmpl, "AWS::CloudWatch::CompositeAlarm")]
+	rule, _ := json.Marshal(c["AlarmRule"])
+	if !strings.Contains(string(rule), `{"Fn::GetAtt":["`+appID+`","Arn"]}`) {
+		t.Errorf("composite rule lacks the application's alarm %s: %s", appID, rule)
+	}
+	if n, want := strings.Count(string(rule), "ALARM("), len(resources(tmpl, "AWS::CloudWatch::Alarm")); n != want {
+		t.Errorf("composite rule ORs %d alarms, want all %d: %s", n, want, rule)
+	}
+	d := dashboard(t, tmpl)
+	if errs := cwdash.CheckLayout(d.Body.Widgets); len(errs) > 0 {
+		t.Error(errs)
+	}
+	raw, _ := json.Marshal(d.Body.Widgets)
+	body := string(raw)
+	sec, graph := strings.Index(body, "## Application"), strings.Index(body, appGraph)
+	if sec < 0 || graph < sec || strings.LastIndex(body, "## ") != sec {
+		t.Errorf("the application's graph should follow an Application section at the end of the dashboard (section at %d, graph at %d)", sec, graph)
+	}
 }
 
 func TestThroughConstruct(t *testing.T) {

@@ -22,7 +22,8 @@ import (
 //	Consumer: iterator age (both sides) | mapping event counts | dropped / to DLQ
 //	Function: invocations+error rate | throttles | duration percentiles | concurrency
 //	Failures: DLQ depth | DLQ oldest age | quarantined/failed/retried records
-//	Business: records in/out | windows written, duplicates, writes, late | event-time lag
+//	Records:  toolkit records received/succeeded | batch duration
+//	Application: the application's own graphs, added with Monitoring.AddWidgets
 //
 // Each row is preceded by a one-line section title. Alarm thresholds are drawn
 // on the graph of the metric the alarm watches.
@@ -43,122 +44,192 @@ const (
 	colorLimitLine = colorRed    // a hard limit: timeout, reserved concurrency, records discarded
 )
 
+// pipelineDashboard makes the dashboard: one step per row group, top to bottom.
 func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTargets, specs []alarmSpec, alarms []builtAlarm, composite awscloudwatch.IAlarm) awscloudwatch.Dashboard {
-	// th is the threshold line of the alarm on this metric (none when that
-	// alarm is disabled); with several kinds, the first one present.
-	th := func(kinds ...AlarmKind) []*awscloudwatch.HorizontalAnnotation {
-		var names []string
-		var first *alarmSpec
-		for _, k := range kinds {
-			for i := range specs {
-				if specs[i].Kind == k {
-					names = append(names, string(k))
-					if first == nil {
-						first = &specs[i]
-					}
-				}
-			}
-		}
-		if first == nil {
-			return nil
-		}
-		label := first.Annotation
-		if label == "" || len(names) > 1 {
-			label = strings.Join(names, ", ") + " alarm"
-		}
-		return []*awscloudwatch.HorizontalAnnotation{{
-			Value: jsii.Number(first.Threshold),
-			Label: jsii.String(fmt.Sprintf("%s: %s", label, thresholdText(*first))),
-			Color: jsii.String(colorAlarmLine),
-		}}
-	}
-	thr := thresholdsFor(t, &MonitoringProps{}) // for the "records discarded" limit line; alarm lines come from specs
-	discardMs := float64(thr.TimeToDiscard.Milliseconds())
-	timeoutMs := float64(goDuration(t.Timeout).Milliseconds())
+	d := newDashboardRows(name, t, specs)
+	var rows [][]awscloudwatch.IWidget
+	rows = append(rows, d.header(alarms, composite))
+	rows = append(rows, d.now())
+	rows = append(rows, d.ingest()...)
+	rows = append(rows, d.consumer()...)
+	rows = append(rows, d.function()...)
+	rows = append(rows, d.failures()...)
+	rows = append(rows, d.records()...)
+	return awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName:   jsii.String(name),
+		DefaultInterval: awscdk.Duration_Hours(jsii.Number(3)),
+		Widgets:         toRows(rows),
+	})
+}
 
-	fnName := t.Function.FunctionName()
+// dashboardRows builds the rows of one pipeline's dashboard.
+type dashboardRows struct {
+	name      string
+	t         *monitoringTargets
+	specs     []alarmSpec
+	thr       derivedThresholds // for the "records discarded" limit line; alarm lines come from specs
+	discardMs float64
+	timeoutMs float64
+	fnName    *string
+	ns        string
+}
+
+func newDashboardRows(name string, t *monitoringTargets, specs []alarmSpec) *dashboardRows {
+	thr := thresholdsFor(t, &MonitoringProps{})
 	ns := t.MetricsNamespace
 	if ns == "" {
 		ns = contract.DefaultMetricsNamespace
 	}
+	return &dashboardRows{
+		name:      name,
+		t:         t,
+		specs:     specs,
+		thr:       thr,
+		discardMs: float64(thr.TimeToDiscard.Milliseconds()),
+		timeoutMs: float64(goDuration(t.Timeout).Milliseconds()),
+		fnName:    t.Function.FunctionName(),
+		ns:        ns,
+	}
+}
 
-	var rows [][]awscloudwatch.IWidget
+// th is the threshold line of the alarm on this metric (none when that alarm
+// is disabled); with several kinds, the first one present.
+func (d *dashboardRows) th(kinds ...AlarmKind) []*awscloudwatch.HorizontalAnnotation {
+	var names []string
+	var first *alarmSpec
+	for _, k := range kinds {
+		for i := range d.specs {
+			if d.specs[i].Kind == k {
+				names = append(names, string(k))
+				if first == nil {
+					first = &d.specs[i]
+				}
+			}
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	label := first.Annotation
+	if label == "" || len(names) > 1 {
+		label = strings.Join(names, ", ") + " alarm"
+	}
+	return []*awscloudwatch.HorizontalAnnotation{{
+		Value: jsii.Number(first.Threshold),
+		Label: jsii.String(fmt.Sprintf("%s: %s", label, thresholdText(*first))),
+		Color: jsii.String(colorAlarmLine),
+	}}
+}
 
-	// Overview and alarm status.
+// header is the overview text and the alarm status.
+func (d *dashboardRows) header(alarms []builtAlarm, composite awscloudwatch.IAlarm) []awscloudwatch.IWidget {
+	t := d.t
 	overview := awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
 		Markdown: jsii.String(strings.Join([]string{
-			"# " + name,
-			"Kinesis stream **" + *t.Stream.StreamName() + "** → event source mapping → Lambda **" + *fnName + "** → sink.",
+			"# " + d.name,
+			"Kinesis stream **" + *t.Stream.StreamName() + "** → event source mapping → Lambda **" + *d.fnName + "** → sink.",
 			"Failed batches and quarantined records → DLQ **" + *t.DLQ.QueueName() + "** → `streamctl redrive`.",
 			"",
-			fmt.Sprintf("Records are discarded after **%s**; iterator-age alarms fire at **%s**.", human(thr.TimeToDiscard), human(thresholdsOrDefault(specs, AlarmIteratorAge, thr.IteratorAge))),
+			fmt.Sprintf("Records are discarded after **%s**; iterator-age alarms fire at **%s**.", human(d.thr.TimeToDiscard), human(thresholdsOrDefault(d.specs, AlarmIteratorAge, d.thr.IteratorAge))),
 			"Orange lines: alarm thresholds. Red lines: hard limits.",
 		}, "\n\n")),
 		Width:  jsii.Number(8),
 		Height: jsii.Number(headerHeight),
 	})
-	if len(alarms) > 0 {
-		refs := []interfacesawscloudwatch.IAlarmRef{}
-		if composite != nil {
-			refs = append(refs, composite)
-		}
-		for _, a := range alarms {
-			refs = append(refs, a.alarm)
-		}
-		rows = append(rows, []awscloudwatch.IWidget{overview, awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
-			Title:  jsii.String("Alarms"),
-			Alarms: &refs,
-			Width:  jsii.Number(16),
-			Height: jsii.Number(headerHeight),
-		})})
-	} else {
-		rows = append(rows, []awscloudwatch.IWidget{overview})
+	if len(alarms) == 0 {
+		return []awscloudwatch.IWidget{overview}
 	}
+	refs := []interfacesawscloudwatch.IAlarmRef{}
+	if composite != nil {
+		refs = append(refs, composite)
+	}
+	for _, a := range alarms {
+		refs = append(refs, a.alarm)
+	}
+	return []awscloudwatch.IWidget{overview, awscloudwatch.NewAlarmStatusWidget(&awscloudwatch.AlarmStatusWidgetProps{
+		Title:  jsii.String("Alarms"),
+		Alarms: &refs,
+		Width:  jsii.Number(16),
+		Height: jsii.Number(headerHeight),
+	})}
+}
 
-	s, st := t.Stream, t.Stream.StreamName()
-	// The numbers on-call reads first: is data coming in, how far behind are
-	// we, is anything failing or being lost.
-	rows = append(rows, []awscloudwatch.IWidget{awscloudwatch.NewSingleValueWidget(&awscloudwatch.SingleValueWidgetProps{
-		Title: jsii.String("Now"),
-		Metrics: &[]awscloudwatch.IMetric{
-			s.MetricIncomingRecords(opts(statSum, fastPeriod, "Incoming records /min")),
-			streamLagMetric(t, "Stream lag (ms)"),
-			t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "Function iterator age (ms)")),
-			errorRate(t),
-			t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "DLQ messages")),
-			mappingMetric(t, esmDropped, fastPeriod, "Dropped events"),
-		},
+// now is the numbers on-call reads first: is data coming in, how far behind
+// are we, is anything failing or being lost.
+func (d *dashboardRows) now() []awscloudwatch.IWidget {
+	t := d.t
+	var ms []awscloudwatch.IMetric
+	if !t.NoStreamMetrics {
+		ms = append(ms,
+			t.Stream.MetricIncomingRecords(t.streamOpts(statSum, fastPeriod, "Incoming records /min")),
+			streamLagMetric(t, "Stream lag (ms)"))
+	}
+	ms = append(ms,
+		t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "Function iterator age (ms)")),
+		errorRate(t),
+		t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "DLQ messages")),
+		mappingMetric(t, esmDropped, fastPeriod, "Dropped events"))
+	return []awscloudwatch.IWidget{awscloudwatch.NewSingleValueWidget(&awscloudwatch.SingleValueWidgetProps{
+		Title:     jsii.String("Now"),
+		Metrics:   &ms,
 		Sparkline: jsii.Bool(true),
 		Width:     jsii.Number(24),
 		Height:    jsii.Number(glanceHeight),
-	})})
-	rows = append(rows,
-		section("Ingest", "stream "+*st),
-		[]awscloudwatch.IWidget{
+	})}
+}
+
+// ingest is the stream seen from its producers.
+func (d *dashboardRows) ingest() [][]awscloudwatch.IWidget {
+	s, t := d.t.Stream, d.t
+	if t.NoStreamMetrics {
+		return [][]awscloudwatch.IWidget{
+			section("Ingest", "stream "+*s.StreamName()),
+			{awscloudwatch.NewTextWidget(&awscloudwatch.TextWidgetProps{
+				Markdown: jsii.String("The stream is in another account: its metrics (AWS/Kinesis) are not in this account. " +
+					"See them in the stream's account, or link this account to it with CloudWatch cross-account observability " +
+					"and set MonitoringProps.CrossAccountStreamMetrics."),
+				Width:  jsii.Number(24),
+				Height: jsii.Number(2),
+			})},
+		}
+	}
+	return [][]awscloudwatch.IWidget{
+		section("Ingest", "stream "+*s.StreamName()),
+		{
 			graph("Incoming records and bytes", 8,
-				metrics(s.MetricIncomingRecords(opts(statSum, fastPeriod, "Records"))),
-				metrics(s.MetricIncomingBytes(opts(statSum, fastPeriod, "Bytes"))), nil, nil),
+				metrics(s.MetricIncomingRecords(t.streamOpts(statSum, fastPeriod, "Records"))),
+				metrics(s.MetricIncomingBytes(t.streamOpts(statSum, fastPeriod, "Bytes"))), nil, nil),
 			graph("Put latency and failed records", 8,
 				metrics(
-					s.MetricPutRecordsLatency(opts(statAverage, fastPeriod, "PutRecords latency (avg ms)")),
-					s.MetricPutRecordLatency(opts(statAverage, fastPeriod, "PutRecord latency (avg ms)"))),
-				metrics(s.MetricPutRecordsFailedRecords(opts(statSum, fastPeriod, "PutRecords failed records"))), nil, nil),
+					s.MetricPutRecordsLatency(t.streamOpts(statAverage, fastPeriod, "PutRecords latency (avg ms)")),
+					s.MetricPutRecordLatency(t.streamOpts(statAverage, fastPeriod, "PutRecord latency (avg ms)"))),
+				metrics(s.MetricPutRecordsFailedRecords(t.streamOpts(statSum, fastPeriod, "PutRecords failed records"))), nil, nil),
 			graph("Stream throttles", 8,
 				metrics(
-					s.MetricWriteProvisionedThroughputExceeded(opts(statSum, slowPeriod, "Write throttled")),
-					s.MetricReadProvisionedThroughputExceeded(opts(statSum, slowPeriod, "Read throttled"))),
-				nil, th(AlarmWriteThrottled, AlarmReadThrottled), nil),
+					s.MetricWriteProvisionedThroughputExceeded(t.streamOpts(statSum, slowPeriod, "Write throttled")),
+					s.MetricReadProvisionedThroughputExceeded(t.streamOpts(statSum, slowPeriod, "Read throttled"))),
+				nil, d.th(AlarmWriteThrottled, AlarmReadThrottled), nil),
 		},
-		section("Consumer", "event source mapping of "+*fnName),
-		[]awscloudwatch.IWidget{
+	}
+}
+
+// consumer is the event source mapping: lag on both sides, event counts,
+// what it gave up on.
+func (d *dashboardRows) consumer() [][]awscloudwatch.IWidget {
+	t := d.t
+	lag := metrics(t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "IteratorAge (function)")))
+	if !t.NoStreamMetrics {
+		lag = append([]awscloudwatch.IMetric{streamLagMetric(t, map[bool]string{false: "GetRecords iterator age (stream)", true: "MillisBehindLatest (fan-out consumer)"}[t.EnhancedFanOut])}, lag...)
+	}
+	return [][]awscloudwatch.IWidget{
+		section("Consumer", "event source mapping of "+*d.fnName),
+		{
 			graph("Iterator age (ms, max)", 8,
-				metrics(
-					streamLagMetric(t, map[bool]string{false: "GetRecords iterator age (stream)", true: "MillisBehindLatest (fan-out consumer)"}[t.EnhancedFanOut]),
-					t.Function.Metric(jsii.String("IteratorAge"), opts(statMax, fastPeriod, "IteratorAge (function)"))),
+				lag,
 				nil,
-				join(th(AlarmIteratorAge, AlarmStreamIteratorAge), []*awscloudwatch.HorizontalAnnotation{{
-					Value: jsii.Number(discardMs),
-					Label: jsii.String("Records discarded: " + human(thr.TimeToDiscard)),
+				join(d.th(AlarmIteratorAge, AlarmStreamIteratorAge), []*awscloudwatch.HorizontalAnnotation{{
+					Value: jsii.Number(d.discardMs),
+					Label: jsii.String("Records discarded: " + human(d.thr.TimeToDiscard)),
 					Color: jsii.String(colorLimitLine),
 				}}), nil),
 			graph("Mapping event counts", 8,
@@ -172,53 +243,74 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 				metrics(
 					mappingMetric(t, esmDropped, fastPeriod, "Dropped"),
 					mappingMetric(t, esmOnFailureDelivered, fastPeriod, "Sent to on-failure DLQ")),
-				nil, th(AlarmDroppedEvents, AlarmOnFailureDelivered), nil),
+				nil, d.th(AlarmDroppedEvents, AlarmOnFailureDelivered), nil),
 		},
-		section("Function", *fnName),
-		[]awscloudwatch.IWidget{
+	}
+}
+
+// function is the Lambda function's own metrics.
+func (d *dashboardRows) function() [][]awscloudwatch.IWidget {
+	fn := d.t.Function
+	return [][]awscloudwatch.IWidget{
+		section("Function", *d.fnName),
+		{
 			graph("Invocations and errors", 6,
 				metrics(
-					t.Function.MetricInvocations(opts(statSum, slowPeriod, "Invocations")),
-					t.Function.MetricErrors(opts(statSum, slowPeriod, "Errors"))),
-				metrics(errorRate(t)), nil, th(AlarmErrorRate)),
+					fn.MetricInvocations(opts(statSum, slowPeriod, "Invocations")),
+					fn.MetricErrors(opts(statSum, slowPeriod, "Errors"))),
+				metrics(errorRate(d.t)), nil, d.th(AlarmErrorRate)),
 			graph("Throttles", 6,
-				metrics(t.Function.MetricThrottles(opts(statSum, slowPeriod, "Throttles"))),
-				nil, th(AlarmThrottles), nil),
+				metrics(fn.MetricThrottles(opts(statSum, slowPeriod, "Throttles"))),
+				nil, d.th(AlarmThrottles), nil),
 			graph("Duration (ms)", 6,
 				metrics(
-					t.Function.MetricDuration(opts("p50", slowPeriod, "p50")),
-					t.Function.MetricDuration(opts("p90", slowPeriod, "p90")),
-					t.Function.MetricDuration(opts(statP99, slowPeriod, "p99")),
-					t.Function.MetricDuration(opts(statMax, slowPeriod, "max"))),
+					fn.MetricDuration(opts("p50", slowPeriod, "p50")),
+					fn.MetricDuration(opts("p90", slowPeriod, "p90")),
+					fn.MetricDuration(opts(statP99, slowPeriod, "p99")),
+					fn.MetricDuration(opts(statMax, slowPeriod, "max"))),
 				nil,
-				join(th(AlarmDuration), []*awscloudwatch.HorizontalAnnotation{{
-					Value: jsii.Number(timeoutMs),
-					Label: jsii.String("Timeout: " + human(goDuration(t.Timeout))),
+				join(d.th(AlarmDuration), []*awscloudwatch.HorizontalAnnotation{{
+					Value: jsii.Number(d.timeoutMs),
+					Label: jsii.String("Timeout: " + human(goDuration(d.t.Timeout))),
 					Color: jsii.String(colorLimitLine),
 				}}), nil),
 			graph("Concurrent executions", 6,
-				metrics(t.Function.Metric(jsii.String("ConcurrentExecutions"), opts(statMax, fastPeriod, "Concurrent executions (max)"))),
-				nil, join(th(AlarmConcurrency), reservedLine(t.ReservedConcurrency)), nil),
+				metrics(fn.Metric(jsii.String("ConcurrentExecutions"), opts(statMax, fastPeriod, "Concurrent executions (max)"))),
+				nil, join(d.th(AlarmConcurrency), reservedLine(d.t.ReservedConcurrency)), nil),
 		},
+	}
+}
+
+// failures is the DLQ and the records that left the happy path.
+func (d *dashboardRows) failures() [][]awscloudwatch.IWidget {
+	t := d.t
+	return [][]awscloudwatch.IWidget{
 		section("Failures", "DLQ "+*t.DLQ.QueueName()),
-		[]awscloudwatch.IWidget{
+		{
 			graph("DLQ depth (messages)", 8,
 				metrics(
 					t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "Visible")),
 					t.DLQ.MetricApproximateNumberOfMessagesNotVisible(opts(statMax, fastPeriod, "In flight (redrive)"))),
-				nil, th(AlarmDLQMessages), nil),
+				nil, d.th(AlarmDLQMessages), nil),
 			graph("DLQ oldest message age (s)", 8,
 				metrics(t.DLQ.MetricApproximateAgeOfOldestMessage(opts(statMax, slowPeriod, "Oldest message age"))),
-				nil, join(th(AlarmDLQAge), redriveLine(thr)), nil),
+				nil, join(d.th(AlarmDLQAge), redriveLine(d.thr)), nil),
 			graph("Records off the happy path", 8,
 				metrics(
 					functionMetric(t, contract.MetricRecordsQuarantined, statSum, slowPeriod, "Quarantined"),
 					functionMetric(t, contract.MetricRecordsFailed, statSum, slowPeriod, "Failed (batch item failures)"),
 					functionMetric(t, contract.MetricRecordsRetried, statSum, slowPeriod, "Retried in invocation")),
-				nil, th(AlarmRecordsQuarantined), nil),
+				nil, d.th(AlarmRecordsQuarantined), nil),
 		},
-		section("Records", "toolkit metrics, namespace "+ns),
-		[]awscloudwatch.IWidget{
+	}
+}
+
+// records is the toolkit's own metrics, which every pipeline has.
+func (d *dashboardRows) records() [][]awscloudwatch.IWidget {
+	t := d.t
+	return [][]awscloudwatch.IWidget{
+		section("Records", "toolkit metrics, namespace "+d.ns),
+		{
 			graph("Records processed", 12,
 				metrics(
 					functionMetric(t, contract.MetricRecordsReceived, statSum, slowPeriod, "Received"),
@@ -228,13 +320,7 @@ func pipelineDashboard(scope constructs.Construct, name string, t *monitoringTar
 				metrics(functionMetric(t, contract.MetricBatchDuration, statP99, slowPeriod, "Batch duration p99")),
 				nil, nil, nil),
 		},
-	)
-
-	return awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName:   jsii.String(name),
-		DefaultInterval: awscdk.Duration_Hours(jsii.Number(3)),
-		Widgets:         toRows(rows),
-	})
+	}
 }
 
 func section(title, detail string) []awscloudwatch.IWidget {

@@ -175,6 +175,9 @@ func synth(t *testing.T) *synthesized {
 				}()
 				props := c.props(awslambda.Code_FromAsset(jsii.String(dir), nil))
 				s.processors[c.stack] = NewStreamProcessor(stack, jsii.String(constructID), props)
+				if c.after != nil {
+					c.after(s.processors[c.stack])
+				}
 			}()
 			constructStacks = append(constructStacks, stack)
 		}

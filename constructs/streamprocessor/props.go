@@ -2,6 +2,8 @@ package streamprocessor
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -79,6 +81,18 @@ type StreamProcessorProps struct {
 	// Customer-managed KMS key for the new stream's server-side encryption.
 	// Default: - the AWS-managed key aws/kinesis.
 	StreamEncryptionKey awskms.IKey
+	// Accounts or roles of other accounts that may read the new stream, e.g.
+	// awsiam.NewAccountPrincipal(jsii.String("222233334444")) or
+	// awsiam.NewArnPrincipal(jsii.String("arn:aws:iam::222233334444:role/orders-consumer")).
+	// The construct adds a resource policy to the stream (and, with
+	// EnhancedFanOut, to its consumer) that lets them read it; the other
+	// account must still grant its own role the same actions. Each principal
+	// must name an account: no service principals and no "*". Not with an
+	// existing Stream (its owner sets its policy). A stream encrypted with
+	// StreamEncryptionKey also needs kms:Decrypt for the readers in that key's
+	// policy; the AWS-managed key aws/kinesis cannot be shared across accounts.
+	// Default: - no resource policy; only this account can read the stream.
+	CrossAccountReaders *[]awsiam.IPrincipal
 
 	// -------------------------------------------------------------- function
 
@@ -133,6 +147,32 @@ type StreamProcessorProps struct {
 	// metrics, passed as STREAMPROC_METRICS_NAMESPACE.
 	// Default: "StreamProc".
 	MetricsNamespace *string
+	// Description of the function (at most 256 characters).
+	// Default: - no description.
+	Description *string
+	// X-Ray tracing of the function: Tracing_ACTIVE, Tracing_PASS_THROUGH or
+	// Tracing_DISABLED. Anything but ACTIVE is reported by cdk-nag's
+	// Serverless-LambdaTracing rule, which the application then suppresses
+	// with its own reason.
+	// Default: Tracing_ACTIVE.
+	Tracing awslambda.Tracing
+	// Layers added to the function, e.g. the Lambda Insights or a secrets
+	// extension layer, built for Architecture.
+	// Default: - no layers.
+	Layers *[]awslambda.ILayerVersion
+	// VPC to run the function in, to reach private resources. The construct
+	// grants the role the network-interface actions Lambda needs (inline, no
+	// managed policy) and the construct's Connections() is then the function's.
+	// The subnets must reach Kinesis, SQS, CloudWatch Logs and X-Ray: through
+	// a NAT gateway or interface VPC endpoints.
+	// Default: - the function is not in a VPC.
+	Vpc awsec2.IVpc
+	// Subnets of Vpc for the function's network interfaces. Only with Vpc.
+	// Default: - the VPC's private subnets (CDK's default selection).
+	VpcSubnets *awsec2.SubnetSelection
+	// Security groups of the function's network interfaces. Only with Vpc.
+	// Default: - a new security group that allows all outbound traffic.
+	SecurityGroups *[]awsec2.ISecurityGroup
 
 	// ------------------------------------------------- event source mapping
 
@@ -267,6 +307,9 @@ func resolve(in *StreamProcessorProps) *resolved {
 	}
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
+	}
+	if p.Tracing == "" {
+		p.Tracing = awslambda.Tracing_ACTIVE
 	}
 	if p.ApplicationLogLevel == "" {
 		p.ApplicationLogLevel = awslambda.ApplicationLogLevel_INFO

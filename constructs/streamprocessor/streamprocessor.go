@@ -41,6 +41,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
@@ -83,6 +84,9 @@ type StreamProcessor struct {
 	alias      awslambda.Alias
 	mapping    awslambda.EventSourceMapping
 	monitoring *Monitoring
+
+	metricsNamespace string
+	vpc              awsec2.IVpc
 }
 
 // NewStreamProcessor makes the pipeline in scope. It panics with a
@@ -90,7 +94,7 @@ type StreamProcessor struct {
 // it adds anything to the tree.
 func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamProcessorProps) *StreamProcessor {
 	r := resolve(props)
-	if problems := validate(r); len(problems) > 0 {
+	if problems := validate(r, awscdk.Stack_Of(scope)); len(problems) > 0 {
 		panic(&ValidationError{Path: *scope.Node().Path() + "/" + *id, Problems: problems})
 	}
 	if r.Entry != nil && *awscdk.Stack_Of(scope).BundlingRequired() {
@@ -99,31 +103,75 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		}
 	}
 
-	sp := &StreamProcessor{}
+	sp := &StreamProcessor{metricsNamespace: *r.MetricsNamespace, vpc: r.Vpc}
 	constructs.NewConstruct_Override(sp, scope, id)
-	p := &r.StreamProcessorProps
+	sp.addStream(r)
+	sp.addDeadLetterQueue(r)
+	sp.addFunction(r)
+	sp.addEventSourceMapping(r)
+	sp.monitoring = addMonitoring(sp, sp.monitoringTargets(r), r.Monitoring)
+	sp.addNagSuppressions(r)
+	return sp
+}
 
-	// ---- stream
+// addStream makes the stream (or takes the caller's) and, with
+// EnhancedFanOut, its consumer.
+func (sp *StreamProcessor) addStream(r *resolved) {
+	p := &r.StreamProcessorProps
 	if r.newStream {
 		sp.stream = awskinesis.NewStream(sp, jsii.String(IDStream), streamProps(r))
 	} else {
 		sp.stream = p.Stream
 	}
-	source := sp.stream.StreamArn()
-	if *p.EnhancedFanOut {
-		name := p.ConsumerName
-		if name == nil {
-			name = awscdk.Names_UniqueResourceName(sp, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)})
-		}
-		sp.consumer = awskinesis.NewStreamConsumer(sp, jsii.String(IDConsumer), &awskinesis.StreamConsumerProps{
-			Stream:             sp.stream,
-			StreamConsumerName: name,
-		})
-		source = sp.consumer.StreamConsumerArn()
+	if !*p.EnhancedFanOut {
+		sp.shareStream(r)
+		return
 	}
+	name := p.ConsumerName
+	if name == nil {
+		name = awscdk.Names_UniqueResourceName(sp, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)})
+	}
+	sp.consumer = awskinesis.NewStreamConsumer(sp, jsii.String(IDConsumer), &awskinesis.StreamConsumerProps{
+		Stream:             sp.stream,
+		StreamConsumerName: name,
+	})
+	sp.shareStream(r)
+}
 
-	// ---- DLQ: receives the mapping's on-failure descriptions and the
-	// function's quarantined records.
+// Actions that Kinesis resource policies accept for reading a stream and for
+// reading through an enhanced fan-out consumer (the Lambda developer guide's
+// cross-account example for Kinesis event source mappings).
+var (
+	streamPolicyReadActions   = []string{"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"}
+	consumerPolicyReadActions = []string{"kinesis:DescribeStreamConsumer", "kinesis:SubscribeToShard"}
+)
+
+// shareStream adds the resource policies that let CrossAccountReaders read
+// the new stream and its consumer.
+func (sp *StreamProcessor) shareStream(r *resolved) {
+	if r.CrossAccountReaders == nil || len(*r.CrossAccountReaders) == 0 || !r.newStream {
+		return
+	}
+	sp.stream.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CrossAccountRead"),
+		Principals: r.CrossAccountReaders,
+		Actions:    jsii.Strings(streamPolicyReadActions...),
+		Resources:  &[]*string{sp.stream.StreamArn()},
+	}))
+	if sp.consumer != nil {
+		sp.consumer.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("CrossAccountConsumerRead"),
+			Principals: r.CrossAccountReaders,
+			Actions:    jsii.Strings(consumerPolicyReadActions...),
+			Resources:  &[]*string{sp.consumer.StreamConsumerArn()},
+		}))
+	}
+}
+
+// addDeadLetterQueue makes the DLQ and its key: the queue receives the
+// mapping's on-failure descriptions and the function's quarantined records.
+func (sp *StreamProcessor) addDeadLetterQueue(r *resolved) {
+	p := &r.StreamProcessorProps
 	dlqKey := p.DeadLetterQueueEncryptionKey
 	if dlqKey == nil {
 		dlqKey = awskms.NewKey(sp, jsii.String(IDDeadLetterQueueKey), &awskms.KeyProps{
@@ -140,8 +188,12 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(DefaultDeadLetterRetentionDays)),
 		RemovalPolicy:       p.RemovalPolicy,
 	})
+}
 
-	// ---- function
+// addFunction makes the log group, the execution role, the function and,
+// with provisioned concurrency, its alias.
+func (sp *StreamProcessor) addFunction(r *resolved) {
+	p := &r.StreamProcessorProps
 	sp.logGroup = awslogs.NewLogGroup(sp, jsii.String(IDLogGroup), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
@@ -151,20 +203,14 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		Description: jsii.String(fmt.Sprintf("Execution role of the %s stream processor", *sp.Node().Path())),
 	})
 	sp.logGroup.GrantWrite(sp.role)
+	if p.Vpc != nil {
+		sp.grantNetworkInterfaces()
+	}
 
 	code := p.Code
 	if code == nil {
 		code = GoCode(p.Entry, p.Architecture)
 	}
-	env := map[string]*string{}
-	if p.Environment != nil {
-		for k, v := range *p.Environment {
-			env[k] = v
-		}
-	}
-	env[contract.EnvQuarantineQueueURL] = sp.dlq.QueueUrl()
-	env[contract.EnvMetricsNamespace] = p.MetricsNamespace
-
 	sp.function = awslambda.NewFunction(sp, jsii.String(IDFunction), &awslambda.FunctionProps{
 		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
 		Handler:                      jsii.String("bootstrap"),
@@ -173,10 +219,15 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		FunctionName:                 p.FunctionName,
 		MemorySize:                   p.MemorySize,
 		Timeout:                      p.Timeout,
-		Environment:                  &env,
+		Environment:                  sp.environment(r),
 		ReservedConcurrentExecutions: p.ReservedConcurrentExecutions,
 		Role:                         sp.role,
-		Tracing:                      awslambda.Tracing_ACTIVE,
+		Tracing:                      p.Tracing,
+		Description:                  p.Description,
+		Layers:                       p.Layers,
+		Vpc:                          p.Vpc,
+		VpcSubnets:                   p.VpcSubnets,
+		SecurityGroups:               p.SecurityGroups,
 		LoggingFormat:                awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2:        p.ApplicationLogLevel,
 		SystemLogLevelV2:             awslambda.SystemLogLevel_INFO,
@@ -184,21 +235,42 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	})
 	sp.grantSendToDLQ()
 
-	var target awslambda.IFunction = sp.function
 	if p.ProvisionedConcurrentExecutions != nil {
 		sp.alias = awslambda.NewAlias(sp, jsii.String(IDAlias), &awslambda.AliasProps{
 			AliasName:                       jsii.String(DefaultAliasName),
 			Version:                         sp.function.CurrentVersion(),
 			ProvisionedConcurrentExecutions: p.ProvisionedConcurrentExecutions,
 		})
-		target = sp.alias
 	}
+}
 
-	// ---- event source mapping
+// environment is the caller's variables plus the construct's own.
+func (sp *StreamProcessor) environment(r *resolved) *map[string]*string {
+	env := map[string]*string{}
+	if r.Environment != nil {
+		for k, v := range *r.Environment {
+			env[k] = v
+		}
+	}
+	env[contract.EnvQuarantineQueueURL] = sp.dlq.QueueUrl()
+	env[contract.EnvMetricsNamespace] = r.MetricsNamespace
+	return &env
+}
+
+// addEventSourceMapping grants the role read access to the stream (or
+// consumer) and connects it to the function (or its alias).
+func (sp *StreamProcessor) addEventSourceMapping(r *resolved) {
+	p := &r.StreamProcessorProps
+	source := sp.stream.StreamArn()
 	if sp.consumer != nil {
 		sp.consumer.GrantRead(sp.role)
+		source = sp.consumer.StreamConsumerArn()
 	} else {
 		sp.stream.GrantRead(sp.role)
+	}
+	var target awslambda.IFunction = sp.function
+	if sp.alias != nil {
+		target = sp.alias
 	}
 	var responseTypes *bool
 	if *p.ReportBatchItemFailures {
@@ -225,8 +297,12 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	// The mapping validates its source when it is created; make sure the
 	// role's policy exists before it.
 	sp.mapping.Node().AddDependency(sp.role)
+}
 
-	// ---- monitoring
+// monitoringTargets is what the monitoring watches, with the resolved
+// settings its thresholds derive from.
+func (sp *StreamProcessor) monitoringTargets(r *resolved) *monitoringTargets {
+	p := &r.StreamProcessorProps
 	var reserved *float64
 	if p.ReservedConcurrentExecutions != nil {
 		v := *p.ReservedConcurrentExecutions
@@ -236,7 +312,7 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	if sp.consumer != nil {
 		consumerName = sp.consumer.StreamConsumerName()
 	}
-	sp.monitoring = addMonitoring(sp, &monitoringTargets{
+	t := &monitoringTargets{
 		Stream:              sp.stream,
 		StreamIsNew:         r.newStream,
 		OnDemand:            r.onDemand,
@@ -250,8 +326,9 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 		MetricsNamespace:    *p.MetricsNamespace,
 		EnhancedFanOut:      sp.consumer != nil,
 		ConsumerName:        consumerName,
-	}, p.Monitoring)
-	return sp
+	}
+	sp.applyStreamAccount(r, t)
+	return t
 }
 
 // grantSendToDLQ lets the function's role send to the DLQ: the mapping sends
@@ -262,6 +339,26 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 func (sp *StreamProcessor) grantSendToDLQ() {
 	sp.dlq.Grant(sp.role, jsii.String("sqs:SendMessage"))
 	sp.dlqKey.Grant(sp.role, jsii.String("kms:GenerateDataKey"), jsii.String("kms:Decrypt"))
+}
+
+// grantNetworkInterfaces lets Lambda create and delete the function's network
+// interfaces in the VPC: the actions of the AWS-managed
+// AWSLambdaVPCAccessExecutionRole policy, inline so that no managed policy is
+// attached to the role. The Describe actions support no resource-level
+// permissions, and Lambda checks the others against "*" when the function is
+// created, so the statement is on "*".
+func (sp *StreamProcessor) grantNetworkInterfaces() {
+	sp.role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings(
+			"ec2:CreateNetworkInterface",
+			"ec2:DescribeNetworkInterfaces",
+			"ec2:DescribeSubnets",
+			"ec2:DeleteNetworkInterface",
+			"ec2:AssignPrivateIpAddresses",
+			"ec2:UnassignPrivateIpAddresses",
+		),
+		Resources: jsii.Strings("*"),
+	}))
 }
 
 // dlqDestination is the mapping's on-failure destination: the DLQ. It
@@ -334,6 +431,17 @@ func (sp *StreamProcessor) DeadLetterQueue() awssqs.IQueue { return sp.dlq }
 // LogGroup holds the function's JSON logs.
 func (sp *StreamProcessor) LogGroup() awslogs.ILogGroup { return sp.logGroup }
 
+// Connections are the function's security groups, to allow traffic to the
+// resources it reaches in its VPC, e.g. db.Connections().AllowDefaultPortFrom(sp, ...).
+// It panics with a clear message when Vpc is not set: a function outside a
+// VPC has no security groups.
+func (sp *StreamProcessor) Connections() awsec2.Connections {
+	if sp.vpc == nil {
+		panic(fmt.Errorf("streamprocessor %s: Connections: the function is not in a VPC, so it has no security groups: set StreamProcessorProps.Vpc", *sp.Node().Path()))
+	}
+	return sp.function.Connections()
+}
+
 // Role is the function's execution role.
 func (sp *StreamProcessor) Role() awsiam.IRole { return sp.role }
 
@@ -352,3 +460,18 @@ func (sp *StreamProcessor) AlarmTopic() awssns.ITopic { return sp.monitoring.Top
 
 // Dashboard shows the pipeline.
 func (sp *StreamProcessor) Dashboard() awscloudwatch.Dashboard { return sp.monitoring.Dashboard }
+
+// MetricsNamespace is the CloudWatch namespace of the function's own Embedded
+// Metric Format metrics (StreamProcessorProps.MetricsNamespace, resolved).
+func (sp *StreamProcessor) MetricsNamespace() *string { return jsii.String(sp.metricsNamespace) }
+
+// Metric is one of the function's own Embedded Metric Format metrics: the
+// toolkit's (contract.MetricRecordsReceived, ...) or the application's, in
+// MetricsNamespace with the function's name as its contract.MetricDimension
+// dimension, which the function's metrics carry. props may add dimensions,
+// statistic, period, label, ...; the FunctionName dimension always wins.
+// Like aws-cdk-lib's metric helpers, the statistic defaults to Average and
+// the period to 5 minutes.
+func (sp *StreamProcessor) Metric(metricName *string, props *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return emfMetric(sp.metricsNamespace, sp.function, metricName, props)
+}

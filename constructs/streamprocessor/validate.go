@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
@@ -45,6 +47,8 @@ const (
 	maxMemory                = 10240
 	maxTimeoutSeconds        = 900
 	maxEnvBytes              = 4096
+	maxDescription           = 256
+	maxLayers                = 5
 	// constructEnvBudget is kept free in the 4 KB environment for the variables
 	// the construct sets (the DLQ URL and the metrics namespace).
 	constructEnvBudget = 512
@@ -71,11 +75,25 @@ var lambdaReservedEnv = map[string]bool{
 
 // validate returns every problem with the resolved props. Values that are
 // unresolved tokens are skipped: they are only known at deploy time.
-func validate(r *resolved) []string {
+func validate(r *resolved, stack awscdk.Stack) []string {
 	v := &checker{}
-	p := &r.StreamProcessorProps
+	v.checkCode(r)
+	v.checkStream(r)
+	v.checkStreamPlacement(r, stack)
+	v.checkReaders(r)
+	v.checkFunction(r)
+	v.checkMapping(r)
+	v.checkConcurrency(r)
+	// Monitoring (monitoring_validate.go), reported with the rest before
+	// anything is added to the tree.
+	v.problems = append(v.problems, monitoringProblems(r.Monitoring, r.RetentionPeriod, r.MaxRecordAge)...)
+	return v.problems
+}
 
-	// ---- code
+// checkCode: exactly one of Entry and Code, a main package, a supported
+// architecture.
+func (v *checker) checkCode(r *resolved) {
+	p := &r.StreamProcessorProps
 	switch {
 	case p.Entry == nil && p.Code == nil:
 		v.addf("neither Entry nor Code is set: set Entry to the directory of a Go main package (e.g. \"./functions/processor\") or Code to a prebuilt bootstrap")
@@ -90,7 +108,12 @@ func validate(r *resolved) []string {
 		v.addf("Architecture %q is not supported: use awslambda.Architecture_ARM_64() or awslambda.Architecture_X86_64()", r.archName)
 	}
 
-	// ---- stream
+}
+
+// checkStream: the new stream's settings, or none of them with an existing
+// stream; the retention.
+func (v *checker) checkStream(r *resolved) {
+	p := &r.StreamProcessorProps
 	if !r.newStream {
 		for _, f := range []struct {
 			name string
@@ -121,42 +144,66 @@ func validate(r *resolved) []string {
 			v.addf("StreamName %q is invalid: use 1 to 128 characters from a-z, A-Z, 0-9, _ . -", s)
 		}
 	}
-	retention, retentionKnown := v.secs(p.RetentionPeriod)
-	if retentionKnown {
+	if retention, ok := v.secs(p.RetentionPeriod); ok {
 		h := retention / 3600
 		if h < minRetentionHours || h > maxRetentionHours || h != math.Trunc(h) {
 			v.addf("RetentionPeriod %s is invalid: use whole hours from 24 hours to 365 days (8760 hours)", secsDur(retention))
 		}
 	}
 
-	// ---- function
+}
+
+// checkFunction: the function's own settings and environment.
+func (v *checker) checkFunction(r *resolved) {
+	p := &r.StreamProcessorProps
 	if s, ok := v.str(p.FunctionName); ok && !functionNameRE.MatchString(s) {
 		v.addf("FunctionName %q is invalid: use 1 to 64 characters from a-z, A-Z, 0-9, _ -", s)
 	}
 	if n, ok := v.num(p.MemorySize); ok && (n < minMemory || n > maxMemory || n != math.Trunc(n)) {
 		v.addf("MemorySize %s is invalid: use whole MiB from 128 to 10240", fmtNum(n))
 	}
-	timeout, timeoutKnown := v.secs(p.Timeout)
-	if timeoutKnown && (timeout < 1 || timeout > maxTimeoutSeconds) {
+	if timeout, ok := v.secs(p.Timeout); ok && (timeout < 1 || timeout > maxTimeoutSeconds) {
 		v.addf("Timeout %s is invalid: use 1 second to 15 minutes", secsDur(timeout))
 	}
 	v.checkEnvironment(p.Environment)
-	reserved, reservedKnown := v.num(p.ReservedConcurrentExecutions)
-	if reservedKnown && (reserved < 1 || reserved != math.Trunc(reserved)) {
-		v.addf("ReservedConcurrentExecutions %s would throttle every invocation and stall the stream: to pause processing set Enabled to false; otherwise use a whole number of at least 1, or leave it unset", fmtNum(reserved))
+	if s, ok := v.str(p.Description); ok && len(s) > maxDescription {
+		v.addf("Description is %d characters: Lambda allows at most %d; shorten it", len(s), maxDescription)
 	}
-	provisioned, provisionedKnown := v.num(p.ProvisionedConcurrentExecutions)
-	if provisionedKnown && (provisioned < 1 || provisioned != math.Trunc(provisioned)) {
-		v.addf("ProvisionedConcurrentExecutions %s is invalid: use a whole number of at least 1, or leave it unset", fmtNum(provisioned))
+	switch p.Tracing {
+	case awslambda.Tracing_ACTIVE, awslambda.Tracing_PASS_THROUGH, awslambda.Tracing_DISABLED:
+	default:
+		v.addf("Tracing %q is not a tracing mode: use awslambda.Tracing_ACTIVE (the default), Tracing_PASS_THROUGH or Tracing_DISABLED", p.Tracing)
 	}
-	if provisionedKnown && reservedKnown && provisioned > reserved {
-		v.addf("ProvisionedConcurrentExecutions (%s) is above ReservedConcurrentExecutions (%s): Lambda rejects provisioned concurrency the reservation cannot hold; lower ProvisionedConcurrentExecutions to at most %s or raise ReservedConcurrentExecutions", fmtNum(provisioned), fmtNum(reserved), fmtNum(reserved))
+	if p.Layers != nil {
+		if n := len(*p.Layers); n > maxLayers {
+			v.addf("Layers has %d layers: Lambda allows at most %d; merge layers or drop some", n, maxLayers)
+		}
+		for i, l := range *p.Layers {
+			if l == nil {
+				v.addf("Layers[%d] is nil: remove it, or pass a layer such as awslambda.LayerVersion_FromLayerVersionArn(...)", i)
+			}
+		}
+	}
+	if p.Vpc == nil {
+		if p.VpcSubnets != nil {
+			v.addf("VpcSubnets is set without Vpc: set Vpc to the VPC those subnets belong to, or remove VpcSubnets")
+		}
+		if p.SecurityGroups != nil {
+			v.addf("SecurityGroups (%d) is set without Vpc: set Vpc to the VPC of the security groups, or remove SecurityGroups", len(*p.SecurityGroups))
+		}
 	}
 	if s, ok := v.str(p.MetricsNamespace); ok && (s == "" || len(s) > 255 || strings.HasPrefix(s, "AWS/")) {
 		v.addf("MetricsNamespace %q is invalid: use 1 to 255 characters that do not start with \"AWS/\"", s)
 	}
 
-	// ---- event source mapping
+}
+
+// checkMapping: the event source mapping's settings, and MaxRecordAge against
+// the stream's retention and the time the retries take.
+func (v *checker) checkMapping(r *resolved) {
+	p := &r.StreamProcessorProps
+	retention, retentionKnown := v.secs(p.RetentionPeriod)
+	timeout, timeoutKnown := v.secs(p.Timeout)
 	switch p.StartingPosition {
 	case awslambda.StartingPosition_TRIM_HORIZON, awslambda.StartingPosition_LATEST, awslambda.StartingPosition_AT_TIMESTAMP:
 	default:
@@ -175,8 +222,7 @@ func validate(r *resolved) []string {
 	if windowKnown && window > maxBatchingWindowSeconds {
 		v.addf("MaxBatchingWindow %s is invalid: use 0 to 300 seconds", secsDur(window))
 	}
-	factor, factorKnown := v.num(p.ParallelizationFactor)
-	if factorKnown && (factor < 1 || factor > maxParallelization || factor != math.Trunc(factor)) {
+	if factor, ok := v.num(p.ParallelizationFactor); ok && (factor < 1 || factor > maxParallelization || factor != math.Trunc(factor)) {
 		v.addf("ParallelizationFactor %s is invalid: use a whole number from 1 to 10", fmtNum(factor))
 	}
 	retries, retriesKnown := v.num(p.RetryAttempts)
@@ -231,6 +277,24 @@ func validate(r *resolved) []string {
 	if s, ok := v.str(p.ConsumerName); ok && !consumerNameRE.MatchString(s) {
 		v.addf("ConsumerName %q is invalid: use 1 to 128 characters from a-z, A-Z, 0-9, _ . -", s)
 	}
+}
+
+// checkConcurrency: reserved and provisioned concurrency against each other
+// and against the pollers the mapping runs.
+func (v *checker) checkConcurrency(r *resolved) {
+	p := &r.StreamProcessorProps
+	reserved, reservedKnown := v.num(p.ReservedConcurrentExecutions)
+	if reservedKnown && (reserved < 1 || reserved != math.Trunc(reserved)) {
+		v.addf("ReservedConcurrentExecutions %s would throttle every invocation and stall the stream: to pause processing set Enabled to false; otherwise use a whole number of at least 1, or leave it unset", fmtNum(reserved))
+	}
+	provisioned, provisionedKnown := v.num(p.ProvisionedConcurrentExecutions)
+	if provisionedKnown && (provisioned < 1 || provisioned != math.Trunc(provisioned)) {
+		v.addf("ProvisionedConcurrentExecutions %s is invalid: use a whole number of at least 1, or leave it unset", fmtNum(provisioned))
+	}
+	if provisionedKnown && reservedKnown && provisioned > reserved {
+		v.addf("ProvisionedConcurrentExecutions (%s) is above ReservedConcurrentExecutions (%s): Lambda rejects provisioned concurrency the reservation cannot hold; lower ProvisionedConcurrentExecutions to at most %s or raise ReservedConcurrentExecutions", fmtNum(provisioned), fmtNum(reserved), fmtNum(reserved))
+	}
+	factor, factorKnown := v.num(p.ParallelizationFactor)
 	// Every shard runs ParallelizationFactor concurrent batches, with shared
 	// polling and with enhanced fan-out alike. A reservation below that
 	// throttles pollers: batches are retried until MaxRecordAge and go to the DLQ.
@@ -239,11 +303,71 @@ func validate(r *resolved) []string {
 			v.addf("ReservedConcurrentExecutions (%s) is below the %s concurrent batches the mapping runs (ShardCount %s x ParallelizationFactor %s): throttled batches are retried until MaxRecordAge and then sent to the DLQ; raise ReservedConcurrentExecutions to at least %s, or lower ParallelizationFactor", fmtNum(reserved), fmtNum(shards*factor), fmtNum(shards), fmtNum(factor), fmtNum(shards*factor))
 		}
 	}
-	// ---- monitoring (monitoring_validate.go), reported with the rest before
-	// anything is added to the tree.
-	v.problems = append(v.problems, monitoringProblems(p.Monitoring, p.RetentionPeriod, p.MaxRecordAge)...)
-	return v.problems
 }
+
+// checkStreamPlacement: an event source mapping reads only streams in its own
+// region, so an existing stream whose ARN names another region than the
+// stack's cannot be consumed. Unresolved regions (an environment-agnostic
+// stack, an ARN built from tokens) are skipped.
+func (v *checker) checkStreamPlacement(r *resolved, stack awscdk.Stack) {
+	if r.newStream || stack == nil {
+		return
+	}
+	streamRegion, ok1 := v.str(r.Stream.Env().Region)
+	stackRegion, ok2 := v.str(stack.Region())
+	if ok1 && ok2 && streamRegion != stackRegion {
+		v.addf("Stream %s is in region %s but the stack %s is in region %s: a Lambda event source mapping can only read a stream in its own region; put this StreamProcessor in a stack with Env.Region %q (in the stream's account or another one), or replicate the stream into %s",
+			strOr(r.Stream.StreamArn()), streamRegion, *stack.StackName(), stackRegion, streamRegion, stackRegion)
+	}
+}
+
+// checkReaders: CrossAccountReaders only for a stream the construct makes,
+// and each principal names an account.
+func (v *checker) checkReaders(r *resolved) {
+	if r.CrossAccountReaders == nil {
+		return
+	}
+	if !r.newStream {
+		v.addf("CrossAccountReaders (%d) is set with an existing Stream: the account that owns a stream sets its resource policy; grant the readers there, or remove CrossAccountReaders", len(*r.CrossAccountReaders))
+	}
+	for i, pr := range *r.CrossAccountReaders {
+		if pr == nil {
+			v.addf("CrossAccountReaders[%d] is nil: remove it", i)
+			continue
+		}
+		acct := pr.PrincipalAccount()
+		if acct == nil {
+			v.addf("CrossAccountReaders[%d] (%s) names no account: use awsiam.NewAccountPrincipal(\"<account id>\") or awsiam.NewArnPrincipal(\"<role ARN>\") for a role of the reading account", i, principalText(pr))
+			continue
+		}
+		if s, ok := v.str(acct); ok && !accountRE.MatchString(s) {
+			v.addf("CrossAccountReaders[%d] names account %q: use a 12-digit account id (never \"*\", which would make the stream readable by every account)", i, s)
+		}
+	}
+}
+
+// principalText names a principal in a message.
+func principalText(p awsiam.IPrincipal) string {
+	j := p.PolicyFragment().PrincipalJson()
+	if j == nil {
+		return "a principal"
+	}
+	var parts []string
+	for k, vs := range *j {
+		if vs == nil {
+			continue
+		}
+		for _, v := range *vs {
+			if v != nil {
+				parts = append(parts, k+": "+*v)
+			}
+		}
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 
 // checker collects problems and reads values, skipping unresolved tokens.
 type checker struct{ problems []string }
