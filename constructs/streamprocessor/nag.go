@@ -20,14 +20,21 @@ type nagRule struct {
 	id        string
 	reason    string
 	appliesTo []string
+	// appliesToRegex are findings matched by a regular expression
+	// (cdk-nag's {regex: "/.../"} form), for a finding that names a
+	// resource by its hashed logical id.
+	appliesToRegex []string
 }
 
 func (r nagRule) metadata() map[string]interface{} {
 	m := map[string]interface{}{"id": r.id, "reason": r.reason}
-	if len(r.appliesTo) > 0 {
-		a := make([]interface{}, len(r.appliesTo))
-		for i, s := range r.appliesTo {
-			a[i] = s
+	if len(r.appliesTo)+len(r.appliesToRegex) > 0 {
+		var a []interface{}
+		for _, s := range r.appliesTo {
+			a = append(a, s)
+		}
+		for _, s := range r.appliesToRegex {
+			a = append(a, map[string]interface{}{"regex": s})
 		}
 		m["applies_to"] = a
 	}

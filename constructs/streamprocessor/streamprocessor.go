@@ -19,7 +19,8 @@
 //	Stream              awskinesis.Stream        (only when Stream is not passed)
 //	Consumer            awskinesis.StreamConsumer (only with EnhancedFanOut)
 //	DeadLetterQueueKey  awskms.Key, rotation on  (only when DeadLetterQueueEncryptionKey is not passed)
-//	DeadLetterQueue     awssqs.Queue, SSE-KMS, TLS-only, 14 days
+//	DeadLetterQueue     awssqs.Queue, SSE-KMS, TLS-only, 14 days, 1 MiB messages (the quarantine)
+//	FailedBatchBucket   awss3.Bucket, SSE-KMS (the DLQ's key), TLS-only, private, objects expire (only when OnFailure is not passed)
 //	LogGroup            awslogs.LogGroup
 //	ServiceRole         awsiam.Role, the function's execution role
 //	Function            awslambda.Function; Function/CurrentVersion with provisioned concurrency
@@ -47,6 +48,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -74,16 +76,18 @@ const (
 type StreamProcessor struct {
 	constructs.Construct
 
-	stream     awskinesis.IStream
-	consumer   awskinesis.StreamConsumer
-	dlq        awssqs.Queue
-	dlqKey     awskms.IKey
-	logGroup   awslogs.LogGroup
-	role       awsiam.Role
-	function   awslambda.Function
-	alias      awslambda.Alias
-	mapping    awslambda.EventSourceMapping
-	monitoring *Monitoring
+	stream   awskinesis.IStream
+	consumer awskinesis.StreamConsumer
+	dlq      awssqs.Queue
+	dlqKey   awskms.IKey
+	// failedBatchBucket is the default on-failure destination (onfailure.go).
+	failedBatchBucket awss3.Bucket
+	logGroup          awslogs.LogGroup
+	role              awsiam.Role
+	function          awslambda.Function
+	alias             awslambda.Alias
+	mapping           awslambda.EventSourceMapping
+	monitoring        *Monitoring
 
 	metricsNamespace string
 	vpc              awsec2.IVpc
@@ -107,6 +111,8 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	constructs.NewConstruct_Override(sp, scope, id)
 	sp.addStream(r)
 	sp.addDeadLetterQueue(r)
+	sp.addFailedBatchBucket(r)
+	sp.applyMaxRecordSize(r)
 	sp.addFunction(r)
 	sp.addEventSourceMapping(r)
 	sp.monitoring = addMonitoring(sp, sp.monitoringTargets(r), r.Monitoring)
@@ -186,6 +192,7 @@ func (sp *StreamProcessor) addDeadLetterQueue(r *resolved) {
 		EncryptionMasterKey: dlqKey,
 		EnforceSSL:          jsii.Bool(true),
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(DefaultDeadLetterRetentionDays)),
+		MaxMessageSizeBytes: jsii.Number(QuarantineMaxMessageBytes),
 		RemovalPolicy:       p.RemovalPolicy,
 	})
 }
@@ -253,6 +260,7 @@ func (sp *StreamProcessor) environment(r *resolved) *map[string]*string {
 		}
 	}
 	env[contract.EnvQuarantineQueueURL] = sp.dlq.QueueUrl()
+	env[contract.EnvQuarantineMaxMessageBytes] = jsii.String(fmt.Sprint(QuarantineMaxMessageBytes))
 	env[contract.EnvMetricsNamespace] = r.MetricsNamespace
 	return &env
 }
@@ -292,7 +300,9 @@ func (sp *StreamProcessor) addEventSourceMapping(r *resolved) {
 		Filters:                   p.Filters,
 		Enabled:                   p.Enabled,
 		MetricsConfig:             &awslambda.MetricsConfig{Metrics: &[]awslambda.MetricType{awslambda.MetricType_EVENT_COUNT}},
-		OnFailure:                 &dlqDestination{queue: sp.dlq},
+		OnFailure:                 sp.onFailureDestination(r),
+		// Kinesis mappings take S3 destinations (as KinesisEventSource says).
+		SupportS3OnFailureDestination: jsii.Bool(true),
 	})
 	// The mapping validates its source when it is created; make sure the
 	// role's policy exists before it.
@@ -320,6 +330,8 @@ func (sp *StreamProcessor) monitoringTargets(r *resolved) *monitoringTargets {
 		Function:            sp.function,
 		Mapping:             sp.mapping,
 		DLQ:                 sp.dlq,
+		FailedBatchBucket:   sp.FailedBatchBucket(),
+		KeepsRecords:        r.keepsRecords(),
 		MaxRecordAge:        p.MaxRecordAge,
 		Timeout:             p.Timeout,
 		ReservedConcurrency: reserved,
