@@ -188,13 +188,14 @@ var streamReadActions = []string{
 var leastPrivilege = append([]string{
 	"kms:Decrypt", "kms:GenerateDataKey", // the DLQ's key (and nothing broader)
 	"logs:CreateLogStream", "logs:PutLogEvents",
+	"s3:ListBucket", "s3:PutObject", // the failed-batch bucket (onfailure.go)
 	"sqs:SendMessage",
 	"xray:PutTelemetryRecords", "xray:PutTraceSegments",
 }, streamReadActions...)
 
 func branches() []branch {
 	code := func() awslambda.Code { return awslambda.Code_FromAsset(jsii.String(handlerEntry), nil) }
-	return []branch{
+	return append([]branch{
 		{"Defaults", func(awscdk.Stack) *sp.StreamProcessorProps {
 			return &sp.StreamProcessorProps{Entry: jsii.String(handlerEntry)}
 		}, nil},
@@ -375,5 +376,5 @@ func branches() []branch {
 				Entry:  jsii.String(otherEntry),
 			}
 		}, nil}, // checked by TestReuse
-	}
+	}, onFailureBranches()...) // onfailure_test.go
 }
