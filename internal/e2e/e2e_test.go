@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/gobuild"
 	"github.com/streamproc/streamproc/internal/localesm"
@@ -218,6 +219,12 @@ func runCase(t *testing.T, tc testCase) {
 	}
 	if tc.expect != nil {
 		tc.expect(c, v)
+	}
+	// Every invocation's EMF says received = succeeded + quarantined + failed
+	// (what the RecordConservation alarm watches in production).
+	if m := p.Metrics(); m[contract.MetricRecordsReceived] != m[contract.MetricRecordsSucceeded]+m[contract.MetricRecordsQuarantined]+m[contract.MetricRecordsFailed] {
+		t.Errorf("EMF conservation: received %v != succeeded %v + quarantined %v + failed %v", m[contract.MetricRecordsReceived],
+			m[contract.MetricRecordsSucceeded], m[contract.MetricRecordsQuarantined], m[contract.MetricRecordsFailed])
 	}
 	if len(c.produced) > 0 && v.InStream < len(c.produced) {
 		t.Errorf("%d records produced, %d in the stream", len(c.produced), v.InStream)

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -90,9 +92,9 @@ func init() {
 				// 5 MiB of data is about 6.7 MB as base64 in an event.
 				big := append([]byte(`{"event_id":"big","sensor_id":"sensor-0001","ts":1,"temperature":20,"pad":"`), bytes.Repeat([]byte("z"), 5<<20)...)
 				big = append(big, `"}`...)
-				if err := c.putRaw("sensor-0001", big); err != nil {
-					c.t.Fatalf("put 5 MiB record: %v", err)
-				}
+				// streamctl put reads the stream's limit (DescribeStreamSummary)
+				// and sends the 5 MiB line.
+				c.putWithStreamctl(big)
 				c.produced = append(c.produced, producer.Record{Entry: producer.Entry{PartitionKey: "sensor-0001", Data: big}, Kind: producer.Invalid, Reason: "5 MiB record"})
 				c.produce(producer.GenOptions{Seed: 32, Sensors: 20}, 300, 0, nil)
 				c.settle()
@@ -124,10 +126,20 @@ func (c *caseCtx) needS3() {
 	}
 }
 
-// putRaw puts one record as is (the producer keeps to the default 1 MiB).
-func (c *caseCtx) putRaw(key string, data []byte) error {
-	_, err := c.p.Kinesis.PutRecord(c.ctx, &kinesis.PutRecordInput{StreamName: aws.String(c.p.StreamName), PartitionKey: aws.String(key), Data: data})
-	return err
+// putWithStreamctl sends one NDJSON line with `streamctl put --from`, as an
+// operator would (its partition key is the line's sensor_id).
+func (c *caseCtx) putWithStreamctl(line []byte) {
+	c.t.Helper()
+	file := filepath.Join(c.t.TempDir(), "big.ndjson")
+	if err := os.WriteFile(file, append(line, '\n'), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	cmd := exec.CommandContext(c.ctx, streamctl, "put", "--stream", c.p.StreamName, "--from", file, "--no-progress")
+	cmd.Env = append(cmd.Environ(), c.p.Env()...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("streamctl put: %v\n%s", err, out)
+	}
 }
 
 // runRedrive runs `streamctl redrive --bucket` against the local pipeline

@@ -254,7 +254,11 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		}
 		p.FailedBucket = b.Name
 		p.Endpoints["S3"] = p.S3Server.Endpoint
-		p.S3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(p.S3Server.Endpoint); o.UsePathStyle = true })
+		p.S3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.BaseEndpoint = aws.String(p.S3Server.Endpoint)
+			o.UsePathStyle = true
+			o.DisableLogOutputChecksumValidationSkipped = true
+		})
 		step("resources  stream %s (%d shards), table %s, on-failure bucket %s, quarantine queue %s", p.StreamName, st.Stream.ShardCount, p.TableName, p.FailedBucket, orStr(p.DLQName, "(none)"))
 	} else {
 		step("resources  stream %s (%d shards), table %s, on-failure queue %s", p.StreamName, st.Stream.ShardCount, p.TableName, orStr(p.DLQName, "(none)"))
