@@ -2,8 +2,10 @@
 // pipeline with safe defaults: a stream (new or existing), a Go function built
 // from a main package by the local go toolchain, an event source mapping with
 // bounded retries, bisection, partial batch failures and enhanced metrics, an
-// encrypted TLS-only dead-letter queue as the on-failure destination, and the
-// alarms and dashboard of the monitoring that goes with them.
+// encrypted private S3 bucket as the on-failure destination that keeps failed
+// batches with their records (or the caller's OnFailure), an encrypted TLS-only
+// dead-letter queue for the records the function quarantines, and the alarms
+// and dashboard of the monitoring that goes with them.
 //
 //	sp := streamprocessor.NewStreamProcessor(stack, jsii.String("Orders"), &streamprocessor.StreamProcessorProps{
 //		Entry: jsii.String("./functions/orders"),
@@ -33,7 +35,9 @@
 // # Permissions
 //
 // The function may read the stream (and use its key), write its own log group,
-// send to the DLQ (and use its key), and put X-Ray traces. Nothing else: grant
+// send to the DLQ (and use its key), put failed-batch objects under aws/lambda/
+// in FailedBatchBucket and list it (the mapping writes them with the function's
+// role), and put X-Ray traces. Nothing else: grant
 // more through what the construct exposes, e.g. table.GrantReadWriteData(sp.Function()).
 package streamprocessor
 
@@ -434,9 +438,10 @@ func (sp *StreamProcessor) EventSourceMapping() awslambda.EventSourceMapping { r
 // kms:Decrypt on it (DeadLetterQueue().GrantConsumeMessages does).
 func (sp *StreamProcessor) DeadLetterQueueKey() awskms.IKey { return sp.dlqKey }
 
-// DeadLetterQueue receives a description of every batch the mapping gives up
-// on (records must be re-read from the stream: see streamctl redrive) and the
-// records the function quarantines. Its URL is in the function's environment
+// DeadLetterQueue receives the records the function quarantines, with their
+// payload. Failed batches go to the on-failure destination instead:
+// FailedBatchBucket (with their records) by default, or OnFailure (see
+// docs/redrive.md). Its URL is in the function's environment
 // as STREAMPROC_QUARANTINE_QUEUE_URL.
 func (sp *StreamProcessor) DeadLetterQueue() awssqs.IQueue { return sp.dlq }
 
