@@ -348,8 +348,12 @@ func printRedriveReport(w io.Writer, queue string, rep redrive.Report) {
 	if strings.HasPrefix(queue, "s3://") {
 		unit = "objects"
 	}
-	fmt.Fprintf(w, "summary: %d %s received, %d deleted, %d invokes, %d records replayed\n",
-		rep.Received, unit, rep.Deleted, rep.Invokes, rep.Replayed)
+	tagged := ""
+	if rep.Tagged > 0 {
+		tagged = fmt.Sprintf(", %d tagged", rep.Tagged)
+	}
+	fmt.Fprintf(w, "summary: %d %s received, %d deleted%s, %d invokes, %d records replayed\n",
+		rep.Received, unit, rep.Deleted, tagged, rep.Invokes, rep.Replayed)
 	var parts []string
 	for _, o := range []redrive.Outcome{redrive.Replayed, redrive.WouldReplay, redrive.Reprocessed, redrive.Discarded, redrive.Listed, redrive.AlreadyRedriven,
 		redrive.KeptExpired, redrive.KeptFailed, redrive.KeptTooLarge, redrive.KeptIncomplete, redrive.KeptUnknown, redrive.KeptError, redrive.ReplayedNotDeleted} {

@@ -212,6 +212,7 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 	all = append(all, functionAlarmSpecs(t, p)...)
 	all = append(all, streamAlarmSpecs(t)...)
 	all = append(all, conservationAlarmSpecs(t)...)
+	describeDLQForDestination(all, t)
 	out := all[:0]
 	for _, s := range all {
 		if !slices.Contains(p.DisabledAlarms, s.Kind) {

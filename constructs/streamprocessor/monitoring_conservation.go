@@ -1,6 +1,8 @@
 package streamprocessor
 
 import (
+	"time"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/jsii-runtime-go"
@@ -110,4 +112,24 @@ func (d *dashboardRows) failedBatches() []awscloudwatch.IWidget {
 		Label:     jsii.String("Failed batches waiting (daily)"),
 	})
 	return append(row, graph("Failed-batch bucket (objects, daily)", 12, metrics(objects), nil, nil, nil))
+}
+
+// describeDLQForDestination rewrites the DLQ alarms' texts when failed
+// batches go to an S3 destination: the DLQ then holds only quarantined
+// records (with their payload), and nothing in it depends on the stream's
+// retention.
+func describeDLQForDestination(specs []alarmSpec, t *monitoringTargets) {
+	if !t.KeepsRecords {
+		return
+	}
+	for i := range specs {
+		switch specs[i].Kind {
+		case AlarmDLQMessages:
+			specs[i].What = "The DLQ holds records the function quarantined, with their payload (failed batches go to the on-failure S3 bucket)."
+			specs[i].Runbook = "List them with `streamctl redrive --queue <dlq> --only quarantined`; fix the producer or the validation; `--reprocess` the fixed records or `--discard` them."
+		case AlarmDLQAge:
+			specs[i].What = "The oldest quarantined record in the DLQ is older than " + human(time.Duration(specs[i].Threshold*float64(time.Second))) + "; SQS drops messages after the queue's retention (14 days)."
+			specs[i].Runbook = "Handle the quarantined records (`streamctl redrive --queue <dlq> --only quarantined`) before the queue's retention drops them."
+		}
+	}
 }

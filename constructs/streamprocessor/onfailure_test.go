@@ -125,6 +125,8 @@ func TestFailedBatchBucket(t *testing.T) {
 	}}})
 	alarmDescribes(t, tmpl, "OnFailureDelivered", "with its records", "redrive --bucket")
 	alarmDescribes(t, tmpl, string(sp.AlarmConservation), "RecordsReceived", "docs/operations.md")
+	alarmDescribes(t, tmpl, string(sp.AlarmDLQMessages), "quarantined", "--only quarantined")
+	alarmDescribes(t, tmpl, string(sp.AlarmDLQAge), "oldest quarantined record", "retention")
 	hasProps(t, tmpl, "AWS::CloudWatch::Alarm", m{
 		"AlarmName": assertions.Match_StringLikeRegexp(jsii.String(string(sp.AlarmConservation))),
 		"Metrics": arrayWith(obj(m{

@@ -229,6 +229,7 @@ type Result struct {
 type Report struct {
 	Received int      `json:"messagesReceived"`
 	Deleted  int      `json:"messagesDeleted"`
+	Tagged   int      `json:"objectsTagged,omitempty"` // RunS3 with TagDone
 	Invokes  int64    `json:"invokes"`
 	Replayed int      `json:"recordsReplayed"`
 	Results  []Result `json:"results"`

@@ -88,7 +88,11 @@ func (r *Redriver) RunS3(ctx context.Context) (Report, error) {
 		switch res.Outcome {
 		case Replayed:
 			rep.Replayed += res.Records
-			rep.Deleted++
+			if r.cfg.TagDone {
+				rep.Tagged++
+			} else {
+				rep.Deleted++
+			}
 		case KeptTooLarge:
 			rep.Replayed += res.Records - len(res.TooLarge)
 		}

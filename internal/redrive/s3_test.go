@@ -199,7 +199,7 @@ func TestRedriveS3TagInsteadOfDelete(t *testing.T) {
 	cfg.TagDone = true
 	l := &scriptedLambda{answers: []func(events.KinesisEvent) *lambda.InvokeOutput{ok()}}
 	rep, err := redrive.NewS3(sc, l, cfg).RunS3(context.Background())
-	if err != nil || rep.Count(redrive.Replayed) != 1 {
+	if err != nil || rep.Count(redrive.Replayed) != 1 || rep.Tagged != 1 || rep.Deleted != 0 {
 		t.Fatalf("%v %+v", err, rep)
 	}
 	tags, err := sc.GetObjectTagging(context.Background(), &s3.GetObjectTaggingInput{Bucket: aws.String("failed"), Key: aws.String(key)})
