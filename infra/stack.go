@@ -91,6 +91,5 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 	output("TableName", *table.TableName(), "DynamoDB table of per-minute aggregates")
 
 	addProcessorGraphs(sp)
-	suppressPipelineFindings(sp)
 	return &PipelineStack{Stack: stack, Processor: sp, Table: table}
 }

@@ -1,6 +1,7 @@
 package streamprocessor
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
@@ -32,7 +33,11 @@ const bundlingImage = "public.ecr.aws/docker/library/golang:1.26"
 // hash and an unchanged function is not redeployed.
 //
 // The build runs when the stack is synthesized, and only for stacks that need
-// bundling (`cdk synth`/`deploy` of that stack).
+// bundling (`cdk synth`/`deploy` of that stack), inside CDK's bundling
+// callback: a failed build panics with the compiler's message, but the CDK's
+// node process may report a broken pipe before it. StreamProcessorProps.Entry
+// builds before CDK is involved instead, and reports only the compiler's
+// message.
 func GoCode(entry *string, architecture awslambda.Architecture) awslambda.Code {
 	if architecture == nil {
 		architecture = awslambda.Architecture_ARM_64()
@@ -69,8 +74,11 @@ type goBundler struct {
 }
 
 // TryBundle builds the bootstrap into outputDir. It never returns false (that
-// would make CDK try Docker); a failed build panics with the compiler output,
-// which CDK reports as the synth error.
+// would make CDK try Docker); a failed build removes outputDir (the process
+// ends before CDK could clean it up) and panics with the compiler output.
+// The panic crosses the jsii callback, so the CDK's node process reports a
+// broken pipe before it: StreamProcessorProps.Entry builds before CDK is
+// involved and reports only the compiler's message.
 func (b *goBundler) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
 	if err := requireGo(); err != nil {
 		panic(err)
@@ -81,10 +89,125 @@ func (b *goBundler) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *boo
 		OutDir:  *outputDir,
 		Arch:    b.arch,
 	}); err != nil {
-		panic(fmt.Errorf("streamprocessor: bundling %s: %w", b.dir, err))
+		_ = os.RemoveAll(*outputDir)
+		panic(buildError(b.dir, err))
 	}
 	return jsii.Bool(true)
 }
+
+// BuildError is the panic value of NewStreamProcessor when Entry does not
+// build. Its message starts with the compiler's.
+type BuildError struct {
+	// Entry is the directory that was built.
+	Entry string
+	// Output is what `go build` printed.
+	Output string
+	err    error
+}
+
+func (e *BuildError) Error() string {
+	if e.Output == "" {
+		return fmt.Sprintf("streamprocessor: Entry %q does not build: %v", e.Entry, e.err)
+	}
+	return fmt.Sprintf("%s\nstreamprocessor: Entry %q does not build (go build for linux, as above): fix the errors, then synthesize again", e.Output, e.Entry)
+}
+
+func (e *BuildError) Unwrap() error { return e.err }
+
+func buildError(entry string, err error) *BuildError {
+	be := &BuildError{Entry: entry, err: err}
+	var gb *gobuild.BuildError
+	if errors.As(err, &gb) {
+		be.Output = gb.Output
+	}
+	return be
+}
+
+// prebuiltCode builds entry into a new temporary directory before CDK is
+// involved, so a failed build panics in the caller's goroutine with the
+// compiler's message and leaves nothing in the cloud assembly. The caller
+// removes dir once the asset is staged (copied into the cloud assembly).
+func prebuiltCode(entry string, architecture awslambda.Architecture) (code awslambda.Code, dir string, err error) {
+	abs, err := filepath.Abs(entry)
+	if err != nil {
+		return nil, "", fmt.Errorf("streamprocessor: entry %q: %w", entry, err)
+	}
+	dir, err = os.MkdirTemp("", "streamprocessor-bootstrap-")
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := gobuild.Bootstrap(context.Background(), gobuild.Options{
+		Package: ".",
+		Dir:     abs,
+		OutDir:  dir,
+		Arch:    goArch(*architecture.Name()),
+	}); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, "", buildError(entry, err)
+	}
+	// The asset hash is the hash of the directory's only file, the
+	// reproducible bootstrap: the same source gives the same hash.
+	return awslambda.Code_FromAsset(jsii.String(dir), nil), dir, nil
+}
+
+// bootstrapProblem checks that the function's staged code asset (after CDK's
+// bundling, if any) holds an executable `bootstrap`, which provided.al2023
+// runs. It returns "" when it holds one, or when there is nothing on this
+// machine to check (code in S3, inline code, an image, or a stack whose
+// bundling is skipped).
+func bootstrapProblem(fn awslambda.Function, code awslambda.Code) string {
+	child := fn.Node().TryFindChild(jsii.String("Code"))
+	asset, ok := child.(awss3assets.Asset)
+	if !ok || asset == nil || asset.AssetPath() == nil {
+		return ""
+	}
+	path := *asset.AssetPath()
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(*awscdk.Stage_Of(fn).AssetOutdir(), path)
+	}
+	// Name the caller's path in messages, not the staged copy.
+	source := path
+	if ac, ok := code.(awslambda.AssetCode); ok && ac.Path() != nil {
+		source = *ac.Path()
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	if !info.IsDir() {
+		if !strings.HasSuffix(strings.ToLower(path), ".zip") {
+			return ""
+		}
+		return zipBootstrapProblem(path, source)
+	}
+	b, err := os.Stat(filepath.Join(path, "bootstrap"))
+	switch {
+	case err != nil || b.IsDir():
+		return fmt.Sprintf("Code (%s) holds no `bootstrap` file: provided.al2023 runs the executable named bootstrap at the root of the code; build it with GOOS=linux go build -o <dir>/bootstrap, or set Entry to the Go main package instead of Code", source)
+	case b.Mode()&0o111 == 0:
+		return fmt.Sprintf("Code's bootstrap (%s) is not executable: chmod +x it, or set Entry to the Go main package instead of Code", filepath.Join(source, "bootstrap"))
+	}
+	return ""
+}
+
+func zipBootstrapProblem(path, source string) string {
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		return fmt.Sprintf("Code is %s, which is not a readable zip file (%v): point Code at a directory or zip holding the bootstrap", source, err)
+	}
+	defer z.Close()
+	for _, f := range z.File {
+		if f.Name == "bootstrap" {
+			return ""
+		}
+	}
+	return fmt.Sprintf("Code is the zip %s, which has no `bootstrap` at its root: provided.al2023 runs the executable named bootstrap at the root of the code", source)
+}
+
+// staticError is a validation that always reports msg.
+type staticError struct{ msg string }
+
+func (s *staticError) Validate() *[]*string { return &[]*string{jsii.String(s.msg)} }
 
 // requireGo reports a clear error when the go toolchain is not on PATH.
 func requireGo() error {

@@ -242,7 +242,7 @@ func TestBundling(t *testing.T) {
 func TestPropsNotMutated(t *testing.T) {
 	app := awscdk.NewApp(nil)
 	stack := awscdk.NewStack(app, jsii.String("S"), nil)
-	props := &sp.StreamProcessorProps{Code: awslambda.Code_FromAsset(jsii.String(handlerEntry), nil)}
+	props := &sp.StreamProcessorProps{Code: awslambda.Code_FromAsset(jsii.String(prebuiltCode), nil)}
 	before := *props
 	sp.NewStreamProcessor(stack, jsii.String("Orders"), props)
 	if !reflect.DeepEqual(before, *props) {

@@ -2,6 +2,7 @@ package streamprocessor_test
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
@@ -10,7 +11,7 @@ import (
 	"github.com/streamproc/streamproc/constructs/streamprocessor"
 )
 
-// The README's "use the construct from another CDK app" snippet: the main of
+// docs/construct.md's "use the construct from another CDK app" snippet: the main of
 // an app whose module has a Lambda handler in ./functions/orders (a main
 // package calling lambda.Start). It is compiled with the tests; it does not
 // run, because it builds the caller's handler.
@@ -42,6 +43,24 @@ func ExampleNewStreamProcessor() {
 	})
 	orders.Stream().GrantWrite(producer)
 	orders.DeadLetterQueue().GrantConsumeMessages(producer)
+
+	// The handler's own EMF metric (kinesisbatch.MetricsFromContext(ctx).Add(
+	// "OrdersRejected", ...)): an alarm that joins the pipeline's composite
+	// alarm and topic, and a graph in the dashboard's Application section.
+	rejected := orders.Metric(jsii.String("OrdersRejected"), &awscloudwatch.MetricOptions{
+		Statistic: jsii.String("Sum"),
+		Period:    awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+	orders.Monitoring().AddAlarm(rejected.CreateAlarm(stack, jsii.String("OrdersRejected"), &awscloudwatch.CreateAlarmOptions{
+		Threshold:         jsii.Number(10),
+		EvaluationPeriods: jsii.Number(1),
+		TreatMissingData:  awscloudwatch.TreatMissingData_NOT_BREACHING,
+	}))
+	orders.Monitoring().AddWidgets(awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String("Orders rejected"),
+		Left:  &[]awscloudwatch.IMetric{rejected},
+		Width: jsii.Number(12),
+	}))
 
 	app.Synth(nil)
 }

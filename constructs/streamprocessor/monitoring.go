@@ -1,15 +1,16 @@
 package streamprocessor
 
-// SEAM (lead): this file is owned by the monitoring work (issue 3). The
-// construct (issue 2) calls addMonitoring once, after it has made the stream,
-// function, mapping and DLQ, and exposes the result.
+// Monitoring of a StreamProcessor: NewStreamProcessor calls addMonitoring
+// once, after it has made the stream, function, mapping and DLQ, and exposes
+// the result; the application adds its own alarms and graphs through
+// Monitoring.AddAlarm and Monitoring.AddWidgets.
 //
 // What addMonitoring makes, under a child scope "Monitoring" of the construct:
 //
 //	Monitoring/Topic, Monitoring/TopicKey   alarm topic (KMS, TLS only) unless props.Topic is set
 //	Monitoring/AlarmEmail                   e-mail subscription when props.AlarmEmail is set
 //	Monitoring/<Kind>Alarm                  one CloudWatch alarm per AlarmKind (monitoring_alarms.go)
-//	Monitoring/PipelineUnhealthy            composite alarm: any of the above in ALARM
+//	Monitoring/PipelineUnhealthy            composite alarm: any of the above, or of the application's alarms, in ALARM
 //	Monitoring/Dashboard                    the pipeline dashboard (monitoring_dashboard.go)
 //	Monitoring/DashboardUrl                 stack output with the console URL
 //
@@ -40,7 +41,7 @@ import (
 // CloudWatch name.
 type AlarmKind string
 
-// The alarms. README.md documents each one: why it exists, its default
+// The alarms. docs/operations.md documents each one: why it exists, its default
 // threshold, its missing-data treatment and what to do when it fires.
 const (
 	// AlarmIteratorAge: the function's IteratorAge (AWS/Lambda, FunctionName).
@@ -97,8 +98,10 @@ type MonitoringProps struct {
 	// Topic that every alarm notifies (on ALARM and on OK). When set, the
 	// construct creates no topic and does not change the topic's policy: it must
 	// let cloudwatch.amazonaws.com publish (and, if encrypted, use its key).
-	// Default: a new topic encrypted with a new customer-managed KMS key that
-	// CloudWatch may use, with a policy that denies publishing without TLS
+	// The topic the construct makes is encrypted with a new customer-managed
+	// KMS key that CloudWatch may use, and its policy denies publishing
+	// without TLS.
+	// Default: a new encrypted, TLS-only topic (Monitoring/Topic)
 	Topic awssns.ITopic `field:"optional" json:"topic" yaml:"topic"`
 	// E-mail address subscribed to the alarm topic (the recipient must confirm).
 	// Default: no subscription

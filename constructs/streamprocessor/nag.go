@@ -100,18 +100,25 @@ func (sp *StreamProcessor) addNagSuppressions(r *resolved) {
 	suppressNag(sp.dlq,
 		nagRule{
 			id: "AwsSolutions-SQS3",
-			reason: "this queue IS the dead-letter queue: the on-failure destination of the Kinesis event source mapping and the " +
-				"quarantine queue of the function. It is drained by streamctl redrive, not by a consumer that could fail into another DLQ.",
+			reason: "this queue IS a dead-letter queue: the quarantine queue of the function (records it rejected, with their payload; failed " +
+				"batches go to the mapping's on-failure destination). It is drained by streamctl redrive, not by a consumer that could fail into another DLQ.",
 		},
 		nagRule{
 			id: "Serverless-SQSRedrivePolicy",
-			reason: "this queue IS the dead-letter queue (on-failure destination of the event source mapping); a redrive policy would " +
+			reason: "this queue IS a dead-letter queue (the function's quarantine); a redrive policy would " +
 				"move failure records out of the place operators and streamctl redrive read them from.",
 		},
 	)
+	if r.newStream && r.StreamEncryptionKey != nil {
+		suppressNag(sp.stream, nagRule{
+			id: "AwsSolutions-KDS3",
+			reason: "the application chose a customer-managed key for this stream (StreamProcessorProps.StreamEncryptionKey), " +
+				"e.g. for compliance or to control who may decrypt it; the AWS-managed aws/kinesis key is the construct's default.",
+		})
+	}
 	suppressNag(sp.function, nagRule{
 		id: "Serverless-LambdaDLQ",
 		reason: "the function is invoked synchronously by the Kinesis event source mapping, never asynchronously, so a function-level " +
-			"DeadLetterConfig would never receive anything; failed batches go to the mapping's on-failure destination (the DLQ).",
+			"DeadLetterConfig would never receive anything; failed batches go to the mapping's on-failure destination (by default the failed-batch bucket).",
 	})
 }

@@ -203,3 +203,42 @@ func (sp *StreamProcessor) FailedBatchBucket() awss3.IBucket {
 	}
 	return sp.failedBatchBucket
 }
+
+// addOnFailureNag records why the role holds aws-cdk-lib's grant on a
+// caller's S3 on-failure destination. S3OnFailureDestination grants
+// read and write on the whole bucket when it binds (bucket.grantReadWrite),
+// wildcard actions included, where the mapping only writes objects and lists
+// the bucket; the construct cannot narrow a grant made by aws-cdk-lib's
+// class, so it names it. Leaving OnFailure unset gives the construct's bucket
+// with exact grants.
+func (sp *StreamProcessor) addOnFailureNag(r *resolved) {
+	if r.OnFailure == nil || destinationKind(r.OnFailure) != "s3" {
+		return
+	}
+	policy := sp.role.Node().TryFindChild(jsii.String("DefaultPolicy"))
+	if policy == nil {
+		return
+	}
+	applies := []string{"Action::s3:Abort*", "Action::s3:DeleteObject*", "Action::s3:GetBucket*", "Action::s3:GetObject*", "Action::s3:List*"}
+	if cfn, ok := sp.mapping.Node().DefaultChild().(awslambda.CfnEventSourceMapping); ok {
+		if dc, ok := awscdk.Stack_Of(sp).Resolve(cfn.DestinationConfig()).(map[string]interface{}); ok {
+			if of, ok := dc["onFailure"].(map[string]interface{}); ok {
+				switch d := of["destination"].(type) {
+				case string:
+					applies = append(applies, "Resource::"+d+"/*")
+				case map[string]interface{}:
+					if ga, ok := d["Fn::GetAtt"].([]interface{}); ok && len(ga) == 2 {
+						applies = append(applies, fmt.Sprintf("Resource::<%v.%v>/*", ga[0], ga[1]))
+					}
+				}
+			}
+		}
+	}
+	suppressNag(policy, nagRule{
+		id: "AwsSolutions-IAM5",
+		reason: "aws-cdk-lib's S3OnFailureDestination (the OnFailure given) grants the mapping's role read and write on the whole bucket " +
+			"when it binds (bucket.grantReadWrite, wildcard actions on bucket/*); the mapping itself writes failed-batch objects and lists the bucket. " +
+			"Leave OnFailure unset for the construct's FailedBatchBucket, whose grants are exactly s3:PutObject under aws/lambda/ and s3:ListBucket.",
+		appliesTo: applies,
+	})
+}

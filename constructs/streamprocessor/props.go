@@ -88,9 +88,9 @@ type StreamProcessorProps struct {
 	// EnhancedFanOut, to its consumer) that lets them read it; the other
 	// account must still grant its own role the same actions. Each principal
 	// must name an account: no service principals and no "*". Not with an
-	// existing Stream (its owner sets its policy). A stream encrypted with
-	// StreamEncryptionKey also needs kms:Decrypt for the readers in that key's
-	// policy; the AWS-managed key aws/kinesis cannot be shared across accounts.
+	// existing Stream (its owner sets its policy). With StreamEncryptionKey,
+	// the key's policy must also let the readers use kms:Decrypt (the
+	// construct does not change a key it did not make).
 	// Default: - no resource policy; only this account can read the stream.
 	CrossAccountReaders *[]awsiam.IPrincipal
 
@@ -261,11 +261,11 @@ type StreamProcessorProps struct {
 	// batch, whose records must be re-read from the stream before they
 	// expire. The construct grants the mapping what the destination needs
 	// (aws-cdk-lib's own grant when binding). Records quarantined by the
-	// function always go to DeadLetterQueue.
-	// Default: - a new S3 bucket, FailedBatchBucket: KMS-encrypted with the
-	// DLQ's key, TLS only, public access blocked, objects expiring after
-	// FailedBatchRetention; the role may only put objects under aws/lambda/
-	// and list the bucket.
+	// function always go to DeadLetterQueue. The default bucket is
+	// KMS-encrypted with the DLQ's key, TLS only, private, its objects expire
+	// after FailedBatchRetention, and the role may only put objects under
+	// aws/lambda/ and list it.
+	// Default: - a new S3 bucket, FailedBatchBucket.
 	OnFailure awslambda.IEventSourceDlq
 	// How long the failed-batch bucket the construct makes keeps an object.
 	// Ignored when OnFailure is set.

@@ -19,13 +19,16 @@
 // construct. The children of a StreamProcessor are:
 //
 //	Stream              awskinesis.Stream        (only when Stream is not passed)
+//	Stream/Policy       awskinesis.ResourcePolicy (only with CrossAccountReaders)
 //	Consumer            awskinesis.StreamConsumer (only with EnhancedFanOut)
+//	Consumer/Policy     awskinesis.ResourcePolicy (with EnhancedFanOut and CrossAccountReaders)
 //	DeadLetterQueueKey  awskms.Key, rotation on  (only when DeadLetterQueueEncryptionKey is not passed)
 //	DeadLetterQueue     awssqs.Queue, SSE-KMS, TLS-only, 14 days, 1 MiB messages (the quarantine)
 //	FailedBatchBucket   awss3.Bucket, SSE-KMS (the DLQ's key), TLS-only, private, objects expire (only when OnFailure is not passed)
 //	LogGroup            awslogs.LogGroup
 //	ServiceRole         awsiam.Role, the function's execution role
-//	Function            awslambda.Function; Function/CurrentVersion with provisioned concurrency
+//	Function            awslambda.Function; Function/CurrentVersion with provisioned concurrency;
+//	                    Function/SecurityGroup with Vpc and no SecurityGroups
 //	Alias               awslambda.Alias          (only with ProvisionedConcurrentExecutions)
 //	EventSourceMapping  awslambda.EventSourceMapping
 //
@@ -37,12 +40,20 @@
 // The function may read the stream (and use its key), write its own log group,
 // send to the DLQ (and use its key), put failed-batch objects under aws/lambda/
 // in FailedBatchBucket and list it (the mapping writes them with the function's
-// role), and put X-Ray traces. Nothing else: grant
-// more through what the construct exposes, e.g. table.GrantReadWriteData(sp.Function()).
+// role), put X-Ray traces and, with Vpc, manage its network interfaces.
+// Nothing else: grant more through what the construct exposes, e.g.
+// table.GrantReadWriteData(sp.Function()).
+//
+// # cdk-nag
+//
+// The few findings of cdk-nag's AwsSolutions and Serverless packs that are
+// deliberate design choices carry their reasons on the resource (nag.go), so
+// an application that runs cdk-nag needs no suppression of its own.
 package streamprocessor
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -105,11 +116,8 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	if problems := validate(r, awscdk.Stack_Of(scope)); len(problems) > 0 {
 		panic(&ValidationError{Path: *scope.Node().Path() + "/" + *id, Problems: problems})
 	}
-	if r.Entry != nil && *awscdk.Stack_Of(scope).BundlingRequired() {
-		if err := requireGo(); err != nil {
-			panic(err)
-		}
-	}
+	code, cleanup := functionCode(r, awscdk.Stack_Of(scope))
+	defer cleanup()
 
 	sp := &StreamProcessor{metricsNamespace: *r.MetricsNamespace, vpc: r.Vpc}
 	constructs.NewConstruct_Override(sp, scope, id)
@@ -117,11 +125,41 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	sp.addDeadLetterQueue(r)
 	sp.addFailedBatchBucket(r)
 	sp.applyMaxRecordSize(r)
-	sp.addFunction(r)
+	sp.addFunction(r, code)
 	sp.addEventSourceMapping(r)
 	sp.monitoring = addMonitoring(sp, sp.monitoringTargets(r), r.Monitoring)
 	sp.addNagSuppressions(r)
+	sp.addOnFailureNag(r)
 	return sp
+}
+
+// functionCode is the function's code: the caller's Code, or Entry built
+// now when this stack is bundled (a failed build panics with the compiler's
+// message before anything is added to the tree), or Entry as a bundled asset
+// that CDK skips when the stack is not bundled. cleanup removes the build
+// once the asset is staged.
+func functionCode(r *resolved, stack awscdk.Stack) (awslambda.Code, func()) {
+	if r.Code != nil {
+		return r.Code, func() {}
+	}
+	if !*stack.BundlingRequired() {
+		return GoCode(r.Entry, r.Architecture), func() {}
+	}
+	if err := requireGo(); err != nil {
+		panic(err)
+	}
+	code, dir, err := prebuiltCode(*r.Entry, r.Architecture)
+	if err != nil {
+		panic(err)
+	}
+	return code, func() {
+		// With asset staging disabled (e.g. under the SAM CLI) the asset
+		// points at dir itself: keep it.
+		if v := stack.Node().TryGetContext(jsii.String("aws:cdk:disable-asset-staging")); v != nil && v != false {
+			return
+		}
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // addStream makes the stream (or takes the caller's) and, with
@@ -203,7 +241,7 @@ func (sp *StreamProcessor) addDeadLetterQueue(r *resolved) {
 
 // addFunction makes the log group, the execution role, the function and,
 // with provisioned concurrency, its alias.
-func (sp *StreamProcessor) addFunction(r *resolved) {
+func (sp *StreamProcessor) addFunction(r *resolved, code awslambda.Code) {
 	p := &r.StreamProcessorProps
 	sp.logGroup = awslogs.NewLogGroup(sp, jsii.String(IDLogGroup), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
@@ -218,10 +256,6 @@ func (sp *StreamProcessor) addFunction(r *resolved) {
 		sp.grantNetworkInterfaces()
 	}
 
-	code := p.Code
-	if code == nil {
-		code = GoCode(p.Entry, p.Architecture)
-	}
 	sp.function = awslambda.NewFunction(sp, jsii.String(IDFunction), &awslambda.FunctionProps{
 		Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
 		Handler:                      jsii.String("bootstrap"),
@@ -245,6 +279,11 @@ func (sp *StreamProcessor) addFunction(r *resolved) {
 		LogGroup:                     sp.logGroup,
 	})
 	sp.grantSendToDLQ()
+	if p.Code != nil && *awscdk.Stack_Of(sp).BundlingRequired() {
+		if msg := bootstrapProblem(sp.function, p.Code); msg != "" {
+			sp.Node().AddValidation(&staticError{msg: msg})
+		}
+	}
 
 	if p.ProvisionedConcurrentExecutions != nil {
 		sp.alias = awslambda.NewAlias(sp, jsii.String(IDAlias), &awslambda.AliasProps{

@@ -25,6 +25,8 @@ import (
 const (
 	handlerEntry = "testdata/handler"
 	otherEntry   = "testdata/other"
+	prebuiltCode = "testdata/prebuilt" // a directory holding an executable bootstrap
+	brokenEntry  = "testdata/broken"   // a main package that does not compile
 	importedARN  = "arn:aws:kinesis:eu-west-1:123456789012:stream/existing-orders"
 )
 
@@ -51,6 +53,10 @@ type fixture struct {
 	stacks    map[string]awscdk.Stack
 	templates map[string]assertions.Template
 	procs     map[string]*sp.StreamProcessor
+	// findings are the error and warning annotations of each stack (cdk-nag
+	// runs on the whole app, as an application that applies it does), as
+	// "<construct path>: <message>".
+	findings map[string][]string
 }
 
 var (
@@ -72,6 +78,7 @@ func getFixture(t *testing.T) *fixture {
 			stacks:    map[string]awscdk.Stack{},
 			templates: map[string]assertions.Template{},
 			procs:     map[string]*sp.StreamProcessor{},
+			findings:  map[string][]string{},
 		}
 		f.app = awscdk.NewApp(&awscdk.AppProps{
 			Outdir: jsii.String(dir),
@@ -80,12 +87,14 @@ func getFixture(t *testing.T) *fixture {
 			Context: &map[string]interface{}{"aws:cdk:enable-path-metadata": true},
 		})
 		for _, b := range branches() {
-			stack := awscdk.NewStack(f.app, jsii.String(b.name), nil)
+			stack := awscdk.NewStack(f.app, jsii.String(b.name), &awscdk.StackProps{Env: branchEnv[b.name]})
 			f.stacks[b.name] = stack
 			f.procs[b.name] = sp.NewStreamProcessor(stack, jsii.String("Orders"), b.props(stack))
 		}
+		addNagPacks(f.app)
 		for _, b := range branches() {
 			f.templates[b.name] = assertions.Template_FromStack(f.stacks[b.name], nil)
+			f.findings[b.name] = annotations(f.stacks[b.name])
 		}
 		shared = f
 	})
@@ -194,8 +203,8 @@ var leastPrivilege = append([]string{
 }, streamReadActions...)
 
 func branches() []branch {
-	code := func() awslambda.Code { return awslambda.Code_FromAsset(jsii.String(handlerEntry), nil) }
-	return append([]branch{
+	code := func() awslambda.Code { return awslambda.Code_FromAsset(jsii.String(prebuiltCode), nil) }
+	base := []branch{
 		{"Defaults", func(awscdk.Stack) *sp.StreamProcessorProps {
 			return &sp.StreamProcessorProps{Entry: jsii.String(handlerEntry)}
 		}, nil},
@@ -376,5 +385,7 @@ func branches() []branch {
 				Entry:  jsii.String(otherEntry),
 			}
 		}, nil}, // checked by TestReuse
-	}, onFailureBranches()...) // onfailure_test.go
+	}
+	base = append(base, onFailureBranches()...) // onfailure_test.go
+	return append(base, reuseBranches(code)...)
 }

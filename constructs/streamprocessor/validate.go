@@ -336,15 +336,51 @@ func (v *checker) checkReaders(r *resolved) {
 			v.addf("CrossAccountReaders[%d] is nil: remove it", i)
 			continue
 		}
-		acct := pr.PrincipalAccount()
-		if acct == nil {
-			v.addf("CrossAccountReaders[%d] (%s) names no account: use awsiam.NewAccountPrincipal(\"<account id>\") or awsiam.NewArnPrincipal(\"<role ARN>\") for a role of the reading account", i, principalText(pr))
-			continue
-		}
-		if s, ok := v.str(acct); ok && !accountRE.MatchString(s) {
-			v.addf("CrossAccountReaders[%d] names account %q: use a 12-digit account id (never \"*\", which would make the stream readable by every account)", i, s)
+		if msg := readerProblem(pr); msg != "" {
+			v.addf("CrossAccountReaders[%d] (%s) %s: use awsiam.NewAccountPrincipal(\"<12-digit account id>\") or awsiam.NewArnPrincipal(\"<ARN of a role in the reading account>\")", i, principalText(pr), msg)
 		}
 	}
+}
+
+var (
+	accountRE  = regexp.MustCompile(`^[0-9]{12}$`)
+	iamArnRE   = regexp.MustCompile(`^arn:[a-z-]+:(iam|sts)::[0-9]{12}:.+`)
+	accountArn = regexp.MustCompile(`^arn:[a-z-]+:iam::[0-9]{12}:root$`)
+)
+
+// readerProblem says why a principal cannot be a cross-account reader, or "".
+// Only AWS principals that name one account (an account, or an IAM role or
+// user ARN) are accepted: a service principal or "*" would open the stream
+// beyond the named accounts.
+func readerProblem(pr awsiam.IPrincipal) string {
+	j := pr.PolicyFragment().PrincipalJson()
+	if j == nil || len(*j) == 0 {
+		return "names no principal"
+	}
+	for kind, vals := range *j {
+		if kind != "AWS" {
+			return fmt.Sprintf("is a %s principal, not an account or role", kind)
+		}
+		if vals == nil {
+			continue
+		}
+		for _, val := range *vals {
+			if val == nil || *awscdk.Token_IsUnresolved(val) {
+				continue // e.g. an AccountPrincipal's arn:${Partition}:iam::<id>:root
+			}
+			switch s := *val; {
+			case s == "*":
+				return "is \"*\", which would let every AWS account read the stream"
+			case accountRE.MatchString(s), iamArnRE.MatchString(s), accountArn.MatchString(s):
+			default:
+				return fmt.Sprintf("names %q, which is neither an account id nor an IAM ARN", s)
+			}
+		}
+	}
+	if a := pr.PrincipalAccount(); a != nil && !*awscdk.Token_IsUnresolved(a) && !accountRE.MatchString(*a) {
+		return fmt.Sprintf("names account %q, not a 12-digit account id", *a)
+	}
+	return ""
 }
 
 // principalText names a principal in a message.
@@ -367,8 +403,6 @@ func principalText(p awsiam.IPrincipal) string {
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
 }
-
-var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
 
 // checker collects problems and reads values, skipping unresolved tokens.
 type checker struct{ problems []string }

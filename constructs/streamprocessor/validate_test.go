@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -39,7 +41,7 @@ func newProcessor(t *testing.T, app awscdk.App, name string, props func(awscdk.S
 // message must name the bad value and say how to fix it.
 func TestValidation(t *testing.T) {
 	app := awscdk.NewApp(nil)
-	code := awslambda.Code_FromAsset(jsii.String(handlerEntry), nil)
+	code := awslambda.Code_FromAsset(jsii.String(prebuiltCode), nil)
 	withCode := func(p sp.StreamProcessorProps) func(awscdk.Stack) *sp.StreamProcessorProps {
 		return func(awscdk.Stack) *sp.StreamProcessorProps {
 			if p.Code == nil && p.Entry == nil {
@@ -188,6 +190,24 @@ func TestValidation(t *testing.T) {
 			`ErrorRatePercent`},
 		{"consumer name", withCode(sp.StreamProcessorProps{EnhancedFanOut: jsii.Bool(true), ConsumerName: jsii.String("bad name")}),
 			`ConsumerName "bad name" is invalid`},
+		// function: reuse props
+		{"description", withCode(sp.StreamProcessorProps{Description: jsii.String(strings.Repeat("d", 257))}),
+			`Description is 257 characters: Lambda allows at most 256; shorten it`},
+		{"tracing", withCode(sp.StreamProcessorProps{Tracing: awslambda.Tracing("ON")}),
+			`Tracing "ON" is not a tracing mode: use awslambda.Tracing_ACTIVE (the default), Tracing_PASS_THROUGH or Tracing_DISABLED`},
+		{"subnets without vpc", withCode(sp.StreamProcessorProps{VpcSubnets: &awsec2.SubnetSelection{}}),
+			`VpcSubnets is set without Vpc: set Vpc to the VPC those subnets belong to, or remove VpcSubnets`},
+		{"security groups without vpc", withCode(sp.StreamProcessorProps{SecurityGroups: &[]awsec2.ISecurityGroup{}}),
+			`SecurityGroups (0) is set without Vpc`},
+		{"nil layer", withCode(sp.StreamProcessorProps{Layers: &[]awslambda.ILayerVersion{nil}}),
+			`Layers[0] is nil`},
+		// cross-account readers
+		{"readers of an existing stream", imported(sp.StreamProcessorProps{CrossAccountReaders: &[]awsiam.IPrincipal{awsiam.NewAccountPrincipal(jsii.String("222222222222"))}}),
+			`CrossAccountReaders (1) is set with an existing Stream: the account that owns a stream sets its resource policy`},
+		{"reader is a service", withCode(sp.StreamProcessorProps{CrossAccountReaders: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil)}}),
+			`is a Service principal, not an account or role: use awsiam.NewAccountPrincipal`},
+		{"reader is everyone", withCode(sp.StreamProcessorProps{CrossAccountReaders: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()}}),
+			`which would let every AWS account read the stream`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			verr := newProcessor(t, app, fmt.Sprintf("V%d", i), tc.props)
@@ -254,4 +274,32 @@ func TestValidation(t *testing.T) {
 		}()
 		sp.NewStreamProcessor(stack, jsii.String("Orders"), &sp.StreamProcessorProps{Entry: jsii.String(handlerEntry)})
 	})
+}
+
+// TestStreamInAnotherRegion: an event source mapping cannot read a stream in
+// another region; the message names both regions.
+func TestStreamInAnotherRegion(t *testing.T) {
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Virginia"), &awscdk.StackProps{
+		Env: &awscdk.Environment{Account: jsii.String("111111111111"), Region: jsii.String("us-east-1")},
+	})
+	var verr *sp.ValidationError
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err, _ := r.(error)
+				if !errors.As(err, &verr) {
+					t.Fatalf("panicked with %T %v, want *ValidationError", r, r)
+				}
+			}
+		}()
+		sp.NewStreamProcessor(stack, jsii.String("Orders"), &sp.StreamProcessorProps{
+			Code:   awslambda.Code_FromAsset(jsii.String(prebuiltCode), nil),
+			Stream: awskinesis.Stream_FromStreamArn(stack, jsii.String("Ireland"), jsii.String(importedARN)),
+		})
+	}()
+	want := `Stream ` + `"` + importedARN + `" is in region eu-west-1 but the stack Virginia is in region us-east-1: a Lambda event source mapping can only read a stream in its own region`
+	if verr == nil || len(verr.Problems) != 1 || !strings.Contains(verr.Problems[0], want) {
+		t.Fatalf("got %v, want one problem containing %q", verr, want)
+	}
 }

@@ -65,7 +65,21 @@ func Bootstrap(ctx context.Context, opts Options) (string, error) {
 	cmd.Stdout = &stderr
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("gobuild: go build %s (GOARCH=%s) in %q failed: %w\n%s", opts.Package, arch, opts.Dir, err, strings.TrimSpace(stderr.String()))
+		return "", &BuildError{Package: opts.Package, Dir: opts.Dir, Arch: arch, Output: strings.TrimSpace(stderr.String()), Err: err}
 	}
 	return out, nil
 }
+
+// BuildError is a failed `go build`: Output is what the go command printed
+// (the compiler's messages), so callers can show it first.
+type BuildError struct {
+	Package, Dir, Arch string
+	Output             string
+	Err                error
+}
+
+func (e *BuildError) Error() string {
+	return fmt.Sprintf("gobuild: go build %s (GOARCH=%s) in %q failed: %v\n%s", e.Package, e.Arch, e.Dir, e.Err, e.Output)
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
