@@ -86,7 +86,8 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 	output("StreamName", *sp.Stream().StreamName(), "Kinesis stream to put sensor readings into (streamctl put --stream)")
 	output("StreamArn", *sp.Stream().StreamArn(), "ARN of the Kinesis stream")
 	output("FunctionName", *sp.Function().FunctionName(), "Processor Lambda function")
-	output("DeadLetterQueueUrl", *sp.DeadLetterQueue().QueueUrl(), "DLQ: failed batches and quarantined records (streamctl redrive --queue)")
+	output("DeadLetterQueueUrl", *sp.DeadLetterQueue().QueueUrl(), "DLQ: quarantined records (streamctl redrive --queue)")
+	output("FailedBatchBucket", *sp.FailedBatchBucket().BucketName(), "Failed batches with their records (streamctl redrive --bucket)")
 	output("TableName", *table.TableName(), "DynamoDB table of per-minute aggregates")
 
 	addProcessorGraphs(sp)

@@ -35,8 +35,10 @@ with the sensor id as partition key. With --from, each line of an NDJSON file
 (or standard input) is sent as it is; its partition key is the line's
 "sensor_id" when it has one, else the MD5 of the line.
 
-Records go in batches within the API limits (500 records, 5 MiB per call,
-1 MiB per record). Records the stream throttles are retried with exponential
+Records go in batches within the API limits (500 records, 5 MiB per call, and
+the stream's own record limit: its MaxRecordSizeInKiB, 1 MiB by default and up
+to 10 MiB, read with DescribeStreamSummary, or --max-record-size; a record
+larger than 5 MiB goes alone). Records the stream throttles are retried with exponential
 backoff and jitter until sent or --retry-timeout passes. A record is sent twice
 only when an answer was ambiguous (a 5xx or a dropped connection after the
 request went out); those are counted as "ambiguous" in the report.
@@ -84,6 +86,7 @@ type putFlags struct {
 	noProgress   bool
 	profile      string
 	region       string
+	maxRecord    int // KiB; 0: ask the stream
 }
 
 func runPut(ctx context.Context, args []string) error {
@@ -114,12 +117,25 @@ func runPut(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.noProgress, "no-progress", false, "do not draw the progress line even on a terminal")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: AWS_PROFILE or default)")
 	fs.StringVar(&f.region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
+	fs.IntVar(&f.maxRecord, "max-record-size", 0, "the stream's record size limit in `KiB` (1024-10240); records above it are rejected before sending (default: the stream's MaxRecordSizeInKiB from DescribeStreamSummary)")
 	if !parseFlags(fs, args) {
 		return nil // --help: the usage is printed
 	}
 	cfg, gen, seed, err := f.validate(fs)
 	if err != nil {
 		exitUsage("put", err)
+	}
+	if f.maxRecord != 0 && (f.maxRecord < 1024 || f.maxRecord > 10240) {
+		exitUsage("put", fmt.Errorf("--max-record-size %d is not valid: use the stream's MaxRecordSizeInKiB, 1024 to 10240", f.maxRecord))
+	}
+	awsCfg, err := loadAWSConfig(ctx, f.profile, f.region, f.concurrency)
+	if err != nil {
+		return err
+	}
+	kc := kinesis.NewFromConfig(awsCfg)
+	cfg.MaxRecordBytes = f.maxRecord << 10
+	if f.maxRecord == 0 {
+		cfg.MaxRecordBytes = streamRecordLimit(ctx, kc, f.stream)
 	}
 
 	var src producer.Source
@@ -134,16 +150,12 @@ func runPut(ctx context.Context, args []string) error {
 			defer file.Close()
 			in = file
 		}
-		src = producer.NDJSONSource(in)
+		src = producer.NDJSONSourceMax(in, cfg.MaxRecordBytes)
 	} else {
 		src = producer.GeneratorSource(producer.NewGenerator(gen), tally.observe)
 	}
 
-	awsCfg, err := loadAWSConfig(ctx, f.profile, f.region, f.concurrency)
-	if err != nil {
-		return err
-	}
-	p := producer.New(kinesis.NewFromConfig(awsCfg), cfg)
+	p := producer.New(kc, cfg)
 	bar := cliout.StartProgress(os.Stderr, !f.noProgress, func(el time.Duration) string {
 		return putProgress(p.Stats(), cfg, el)
 	})
@@ -459,4 +471,23 @@ func (t *genTally) snapshot() genTallySnapshot {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.s
+}
+
+// streamRecordLimit is the stream's record size limit in bytes: its
+// MaxRecordSizeInKiB, or Kinesis's default 1 MiB when the stream does not say
+// or cannot be described (a warning then names --max-record-size).
+func streamRecordLimit(ctx context.Context, kc *kinesis.Client, stream string) int {
+	in := &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)}
+	if strings.HasPrefix(stream, "arn:") {
+		in = &kinesis.DescribeStreamSummaryInput{StreamARN: aws.String(stream)}
+	}
+	out, err := kc.DescribeStreamSummary(ctx, in)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "streamctl put: cannot read the stream's record size limit (%v): assuming 1 MiB; give --max-record-size for a larger one\n", err)
+		return producer.MaxRecordBytes
+	}
+	if kib := out.StreamDescriptionSummary.MaxRecordSizeInKiB; kib != nil && *kib > 0 {
+		return int(*kib) << 10
+	}
+	return producer.MaxRecordBytes
 }

@@ -22,10 +22,29 @@ import (
 	"github.com/streamproc/streamproc/internal/redrive"
 )
 
-const redriveUsage = `usage: streamctl redrive --queue URL|NAME [flags]
+const redriveUsage = `usage: streamctl redrive --bucket NAME [--prefix P] [flags]   (S3 on-failure destination)
+       streamctl redrive --queue URL|NAME [flags]              (dead-letter queue)
 
-Replay what the pipeline's dead-letter queue holds. The DLQ has two kinds of
-message, and redrive handles both:
+Replay what failed. Where it is depends on the pipeline's on-failure
+destination (OnFailure prop of the StreamProcessor construct):
+
+S3 (--bucket; the construct's default, FailedBatchBucket)
+  Each object the event source mapping wrote holds a failed batch WITH its
+  records (key aws/lambda/<mapping uuid>/<shard>/YYYY/MM/DD/<time>-<uuid>).
+  redrive lists the objects under --prefix (default aws/lambda/), replays each
+  object's records with their ORIGINAL shard, sequence numbers, event ids,
+  partition keys and arrival times — nothing is read from the stream, so this
+  works after the stream's retention — checks the function's answer (batch
+  item failures are retried from the lowest failed sequence number,
+  --retries) and deletes the object only after every record in it was applied
+  (--keep-objects tags it streamproc-redriven instead; tagged objects are
+  skipped later). A record larger than Lambda's 6 MB invoke limit can never
+  be invoked: it is reported by id (KEPT-TOO-LARGE), the other records of its
+  object are applied, and the object is kept; docs/redrive.md says how to
+  handle such records. Objects are handled in key order (mapping, shard,
+  time).
+
+SQS (--queue). The DLQ has two kinds of message, and redrive handles both:
 
   batch info   The event source mapping's on-failure message. It describes a
                failed batch (stream ARN, shard, start and end sequence numbers,
@@ -51,7 +70,7 @@ message, and redrive handles both:
                also the parts of a record that cannot be reassembled (parts
                missing or corrupt), which would otherwise stay for ever.
 
-Safety: a message is deleted only after every record it stands for was
+Safety: a message (an object) is deleted only after every record it stands for was
 applied (or discarded on request). Anything in doubt keeps the message and is
 reported: records expired from the stream (past its retention period) or a
 shard that is gone, a range that does not hold batchSize records, a function
@@ -61,20 +80,25 @@ Messages are hidden from other consumers while redrive works (--visibility,
 extended as needed) and those kept are made visible again at the end.
 Replaying twice is safe: the processor applies each record once.
 
-Exit status: 0 when nothing needs attention; 1 when any message was kept
-because of a problem (listed quarantined records and dry runs are not
+Exit status: 0 when nothing needs attention; 1 when any message or object was
+kept because of a problem (records too large to invoke included) (listed quarantined records and dry runs are not
 problems); 2 for bad flags.
 
 The function invoked is the one named in each message (functionArn of the
 on-failure message, functionName of a quarantined record) unless --function
-is given. AWS configuration is the standard one (AWS_PROFILE / --profile,
-AWS_REGION / --region, AWS_ENDPOINT_URL_SQS, _KINESIS, _LAMBDA, ...).
+is given (functionArn of a failed-batch object). AWS configuration is the
+standard one (AWS_PROFILE / --profile, AWS_REGION / --region,
+AWS_ENDPOINT_URL_SQS, _S3, _KINESIS, _LAMBDA, ...; with AWS_ENDPOINT_URL_S3 set
+S3 is addressed path-style, as local S3 servers expect).
 
 flags (one or two dashes):
 `
 
 const redriveExamples = `
 examples:
+  streamctl redrive --bucket streamproc-dev-failedbatches --dry-run
+  streamctl redrive --bucket streamproc-dev-failedbatches --json > redrive-report.json
+  streamctl redrive --bucket streamproc-dev-failedbatches --keep-objects   # tag instead of delete
   streamctl redrive --queue StreamProc-dev-dlq --dry-run         # what is there, what would happen
   streamctl redrive --queue StreamProc-dev-dlq                   # replay failed batches, list quarantined records
   streamctl redrive --queue StreamProc-dev-dlq --only quarantined --reprocess --match "temperature"
@@ -82,6 +106,9 @@ examples:
 `
 
 type redriveFlags struct {
+	bucket      string
+	prefix      string
+	keepObjects bool
 	queue       string
 	function    string
 	stream      string
@@ -110,7 +137,10 @@ func runRedrive(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), redriveExamples)
 	}
-	fs.StringVar(&f.queue, "queue", "", "the DLQ: queue URL or name (required)")
+	fs.StringVar(&f.bucket, "bucket", "", "the failed-batch bucket of an S3 on-failure destination (or give --queue)")
+	fs.StringVar(&f.prefix, "prefix", "aws/lambda/", "with --bucket: only objects whose key starts with this (e.g. aws/lambda/<mapping uuid>/<shard>/2026/12/)")
+	fs.BoolVar(&f.keepObjects, "keep-objects", false, "with --bucket: tag an object streamproc-redriven instead of deleting it once its records are applied")
+	fs.StringVar(&f.queue, "queue", "", "the DLQ: queue URL or name (or give --bucket)")
 	fs.StringVar(&f.function, "function", "", "function to invoke: name, ARN or partial ARN (default: the one named in each message)")
 	fs.StringVar(&f.stream, "stream", "", "read batch ranges from this stream name (default: the stream in each message's streamArn)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "read and report only: no invoke, no delete")
@@ -120,7 +150,7 @@ func runRedrive(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.yes, "yes", false, "confirm --discard without asking (required when not on a terminal)")
 	fs.StringVar(&f.match, "match", "", "only quarantined records whose record id or reason contains this `TEXT`")
 	fs.StringVar(&f.only, "only", "", "handle only one kind of message: batches or quarantined")
-	fs.IntVar(&f.maxMessages, "max-messages", 1000, "take at most this many messages from the queue in one run")
+	fs.IntVar(&f.maxMessages, "max-messages", 1000, "take at most this many messages from the queue (objects from the bucket) in one run")
 	fs.DurationVar(&f.visibility, "visibility", 5*time.Minute, "hide received messages from other consumers this long (extended while working)")
 	fs.IntVar(&f.retries, "retries", 3, "invoke records that failed again this many times before keeping the message")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
@@ -148,6 +178,9 @@ func runRedrive(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Region = awsCfg.Region
+	if f.bucket != "" {
+		return runRedriveS3(ctx, f, cfg, awsCfg)
+	}
 	sq := sqs.NewFromConfig(awsCfg)
 	cfg.QueueURL, err = queueURL(ctx, sq, f.queue)
 	if err != nil {
@@ -187,8 +220,15 @@ func runRedrive(ctx context.Context, args []string) error {
 
 func (f *redriveFlags) validate() (redrive.Config, error) {
 	var cfg redrive.Config
-	if f.queue == "" {
-		return cfg, errors.New("--queue is required: give the DLQ's URL or name")
+	switch {
+	case f.queue == "" && f.bucket == "":
+		return cfg, errors.New("give --bucket (the failed-batch bucket of an S3 on-failure destination) or --queue (the DLQ's URL or name)")
+	case f.queue != "" && f.bucket != "":
+		return cfg, errors.New("--bucket and --queue exclude each other: run redrive once for each")
+	case f.bucket != "" && (f.reprocess || f.discard || f.match != "" || f.only != "" || f.replayRange || f.stream != ""):
+		return cfg, errors.New("--reprocess, --discard, --match, --only, --replay-range and --stream act on DLQ messages: with --bucket use --function, --prefix, --keep-objects, --dry-run, --retries, --max-messages")
+	case f.bucket == "" && f.keepObjects:
+		return cfg, errors.New("--keep-objects acts on failed-batch objects: give --bucket")
 	}
 	if f.reprocess && f.discard {
 		return cfg, errors.New("--reprocess and --discard exclude each other: choose what to do with quarantined records")
@@ -216,7 +256,7 @@ func (f *redriveFlags) validate() (redrive.Config, error) {
 	if f.retries < 0 || f.retries > 100 {
 		return cfg, fmt.Errorf("--retries %d is not valid: use 0 to 100", f.retries)
 	}
-	cfg = redrive.Config{Function: f.function, Stream: f.stream, DryRun: f.dryRun, ReplayRange: f.replayRange, Match: f.match,
+	cfg = redrive.Config{Bucket: f.bucket, Prefix: f.prefix, TagDone: f.keepObjects, Function: f.function, Stream: f.stream, DryRun: f.dryRun, ReplayRange: f.replayRange, Match: f.match,
 		SkipBatches: f.only == "quarantined", SkipQuarantined: f.only == "batches",
 		MaxMessages: f.maxMessages, Visibility: f.visibility, Retries: f.retries}
 	if f.retries == 0 {
@@ -279,6 +319,21 @@ func printRedriveReport(w io.Writer, queue string, rep redrive.Report) {
 				}
 				fmt.Fprintln(w)
 			}
+		case "object":
+			fmt.Fprintf(w, "%sobject       %-22s %s\n", mark, strings.ToUpper(string(r.Outcome)), r.Key)
+			if r.Start != "" {
+				fmt.Fprintf(w, "               %s %s..%s (%d records)", r.ShardID, r.Start, r.End, r.Records)
+				if r.Condition != "" {
+					fmt.Fprintf(w, ", failed with %s", r.Condition)
+				}
+				fmt.Fprintln(w)
+			}
+			for _, tl := range r.TooLarge {
+				fmt.Fprintf(w, "               too large to invoke: %s (%s of data, %s as an event)\n", tl.RecordID, cliout.Bytes(int64(tl.Size)), cliout.Bytes(int64(tl.EventBytes)))
+			}
+			if r.Preview != "" {
+				fmt.Fprintf(w, "               %s\n", r.Preview)
+			}
 		default:
 			fmt.Fprintf(w, "%sunknown      %-22s message %s: %s\n", mark, strings.ToUpper(string(r.Outcome)), strings.Join(r.MessageIDs, ","), r.Preview)
 		}
@@ -289,17 +344,25 @@ func printRedriveReport(w io.Writer, queue string, rep redrive.Report) {
 			fmt.Fprintf(w, "               not applied: %s\n", strings.Join(limit(r.FailedSeqs, 5), ", "))
 		}
 	}
-	fmt.Fprintf(w, "summary: %d messages received, %d deleted, %d invokes, %d records replayed\n",
-		rep.Received, rep.Deleted, rep.Invokes, rep.Replayed)
+	unit := "messages"
+	if strings.HasPrefix(queue, "s3://") {
+		unit = "objects"
+	}
+	tagged := ""
+	if rep.Tagged > 0 {
+		tagged = fmt.Sprintf(", %d tagged", rep.Tagged)
+	}
+	fmt.Fprintf(w, "summary: %d %s received, %d deleted%s, %d invokes, %d records replayed\n",
+		rep.Received, unit, rep.Deleted, tagged, rep.Invokes, rep.Replayed)
 	var parts []string
-	for _, o := range []redrive.Outcome{redrive.Replayed, redrive.WouldReplay, redrive.Reprocessed, redrive.Discarded, redrive.Listed,
-		redrive.KeptExpired, redrive.KeptFailed, redrive.KeptIncomplete, redrive.KeptUnknown, redrive.KeptError, redrive.ReplayedNotDeleted} {
+	for _, o := range []redrive.Outcome{redrive.Replayed, redrive.WouldReplay, redrive.Reprocessed, redrive.Discarded, redrive.Listed, redrive.AlreadyRedriven,
+		redrive.KeptExpired, redrive.KeptFailed, redrive.KeptTooLarge, redrive.KeptIncomplete, redrive.KeptUnknown, redrive.KeptError, redrive.ReplayedNotDeleted} {
 		if n := rep.Count(o); n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", o, n))
 		}
 	}
 	if len(parts) == 0 {
-		parts = append(parts, "the DLQ is empty")
+		parts = append(parts, "nothing to redrive (empty)")
 	}
 	fmt.Fprintf(w, "         %s\n", strings.Join(parts, ", "))
 }

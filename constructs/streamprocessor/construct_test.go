@@ -51,7 +51,7 @@ func TestDefaults(t *testing.T) {
 				contract.EnvQuarantineQueueURL: m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("DeadLetterQueue"))},
 			}},
 		}, nil},
-		{"mapping: bounded retries, bisect, partial failures, EventCount, DLQ", "AWS::Lambda::EventSourceMapping", m{
+		{"mapping: bounded retries, bisect, partial failures, EventCount, failed-batch bucket", "AWS::Lambda::EventSourceMapping", m{
 			"StartingPosition":               "TRIM_HORIZON",
 			"BatchSize":                      sp.DefaultBatchSize,
 			"MaximumBatchingWindowInSeconds": 0,
@@ -65,7 +65,7 @@ func TestDefaults(t *testing.T) {
 			"TumblingWindowInSeconds":        assertions.Match_Absent(),
 			"FilterCriteria":                 assertions.Match_Absent(),
 			"DestinationConfig": m{"OnFailure": m{"Destination": m{
-				"Fn::GetAtt": arrayWith(assertions.Match_StringLikeRegexp(jsii.String("DeadLetterQueue")), "Arn")}}},
+				"Fn::GetAtt": arrayWith(assertions.Match_StringLikeRegexp(jsii.String("FailedBatchBucket")), "Arn")}}},
 			"EventSourceArn": m{"Fn::GetAtt": arrayWith(assertions.Match_StringLikeRegexp(jsii.String("OrdersStream")), "Arn")},
 		}, nil},
 		{"dlq: 14 days, own key", "AWS::SQS::Queue", m{

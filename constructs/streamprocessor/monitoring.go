@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -70,12 +71,16 @@ const (
 	AlarmWriteThrottled AlarmKind = "WriteThrottled"
 	// AlarmReadThrottled: the stream's ReadProvisionedThroughputExceeded.
 	AlarmReadThrottled AlarmKind = "ReadThrottled"
+	// AlarmConservation: the function's RecordsReceived differs from
+	// RecordsSucceeded + RecordsQuarantined + RecordsFailed (metric math on
+	// the toolkit's metrics): a record left an invocation unaccounted for.
+	AlarmConservation AlarmKind = "RecordConservation"
 )
 
 // AllAlarmKinds lists every alarm kind in the order of the alarm-status widget.
 var AllAlarmKinds = []AlarmKind{
 	AlarmStreamIteratorAge, AlarmIteratorAge, AlarmDroppedEvents, AlarmOnFailureDelivered,
-	AlarmDLQMessages, AlarmDLQAge, AlarmRecordsQuarantined, AlarmErrorRate, AlarmThrottles,
+	AlarmDLQMessages, AlarmDLQAge, AlarmRecordsQuarantined, AlarmConservation, AlarmErrorRate, AlarmThrottles,
 	AlarmDuration, AlarmConcurrency, AlarmWriteThrottled, AlarmReadThrottled,
 }
 
@@ -151,13 +156,18 @@ type MonitoringProps struct {
 // monitoringTargets is what the construct hands to addMonitoring: the resources
 // it made and the resolved settings the thresholds derive from.
 type monitoringTargets struct {
-	Stream              awskinesis.IStream
-	StreamIsNew         bool // false when the caller passed an existing stream
-	OnDemand            bool // stream capacity mode (only meaningful when StreamIsNew)
-	Retention           awscdk.Duration
-	Function            awslambda.IFunction
-	Mapping             awslambda.EventSourceMapping
-	DLQ                 awssqs.IQueue
+	Stream      awskinesis.IStream
+	StreamIsNew bool // false when the caller passed an existing stream
+	OnDemand    bool // stream capacity mode (only meaningful when StreamIsNew)
+	Retention   awscdk.Duration
+	Function    awslambda.IFunction
+	Mapping     awslambda.EventSourceMapping
+	DLQ         awssqs.IQueue
+	// FailedBatchBucket is the construct's S3 on-failure destination (nil
+	// when the caller passed OnFailure); KeepsRecords says whether the
+	// on-failure destination, whichever it is, keeps the records (S3).
+	FailedBatchBucket   awss3.IBucket
+	KeepsRecords        bool
 	MaxRecordAge        awscdk.Duration // nil when records are retried until they expire
 	Timeout             awscdk.Duration
 	ReservedConcurrency *float64 // nil when unset

@@ -211,6 +211,8 @@ func alarmSpecs(t *monitoringTargets, p *MonitoringProps) []alarmSpec {
 	all = append(all, failureAlarmSpecs(t, p, th)...)
 	all = append(all, functionAlarmSpecs(t, p)...)
 	all = append(all, streamAlarmSpecs(t)...)
+	all = append(all, conservationAlarmSpecs(t)...)
+	describeDLQForDestination(all, t)
 	out := all[:0]
 	for _, s := range all {
 		if !slices.Contains(p.DisabledAlarms, s.Kind) {
@@ -302,19 +304,10 @@ func failureAlarmSpecs(t *monitoringTargets, p *MonitoringProps, th derivedThres
 			Comparison: above,
 			Evaluation: 1, Datapoints: 1,
 			Missing: notBreaching, // emitted only when the mapping drops events
-			What:    "The event source mapping dropped records (DroppedEventCount > 0): they exceeded the max record age or retry count and could NOT be delivered to the DLQ. Their data is lost unless re-read from the stream.",
-			Runbook: "Check the function's DestinationDeliveryFailures and the DLQ (deleted? key policy? full?). Fix delivery, then re-read the affected time range from the stream with streamctl before retention expires.",
+			What:    "The event source mapping dropped records (DroppedEventCount > 0): they exceeded the max record age or retry count and could NOT be delivered to the on-failure destination. Their data is lost unless re-read from the stream.",
+			Runbook: "Check the function's DestinationDeliveryFailures and the on-failure destination (deleted? key policy? permissions?). Fix delivery, then re-read the affected time range from the stream with streamctl before retention expires.",
 		},
-		{
-			Kind:       AlarmOnFailureDelivered,
-			Metric:     mappingMetric(t, esmOnFailureDelivered, fastPeriod, ""),
-			Threshold:  0,
-			Comparison: above,
-			Evaluation: 1, Datapoints: 1,
-			Missing: notBreaching,
-			What:    "The event source mapping gave up on records (OnFailureDestinationDeliveredEventCount > 0) and sent their sequence ranges to the DLQ. The records are still in the stream for " + human(th.RedriveWindow) + " at most.",
-			Runbook: "Read the function's logs for the failing batch, fix the cause, then `streamctl redrive` the DLQ before the records expire from the stream.",
-		},
+		onFailureDeliveredSpec(t, th),
 		{
 			Kind:       AlarmDLQMessages,
 			Metric:     t.DLQ.MetricApproximateNumberOfMessagesVisible(opts(statMax, fastPeriod, "")),

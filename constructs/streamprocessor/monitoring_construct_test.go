@@ -124,9 +124,9 @@ func TestThroughConstruct(t *testing.T) {
 		nAlarms   int
 	}{
 		// defaults: retention 24h, max record age 1h -> 25m; DLQ (24h-1h)/2
-		{"MonConstructDefaults", 25 * 60 * 1000, 41400, "GetRecords.IteratorAgeMilliseconds", 13},
+		{"MonConstructDefaults", 25 * 60 * 1000, 41400, "GetRecords.IteratorAgeMilliseconds", 14},
 		// 48h, 2h -> 55m; DLQ (48h-2h)/2 = 23h; fan-out lag; no concurrency alarm; read throttles off
-		{"MonConstructFanOut", 55 * 60 * 1000, 23 * 3600, "SubscribeToShardEvent.MillisBehindLatest", 11},
+		{"MonConstructFanOut", 55 * 60 * 1000, 23 * 3600, "SubscribeToShardEvent.MillisBehindLatest", 12},
 	} {
 		t.Run(tc.stack, func(t *testing.T) {
 			tmpl := s.constructTmpl[tc.stack]

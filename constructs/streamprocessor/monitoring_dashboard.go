@@ -128,7 +128,7 @@ func (d *dashboardRows) header(alarms []builtAlarm, composite awscloudwatch.IAla
 		Markdown: jsii.String(strings.Join([]string{
 			"# " + d.name,
 			"Kinesis stream **" + *t.Stream.StreamName() + "** → event source mapping → Lambda **" + *d.fnName + "** → sink.",
-			"Failed batches and quarantined records → DLQ **" + *t.DLQ.QueueName() + "** → `streamctl redrive`.",
+			failurePath(t),
 			"",
 			fmt.Sprintf("Records are discarded after **%s**; iterator-age alarms fire at **%s**.", human(d.thr.TimeToDiscard), human(thresholdsOrDefault(d.specs, AlarmIteratorAge, d.thr.IteratorAge))),
 			"Orange lines: alarm thresholds. Red lines: hard limits.",
@@ -302,6 +302,7 @@ func (d *dashboardRows) failures() [][]awscloudwatch.IWidget {
 					functionMetric(t, contract.MetricRecordsRetried, statSum, slowPeriod, "Retried in invocation")),
 				nil, d.th(AlarmRecordsQuarantined), nil),
 		},
+		d.failedBatches(),
 	}
 }
 

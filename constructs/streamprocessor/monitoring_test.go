@@ -388,6 +388,7 @@ func TestAlarms(t *testing.T) {
 				{AlarmDLQMessages, "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", getAtt(queue, "QueueName"), nil, "Maximum", 60, 0, gt, 1, 1, nb},
 				{AlarmDLQAge, "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", getAtt(queue, "QueueName"), nil, "Maximum", 300, tc.dlqAgeS, gt, 1, 1, nb},
 				{AlarmRecordsQuarantined, tc.namespace, contract.MetricRecordsQuarantined, contract.MetricDimension, ref(fn), nil, "Sum", 300, 0, gt, 1, 1, nb},
+				{AlarmConservation, "", "", "", nil, nil, "", 0, 0, gt, 1, 1, nb}, // metric math, checked in onfailure_test.go
 				{AlarmErrorRate, "", "", "", nil, nil, "", 0, tc.errPct, gt, 3, 2, nb},
 				{AlarmThrottles, "AWS/Lambda", "Throttles", "FunctionName", ref(fn), nil, "Sum", 300, 0, gt, 3, 2, nb},
 				{AlarmDuration, "AWS/Lambda", "Duration", "FunctionName", ref(fn), nil, "p99", 300, 48000, gt, 3, 3, nb},
@@ -634,6 +635,8 @@ func TestDashboard(t *testing.T) {
 				{"DLQ depth (messages)", []line{sqs("ApproximateNumberOfMessagesVisible"), sqs("ApproximateNumberOfMessagesNotVisible")}},
 				{"DLQ oldest message age (s)", []line{sqs("ApproximateAgeOfOldestMessage")}},
 				{"Records off the happy path", []line{emf(contract.MetricRecordsQuarantined), emf(contract.MetricRecordsFailed), emf(contract.MetricRecordsRetried)}},
+				{"Records unaccounted for (received - succeeded - quarantined - failed)", []line{emf(contract.MetricRecordsFailed), emf(contract.MetricRecordsQuarantined), emf(contract.MetricRecordsReceived), emf(contract.MetricRecordsSucceeded)}},
+				{"Batches sent to the on-failure destination (events)", []line{esm("OnFailureDestinationDeliveredEventCount")}},
 				{"Records processed", []line{emf(contract.MetricRecordsReceived), emf(contract.MetricRecordsSucceeded)}},
 				{"Batch duration (ms)", []line{emf(contract.MetricBatchDuration)}},
 			}

@@ -20,14 +20,21 @@ type nagRule struct {
 	id        string
 	reason    string
 	appliesTo []string
+	// appliesToRegex are findings matched by a regular expression
+	// (cdk-nag's {regex: "/.../"} form), for a finding that names a
+	// resource by its hashed logical id.
+	appliesToRegex []string
 }
 
 func (r nagRule) metadata() map[string]interface{} {
 	m := map[string]interface{}{"id": r.id, "reason": r.reason}
-	if len(r.appliesTo) > 0 {
-		a := make([]interface{}, len(r.appliesTo))
-		for i, s := range r.appliesTo {
-			a[i] = s
+	if len(r.appliesTo)+len(r.appliesToRegex) > 0 {
+		var a []interface{}
+		for _, s := range r.appliesTo {
+			a = append(a, s)
+		}
+		for _, s := range r.appliesToRegex {
+			a = append(a, map[string]interface{}{"regex": s})
 		}
 		m["applies_to"] = a
 	}
@@ -93,12 +100,12 @@ func (sp *StreamProcessor) addNagSuppressions(r *resolved) {
 	suppressNag(sp.dlq,
 		nagRule{
 			id: "AwsSolutions-SQS3",
-			reason: "this queue IS the dead-letter queue: the on-failure destination of the Kinesis event source mapping and the " +
-				"quarantine queue of the function. It is drained by streamctl redrive, not by a consumer that could fail into another DLQ.",
+			reason: "this queue IS a dead-letter queue: the quarantine queue of the function (records it rejected, with their payload; failed " +
+				"batches go to the mapping's on-failure destination). It is drained by streamctl redrive, not by a consumer that could fail into another DLQ.",
 		},
 		nagRule{
 			id: "Serverless-SQSRedrivePolicy",
-			reason: "this queue IS the dead-letter queue (on-failure destination of the event source mapping); a redrive policy would " +
+			reason: "this queue IS a dead-letter queue (the function's quarantine); a redrive policy would " +
 				"move failure records out of the place operators and streamctl redrive read them from.",
 		},
 	)
@@ -112,6 +119,6 @@ func (sp *StreamProcessor) addNagSuppressions(r *resolved) {
 	suppressNag(sp.function, nagRule{
 		id: "Serverless-LambdaDLQ",
 		reason: "the function is invoked synchronously by the Kinesis event source mapping, never asynchronously, so a function-level " +
-			"DeadLetterConfig would never receive anything; failed batches go to the mapping's on-failure destination (the DLQ).",
+			"DeadLetterConfig would never receive anything; failed batches go to the mapping's on-failure destination (by default the failed-batch bucket).",
 	})
 }

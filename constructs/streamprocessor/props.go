@@ -247,9 +247,39 @@ type StreamProcessorProps struct {
 
 	// ------------------------------------------------------------------ DLQ
 
-	// Customer-managed key for the DLQ.
+	// Customer-managed key for the DLQ (and for the failed-batch bucket the
+	// construct makes when OnFailure is not set).
 	// Default: - a new customer-managed key with rotation enabled.
 	DeadLetterQueueEncryptionKey awskms.IKey
+
+	// ----------------------------------------------- on-failure destination
+
+	// Where the event source mapping sends the batches it gives up on, as
+	// aws-cdk-lib's KinesisEventSource takes it:
+	// awslambdaeventsources.NewS3OnFailureDestination(bucket) keeps each
+	// batch WITH its records (an object per batch); awslambdaeventsources.
+	// NewSqsDlq(queue) (or NewSnsDlq) receives only a description of the
+	// batch, whose records must be re-read from the stream before they
+	// expire. The construct grants the mapping what the destination needs
+	// (aws-cdk-lib's own grant when binding). Records quarantined by the
+	// function always go to DeadLetterQueue. The default bucket is
+	// KMS-encrypted with the DLQ's key, TLS only, private, its objects expire
+	// after FailedBatchRetention, and the role may only put objects under
+	// aws/lambda/ and list it.
+	// Default: - a new S3 bucket, FailedBatchBucket.
+	OnFailure awslambda.IEventSourceDlq
+	// How long the failed-batch bucket the construct makes keeps an object.
+	// Ignored when OnFailure is set.
+	// Default: Duration.days(14).
+	FailedBatchRetention awscdk.Duration
+	// Largest record the new stream accepts (Kinesis MaxRecordSizeInKiB),
+	// 1 MiB to 10 MiB, e.g. awscdk.Size_Mebibytes(jsii.Number(10)). A record
+	// over about 4.5 MiB (its base64 in the event then passes Lambda's 6 MB
+	// invoke limit) can never reach the function: it ends at the on-failure
+	// destination, so such a size needs an S3 destination (the default).
+	// Only for a stream the construct makes.
+	// Default: - Kinesis's default, 1 MiB.
+	MaxRecordSize awscdk.Size
 
 	// ------------------------------------------------------------ lifecycle
 
@@ -282,6 +312,7 @@ type resolved struct {
 	retentionDeclared bool
 	// set by the user, not sized from ExpectedLoad
 	shardCountDeclared, factorDeclared bool
+	failedBatchBucket                  bool // OnFailure not set: the construct makes FailedBatchBucket
 }
 
 func resolve(in *StreamProcessorProps) *resolved {
@@ -306,6 +337,7 @@ func resolve(in *StreamProcessorProps) *resolved {
 	if p.RetentionPeriod == nil {
 		p.RetentionPeriod = awscdk.Duration_Hours(jsii.Number(DefaultRetentionHours))
 	}
+	resolveOnFailure(r)
 	if p.Architecture == nil {
 		p.Architecture = awslambda.Architecture_ARM_64()
 	}

@@ -2,8 +2,10 @@
 // pipeline with safe defaults: a stream (new or existing), a Go function built
 // from a main package by the local go toolchain, an event source mapping with
 // bounded retries, bisection, partial batch failures and enhanced metrics, an
-// encrypted TLS-only dead-letter queue as the on-failure destination, and the
-// alarms and dashboard of the monitoring that goes with them.
+// encrypted private S3 bucket as the on-failure destination that keeps failed
+// batches with their records (or the caller's OnFailure), an encrypted TLS-only
+// dead-letter queue for the records the function quarantines, and the alarms
+// and dashboard of the monitoring that goes with them.
 //
 //	sp := streamprocessor.NewStreamProcessor(stack, jsii.String("Orders"), &streamprocessor.StreamProcessorProps{
 //		Entry: jsii.String("./functions/orders"),
@@ -21,7 +23,8 @@
 //	Consumer            awskinesis.StreamConsumer (only with EnhancedFanOut)
 //	Consumer/Policy     awskinesis.ResourcePolicy (with EnhancedFanOut and CrossAccountReaders)
 //	DeadLetterQueueKey  awskms.Key, rotation on  (only when DeadLetterQueueEncryptionKey is not passed)
-//	DeadLetterQueue     awssqs.Queue, SSE-KMS, TLS-only, 14 days
+//	DeadLetterQueue     awssqs.Queue, SSE-KMS, TLS-only, 14 days, 1 MiB messages (the quarantine)
+//	FailedBatchBucket   awss3.Bucket, SSE-KMS (the DLQ's key), TLS-only, private, objects expire (only when OnFailure is not passed)
 //	LogGroup            awslogs.LogGroup
 //	ServiceRole         awsiam.Role, the function's execution role
 //	Function            awslambda.Function; Function/CurrentVersion with provisioned concurrency;
@@ -35,9 +38,11 @@
 // # Permissions
 //
 // The function may read the stream (and use its key), write its own log group,
-// send to the DLQ (and use its key), put X-Ray traces and, with Vpc, manage its
-// network interfaces. Nothing else: grant more through what the construct
-// exposes, e.g. table.GrantReadWriteData(sp.Function()).
+// send to the DLQ (and use its key), put failed-batch objects under aws/lambda/
+// in FailedBatchBucket and list it (the mapping writes them with the function's
+// role), put X-Ray traces and, with Vpc, manage its network interfaces.
+// Nothing else: grant more through what the construct exposes, e.g.
+// table.GrantReadWriteData(sp.Function()).
 //
 // # cdk-nag
 //
@@ -58,6 +63,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -85,16 +91,18 @@ const (
 type StreamProcessor struct {
 	constructs.Construct
 
-	stream     awskinesis.IStream
-	consumer   awskinesis.StreamConsumer
-	dlq        awssqs.Queue
-	dlqKey     awskms.IKey
-	logGroup   awslogs.LogGroup
-	role       awsiam.Role
-	function   awslambda.Function
-	alias      awslambda.Alias
-	mapping    awslambda.EventSourceMapping
-	monitoring *Monitoring
+	stream   awskinesis.IStream
+	consumer awskinesis.StreamConsumer
+	dlq      awssqs.Queue
+	dlqKey   awskms.IKey
+	// failedBatchBucket is the default on-failure destination (onfailure.go).
+	failedBatchBucket awss3.Bucket
+	logGroup          awslogs.LogGroup
+	role              awsiam.Role
+	function          awslambda.Function
+	alias             awslambda.Alias
+	mapping           awslambda.EventSourceMapping
+	monitoring        *Monitoring
 
 	metricsNamespace string
 	vpc              awsec2.IVpc
@@ -115,10 +123,13 @@ func NewStreamProcessor(scope constructs.Construct, id *string, props *StreamPro
 	constructs.NewConstruct_Override(sp, scope, id)
 	sp.addStream(r)
 	sp.addDeadLetterQueue(r)
+	sp.addFailedBatchBucket(r)
+	sp.applyMaxRecordSize(r)
 	sp.addFunction(r, code)
 	sp.addEventSourceMapping(r)
 	sp.monitoring = addMonitoring(sp, sp.monitoringTargets(r), r.Monitoring)
 	sp.addNagSuppressions(r)
+	sp.addOnFailureNag(r)
 	return sp
 }
 
@@ -223,6 +234,7 @@ func (sp *StreamProcessor) addDeadLetterQueue(r *resolved) {
 		EncryptionMasterKey: dlqKey,
 		EnforceSSL:          jsii.Bool(true),
 		RetentionPeriod:     awscdk.Duration_Days(jsii.Number(DefaultDeadLetterRetentionDays)),
+		MaxMessageSizeBytes: jsii.Number(QuarantineMaxMessageBytes),
 		RemovalPolicy:       p.RemovalPolicy,
 	})
 }
@@ -291,6 +303,7 @@ func (sp *StreamProcessor) environment(r *resolved) *map[string]*string {
 		}
 	}
 	env[contract.EnvQuarantineQueueURL] = sp.dlq.QueueUrl()
+	env[contract.EnvQuarantineMaxMessageBytes] = jsii.String(fmt.Sprint(QuarantineMaxMessageBytes))
 	env[contract.EnvMetricsNamespace] = r.MetricsNamespace
 	return &env
 }
@@ -330,7 +343,9 @@ func (sp *StreamProcessor) addEventSourceMapping(r *resolved) {
 		Filters:                   p.Filters,
 		Enabled:                   p.Enabled,
 		MetricsConfig:             &awslambda.MetricsConfig{Metrics: &[]awslambda.MetricType{awslambda.MetricType_EVENT_COUNT}},
-		OnFailure:                 &dlqDestination{queue: sp.dlq},
+		OnFailure:                 sp.onFailureDestination(r),
+		// Kinesis mappings take S3 destinations (as KinesisEventSource says).
+		SupportS3OnFailureDestination: jsii.Bool(true),
 	})
 	// The mapping validates its source when it is created; make sure the
 	// role's policy exists before it.
@@ -358,6 +373,8 @@ func (sp *StreamProcessor) monitoringTargets(r *resolved) *monitoringTargets {
 		Function:            sp.function,
 		Mapping:             sp.mapping,
 		DLQ:                 sp.dlq,
+		FailedBatchBucket:   sp.FailedBatchBucket(),
+		KeepsRecords:        r.keepsRecords(),
 		MaxRecordAge:        p.MaxRecordAge,
 		Timeout:             p.Timeout,
 		ReservedConcurrency: reserved,
@@ -460,9 +477,10 @@ func (sp *StreamProcessor) EventSourceMapping() awslambda.EventSourceMapping { r
 // kms:Decrypt on it (DeadLetterQueue().GrantConsumeMessages does).
 func (sp *StreamProcessor) DeadLetterQueueKey() awskms.IKey { return sp.dlqKey }
 
-// DeadLetterQueue receives a description of every batch the mapping gives up
-// on (records must be re-read from the stream: see streamctl redrive) and the
-// records the function quarantines. Its URL is in the function's environment
+// DeadLetterQueue receives the records the function quarantines, with their
+// payload. Failed batches go to the on-failure destination instead:
+// FailedBatchBucket (with their records) by default, or OnFailure (see
+// docs/redrive.md). Its URL is in the function's environment
 // as STREAMPROC_QUARANTINE_QUEUE_URL.
 func (sp *StreamProcessor) DeadLetterQueue() awssqs.IQueue { return sp.dlq }
 

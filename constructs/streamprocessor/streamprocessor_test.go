@@ -197,6 +197,7 @@ var streamReadActions = []string{
 var leastPrivilege = append([]string{
 	"kms:Decrypt", "kms:GenerateDataKey", // the DLQ's key (and nothing broader)
 	"logs:CreateLogStream", "logs:PutLogEvents",
+	"s3:ListBucket", "s3:PutObject", // the failed-batch bucket (onfailure.go)
 	"sqs:SendMessage",
 	"xray:PutTelemetryRecords", "xray:PutTraceSegments",
 }, streamReadActions...)
@@ -385,5 +386,6 @@ func branches() []branch {
 			}
 		}, nil}, // checked by TestReuse
 	}
+	base = append(base, onFailureBranches()...) // onfailure_test.go
 	return append(base, reuseBranches(code)...)
 }

@@ -85,6 +85,7 @@ func validate(r *resolved, stack awscdk.Stack) []string {
 	v.checkMapping(r)
 	v.checkConcurrency(r)
 	v.checkExpectedLoad(r)
+	v.checkOnFailure(r)
 	// Monitoring (monitoring_validate.go), reported with the rest before
 	// anything is added to the tree.
 	v.problems = append(v.problems, monitoringProblems(r.Monitoring, r.RetentionPeriod, r.MaxRecordAge)...)
@@ -439,8 +440,8 @@ func (c *checker) checkEnvironment(env *map[string]*string) {
 	size := 0
 	for k, val := range *env {
 		switch {
-		case k == contract.EnvQuarantineQueueURL:
-			c.addf("Environment sets %s: remove it from Environment; the construct always sets it to its DLQ's URL", k)
+		case k == contract.EnvQuarantineQueueURL, k == contract.EnvQuarantineMaxMessageBytes:
+			c.addf("Environment sets %s: remove it from Environment; the construct always sets it for its DLQ", k)
 		case k == contract.EnvMetricsNamespace:
 			c.addf("Environment sets %s, which the construct sets itself: remove it from Environment (configure it through MetricsNamespace)", k)
 		case lambdaReservedEnv[k]:

@@ -122,7 +122,7 @@ func TestValidation(t *testing.T) {
 		{"env reserved by lambda", withCode(sp.StreamProcessorProps{Environment: env("AWS_REGION", "x")}),
 			`Environment sets AWS_REGION, which Lambda reserves: the deployment would fail; remove it or rename it`},
 		{"env set by the construct", withCode(sp.StreamProcessorProps{Environment: env("STREAMPROC_QUARANTINE_QUEUE_URL", "x")}),
-			`Environment sets STREAMPROC_QUARANTINE_QUEUE_URL: remove it from Environment; the construct always sets it to its DLQ's URL`},
+			`Environment sets STREAMPROC_QUARANTINE_QUEUE_URL: remove it from Environment; the construct always sets it for its DLQ`},
 		{"env metrics namespace set by the construct", withCode(sp.StreamProcessorProps{Environment: env("STREAMPROC_METRICS_NAMESPACE", "x")}),
 			`Environment sets STREAMPROC_METRICS_NAMESPACE, which the construct sets itself: remove it from Environment (configure it through MetricsNamespace)`},
 		{"env key", withCode(sp.StreamProcessorProps{Environment: env("1X", "x")}),

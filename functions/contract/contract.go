@@ -2,8 +2,11 @@
 // variables the StreamProcessor construct sets, the CloudWatch namespace,
 // dimension and metric names the batch toolkit emits, and the shapes of the
 // messages in a pipeline's dead-letter queue (records the function
-// quarantined, and the event source mapping's on-failure descriptions).
-// Import it to read your own DLQ or to graph the toolkit's metrics.
+// quarantined, and the event source mapping's on-failure descriptions), and
+// the objects the mapping writes to an S3 on-failure destination
+// (FailedBatchObject: the description plus the batch's records, under keys
+// FailedBatchKey describes). Import it to read your own DLQ or failed-batch
+// bucket, or to graph the toolkit's metrics.
 //
 // It is plain Go with no AWS SDK or CDK imports, so the construct, a Lambda
 // function and a CLI can all depend on it cheaply.
@@ -13,6 +16,9 @@
 // Version names the message format. Within one major version fields are only
 // added, never renamed, retyped or removed, and every reader ignores fields it
 // does not know; a message without a "version" field is version 1. The
+// on-failure messages and failed-batch objects are Lambda's own format: their
+// "version" field is Lambda's ("1.0"), and this package follows Lambda's
+// documentation of them, adding fields as Lambda adds them. The
 // environment variable, attribute, metric and dimension names are fixed for
 // a major version: changing one is a breaking change for deployed pipelines.
 package contract
@@ -28,6 +34,10 @@ const (
 	// EnvQuarantineQueueURL is the URL of the queue that receives records a
 	// function rejects as permanently bad. It is the construct's DLQ.
 	EnvQuarantineQueueURL = "STREAMPROC_QUARANTINE_QUEUE_URL"
+	// EnvQuarantineMaxMessageBytes is the quarantine queue's
+	// MaximumMessageSize in bytes; the toolkit sizes quarantine parts for it
+	// (QuarantineChunk). Unset means the classic 256 KiB.
+	EnvQuarantineMaxMessageBytes = "STREAMPROC_QUARANTINE_MAX_MESSAGE_BYTES"
 	// EnvMetricsNamespace is the CloudWatch namespace for the function's own
 	// Embedded Metric Format metrics.
 	EnvMetricsNamespace = "STREAMPROC_METRICS_NAMESPACE"
@@ -125,10 +135,27 @@ type QuarantinedRecord struct {
 	ExplicitHashKey string `json:"explicitHashKey,omitempty"`
 }
 
-// MaxQuarantineChunk is the most payload bytes one quarantine message carries.
-// Base64 grows it by 4/3; with the metadata the body stays under the 256 KiB SQS
-// limit that every queue accepts.
+// MaxQuarantineChunk is the most payload bytes one quarantine message carries
+// on a queue with the classic 256 KiB MaximumMessageSize. Base64 grows it by
+// 4/3; with the metadata the body stays under 256 KiB.
 const MaxQuarantineChunk = 160 * 1024
+
+// MaxQuarantineChunkLarge is the most payload bytes one quarantine message
+// carries on a queue whose MaximumMessageSize is 1 MiB (SQS's maximum since
+// 2025; the StreamProcessor construct creates its queue so and says so with
+// EnvQuarantineMaxMessageBytes). 720 KiB is 960 KiB as base64, leaving 64 KiB
+// for the metadata and the attribute. A 10 MiB Kinesis record takes 15 parts
+// instead of 64. Readers reassemble parts of any size.
+const MaxQuarantineChunkLarge = 720 * 1024
+
+// QuarantineChunk returns the part size for a queue whose MaximumMessageSize
+// is maxMessageBytes (0: unknown, the classic 256 KiB).
+func QuarantineChunk(maxMessageBytes int) int {
+	if maxMessageBytes >= 1024*1024 {
+		return MaxQuarantineChunkLarge
+	}
+	return MaxQuarantineChunk
+}
 
 // OnFailureMessage is the body the Lambda event source mapping sends to an SQS
 // on-failure destination for a Kinesis source. It describes the batch; it does

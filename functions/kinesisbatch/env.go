@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/contract"
@@ -33,6 +34,14 @@ func ConfigFromEnv(ctx context.Context) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("kinesisbatch: SQS client for the quarantine queue (%s is set): %w", contract.EnvQuarantineQueueURL, err)
 	}
-	cfg.Quarantine = NewSQSQuarantine(NewSQSClient(client), url, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	q := NewSQSQuarantine(NewSQSClient(client), url, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	if v := os.Getenv(contract.EnvQuarantineMaxMessageBytes); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1024 {
+			return cfg, fmt.Errorf("kinesisbatch: %s=%q is not a message size in bytes: set it to the queue's MaximumMessageSize (1024-1048576) or unset it", contract.EnvQuarantineMaxMessageBytes, v)
+		}
+		q.MaxMessageBytes = n
+	}
+	cfg.Quarantine = q
 	return cfg, nil
 }

@@ -77,7 +77,7 @@ type BatchResultErrorEntry struct {
 // SQSQuarantine writes quarantined records to an SQS queue as
 // contract.QuarantinedRecord JSON bodies with the message attribute
 // contract.AttrKind = contract.KindQuarantined. A payload larger than
-// contract.MaxQuarantineChunk is split into Parts messages that share
+// contract.QuarantineChunk(MaxMessageBytes) is split into Parts messages that share
 // RecordID and carry DataSHA256 of the whole payload. A record counts as
 // stored only when SQS accepted every one of its parts.
 //
@@ -96,9 +96,16 @@ type SQSQuarantine struct {
 	// MaxAttempts per message.
 	// Default: 3.
 	MaxAttempts int
+	// MaxMessageBytes is the queue's MaximumMessageSize: 1 MiB or more
+	// sizes parts at contract.MaxQuarantineChunkLarge, less at
+	// contract.MaxQuarantineChunk (contract.QuarantineChunk).
+	// Default: 0 (the classic 256 KiB; NewSQSQuarantineFromEnv reads
+	// contract.EnvQuarantineMaxMessageBytes)
+	MaxMessageBytes int
 	// MaxBatchBytes caps the body bytes of one SendMessageBatch call.
 	// Default: 240 KiB (the batch limit of a queue with the classic 256 KiB
-	// maximum, less room for attributes).
+	// maximum, less room for attributes); 1000 KiB when MaxMessageBytes is
+	// 1 MiB or more (SendMessageBatch takes 1 MiB in all)
 	MaxBatchBytes int
 	// MaxReasonBytes truncates the reason text.
 	// Default: 4096.
@@ -124,12 +131,13 @@ type qmsg struct {
 }
 
 // messages builds the contract.QuarantinedRecord bodies for one failure,
-// split into parts of at most contract.MaxQuarantineChunk payload bytes.
+// split into parts of at most contract.QuarantineChunk(q.MaxMessageBytes) payload bytes.
 func (q *SQSQuarantine) messages(f Failure, now time.Time) ([]string, error) {
 	r := f.Record
 	data := r.Data
 	sum := sha256.Sum256(data)
-	parts := (len(data) + contract.MaxQuarantineChunk - 1) / contract.MaxQuarantineChunk
+	chunkSize := contract.QuarantineChunk(q.MaxMessageBytes)
+	parts := (len(data) + chunkSize - 1) / chunkSize
 	if parts == 0 {
 		parts = 1
 	}
@@ -146,8 +154,8 @@ func (q *SQSQuarantine) messages(f Failure, now time.Time) ([]string, error) {
 	}
 	bodies := make([]string, 0, parts)
 	for part := 1; part <= parts; part++ {
-		off := (part - 1) * contract.MaxQuarantineChunk
-		end := min(off+contract.MaxQuarantineChunk, len(data))
+		off := (part - 1) * chunkSize
+		end := min(off+chunkSize, len(data))
 		chunk := data[off:end]
 		if chunk == nil {
 			chunk = []byte{}
@@ -194,6 +202,9 @@ func (q *SQSQuarantine) Put(ctx context.Context, failures []Failure) []error {
 	maxBytes := q.MaxBatchBytes
 	if maxBytes <= 0 {
 		maxBytes = 240 << 10
+		if q.MaxMessageBytes >= 1<<20 {
+			maxBytes = 1000 << 10
+		}
 	}
 	attempts := q.MaxAttempts
 	if attempts <= 0 {

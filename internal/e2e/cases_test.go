@@ -206,7 +206,12 @@ var errRedriveMissing = errors.New("not implemented")
 func (c *caseCtx) redrive() error {
 	// Batch-info messages only: the quarantined records are invalid on
 	// purpose and stay listed in the DLQ.
-	cmd := exec.CommandContext(c.ctx, streamctl, "redrive", "--queue", c.p.DLQURL, "--only", "batches", "--no-progress")
+	args := []string{"redrive", "--queue", c.p.DLQURL, "--only", "batches", "--no-progress"}
+	if c.p.FailedBucket != "" {
+		// The failed batches are objects in the S3 destination.
+		args = []string{"redrive", "--bucket", c.p.FailedBucket, "--no-progress"}
+	}
+	cmd := exec.CommandContext(c.ctx, streamctl, args...)
 	cmd.Env = append(cmd.Environ(), c.p.Env()...)
 	out, err := cmd.CombinedOutput()
 	c.t.Logf("streamctl redrive:\n%s", out)

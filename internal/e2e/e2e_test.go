@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/gobuild"
 	"github.com/streamproc/streamproc/internal/localesm"
@@ -159,6 +160,8 @@ type testCase struct {
 	functionTimeout time.Duration
 	// shards overrides the stream's shard count.
 	shards int
+	// adjust changes the mapping's settings from the template's.
+	adjust func(*localesm.Config)
 	run    func(c *caseCtx)
 	// expect checks the case's own promises beyond conservation.
 	expect func(c *caseCtx, v verdict)
@@ -172,7 +175,12 @@ func runCase(t *testing.T, tc testCase) {
 		Root: root, Template: template, Bootstrap: bootstrap, FunctionTimeout: tc.functionTimeout, Shards: tc.shards,
 		// Poll idle shards every 200ms instead of AWS's 1s, so a case
 		// settles faster; every other setting is the template's.
-		Adjust: func(c *localesm.Config) { c.PollInterval = 200 * time.Millisecond },
+		Adjust: func(c *localesm.Config) {
+			c.PollInterval = 200 * time.Millisecond
+			if tc.adjust != nil {
+				tc.adjust(c)
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +219,12 @@ func runCase(t *testing.T, tc testCase) {
 	}
 	if tc.expect != nil {
 		tc.expect(c, v)
+	}
+	// Every invocation's EMF says received = succeeded + quarantined + failed
+	// (what the RecordConservation alarm watches in production).
+	if m := p.Metrics(); m[contract.MetricRecordsReceived] != m[contract.MetricRecordsSucceeded]+m[contract.MetricRecordsQuarantined]+m[contract.MetricRecordsFailed] {
+		t.Errorf("EMF conservation: received %v != succeeded %v + quarantined %v + failed %v", m[contract.MetricRecordsReceived],
+			m[contract.MetricRecordsSucceeded], m[contract.MetricRecordsQuarantined], m[contract.MetricRecordsFailed])
 	}
 	if len(c.produced) > 0 && v.InStream < len(c.produced) {
 		t.Errorf("%d records produced, %d in the stream", len(c.produced), v.InStream)

@@ -129,7 +129,19 @@ func check(ctx context.Context, p *localrun.Pipeline, produced []producer.Record
 	v.InStream = len(recs)
 	dlq := p.DLQ()
 	v.DLQMessages = len(dlq.BatchInfo)
+	// With an S3 destination a failed batch keeps its records: a record is
+	// covered when an object holds it, with the data that was produced (a
+	// range alone is not enough: with ParallelizationFactor > 1 it also spans
+	// other partition keys' records, handled by other batches).
+	kept := dlq.KeptRecords()
 	covered := func(r streamRecord) bool {
+		if p.FailedBucket != "" {
+			data, ok := kept[r.Shard+"/"+r.Seq]
+			if ok && string(data) != string(r.Data) {
+				v.problem("the failed-batch object keeps record %s/%s with other data than was produced", r.Shard, r.Seq)
+			}
+			return ok
+		}
 		for _, m := range dlq.BatchInfo {
 			b := m.KinesisBatchInfo
 			if b.ShardID == r.Shard && seqLE(b.StartSequenceNumber, r.Seq) && seqLE(r.Seq, b.EndSequenceNumber) {

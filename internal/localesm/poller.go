@@ -579,7 +579,19 @@ func (p *Poller) deliver(ctx context.Context, batch []*Record) {
 		b.invokes++
 		b.lastRequestID = newRequestID()
 		start := time.Now()
-		body, err := p.inv.Invoke(ctx, payload)
+		var body []byte
+		if len(payload) > MaxPayloadBytes {
+			// Only a batch of one record can be over the limit (batches are
+			// cut at it): Lambda refuses the invocation
+			// (RequestEntityTooLarge). It fails like a function error,
+			// without reaching the function, until the retries or the
+			// record's age run out and the record goes to the on-failure
+			// destination.
+			err = &FunctionError{Type: "RequestEntityTooLarge", Message: fmt.Sprintf("the event is %d bytes, over Lambda's %d-byte invoke limit", len(payload), MaxPayloadBytes)}
+			p.c.tooLarge.Add(1)
+		} else {
+			body, err = p.inv.Invoke(ctx, payload)
+		}
 		p.c.invokeNanos.Add(int64(time.Since(start)))
 		var oc outcome
 		var fe *FunctionError
@@ -656,13 +668,13 @@ func (p *Poller) discard(ctx context.Context, recs []*Record, condition string, 
 	if p.dest == nil {
 		return
 	}
-	body, err := p.onFailureBody(recs, condition, b, p.now())
+	send, err := p.send(ctx, recs, condition, b)
 	if err != nil {
 		p.log.Error("cannot encode the on-failure message", "err", err)
 		return
 	}
 	for attempt := 0; ; attempt++ {
-		err := p.dest.Send(ctx, body)
+		err := send(ctx)
 		if err == nil {
 			p.c.ofMessages.Add(1)
 			p.c.ofRecords.Add(int64(len(recs)))

@@ -17,6 +17,7 @@ type Stats struct {
 	InvokedRecords      int64 // records delivered, counting every retry
 	FailedInvocations   int64 // invocations that ended in a function error or timeout
 	Timeouts            int64 // of which timeouts
+	TooLarge            int64 // of which refused: a record over the 6 MB invoke limit (the function never ran)
 	PartialFailures     int64 // invocations answered with batch item failures
 	Bisections          int64 // batches split in two after a function error
 	Retries             int64 // batches invoked again after a failure
@@ -41,7 +42,7 @@ type Stats struct {
 
 type counters struct {
 	polled, filtered, invocations, invokedRecords, failed, timeouts, partial, bisections,
-	retries, acked, dropped, ofMessages, ofRecords, pending atomic.Int64
+	retries, acked, dropped, ofMessages, ofRecords, pending, tooLarge atomic.Int64
 	iterAgeMax, iterAgeLast, behindMax            atomic.Int64
 	getRecordsCalls, getRecordsNanos, invokeNanos atomic.Int64
 }
@@ -63,6 +64,7 @@ func (c *counters) snapshot() Stats {
 		InvokedRecords:        c.invokedRecords.Load(),
 		FailedInvocations:     c.failed.Load(),
 		Timeouts:              c.timeouts.Load(),
+		TooLarge:              c.tooLarge.Load(),
 		PartialFailures:       c.partial.Load(),
 		Bisections:            c.bisections.Load(),
 		Retries:               c.retries.Load(),

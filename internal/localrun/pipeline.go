@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/gobuild"
 	"github.com/streamproc/streamproc/internal/localesm"
@@ -106,6 +107,11 @@ type Pipeline struct {
 	TableName    string // the aggregate table (the first table of the template)
 	DLQName      string // the on-failure queue
 	DLQURL       string
+	// FailedBucket is the S3 on-failure destination's bucket ("" with an
+	// SQS destination), served by S3Server.
+	FailedBucket string
+	S3           *s3.Client
+	S3Server     *emulator.S3Server
 
 	Kinesis  *kinesis.Client
 	DynamoDB *dynamodb.Client // straight to dynalite, never through the fault proxy
@@ -195,7 +201,11 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	if err != nil {
 		return nil, err
 	}
-	step("resources  stream %s (%d shards), table %s, on-failure queue %s", p.StreamName, st.Stream.ShardCount, orStr(p.TableName, "(none)"), orStr(p.DLQName, "(none)"))
+	if p.FailedBucket != "" {
+		step("resources  stream %s (%d shards), table %s, on-failure bucket %s, quarantine queue %s", p.StreamName, st.Stream.ShardCount, orStr(p.TableName, "(none)"), p.FailedBucket, orStr(p.DLQName, "(none)"))
+	} else {
+		step("resources  stream %s (%d shards), table %s, on-failure queue %s", p.StreamName, st.Stream.ShardCount, orStr(p.TableName, "(none)"), orStr(p.DLQName, "(none)"))
+	}
 	fnEnv, err := p.functionEnv(queueURL, o.FunctionEnv)
 	if err != nil {
 		return nil, err
@@ -393,6 +403,23 @@ func (p *Pipeline) createResources(ctx context.Context) (map[string]string, erro
 		}
 		p.DLQURL = queueURL[q]
 	}
+	if b := st.Mapping.OnFailureBucket; b != nil {
+		// The quarantine queue stays the DLQ that DLQ() and redrive read.
+		if q := quarantineQueue(st); q != nil {
+			p.DLQName, p.DLQURL = q.Name, queueURL[q.LogicalID]
+		}
+		var err error
+		if p.S3Server, err = emulator.StartS3(b.Name); err != nil {
+			return nil, err
+		}
+		p.FailedBucket = b.Name
+		p.Endpoints["S3"] = p.S3Server.Endpoint
+		p.S3 = s3.NewFromConfig(AWSConfig(), func(o *s3.Options) {
+			o.BaseEndpoint = aws.String(p.S3Server.Endpoint)
+			o.UsePathStyle = true
+			o.DisableLogOutputChecksumValidationSkipped = true
+		})
+	}
 	return queueURL, nil
 }
 
@@ -430,6 +457,14 @@ func (p *Pipeline) functionEnv(queueURL map[string]string, extra []string) ([]st
 				}
 			}
 		}
+		if b := st.Mapping.OnFailureBucket; b != nil && id == b.LogicalID {
+			switch attr {
+			case "":
+				return b.Name, true
+			case "Arn":
+				return "arn:aws:s3:::" + b.Name, true
+			}
+		}
 		for _, tb := range st.Tables {
 			if tb.LogicalID == id {
 				switch attr {
@@ -452,9 +487,9 @@ func (p *Pipeline) functionEnv(queueURL map[string]string, extra []string) ([]st
 		"AWS_ENDPOINT_URL_KINESIS=" + p.kin.Endpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + p.Sink.URL, // through the fault proxy
 		"AWS_ENDPOINT_URL_SQS=" + p.SQSFake.URL(),
-		"AWS_LAMBDA_FUNCTION_NAME=" + p.FunctionName,
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(st.Func.MemoryMB),
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(int(st.Func.Timeout/time.Second)),
+	}
+	if p.S3Server != nil {
+		fnEnv = append(fnEnv, "AWS_ENDPOINT_URL_S3="+p.S3Server.Endpoint)
 	}
 	keys := make([]string, 0, len(env))
 	for k := range env {
@@ -474,6 +509,9 @@ func (p *Pipeline) mappingConfig(adjust func(*localesm.Config)) localesm.Config 
 	mc.StreamName, mc.StreamARN, mc.FunctionARN, mc.Region = p.StreamName, p.StreamARN, p.FunctionARN, Region
 	if p.DLQURL != "" {
 		mc.OnFailureARN = p.SQSFake.QueueARN(p.DLQName)
+	}
+	if p.FailedBucket != "" {
+		mc.OnFailureARN = "arn:aws:s3:::" + p.FailedBucket
 	}
 	if adjust != nil {
 		adjust(&mc)
@@ -502,7 +540,10 @@ func (p *Pipeline) startFunction(ctx context.Context, bootstrap string, env []st
 // or Stop.
 func (p *Pipeline) startPoller(ctx context.Context, mc localesm.Config, logger *slog.Logger) error {
 	var dest localesm.Destination
-	if p.DLQURL != "" {
+	switch {
+	case p.FailedBucket != "":
+		dest = localesm.S3Destination{Client: p.S3, Bucket: p.FailedBucket}
+	case p.DLQURL != "":
 		dest = localesm.SQSDestination{Client: p.SQS, QueueURL: p.DLQURL}
 	}
 	var err error
@@ -563,6 +604,9 @@ func (p *Pipeline) Stop() {
 		if p.SQSFake != nil {
 			_ = p.SQSFake.Close()
 		}
+		if p.S3Server != nil {
+			p.S3Server.Stop()
+		}
 		if p.kin != nil {
 			p.kin.Stop()
 		}
@@ -579,7 +623,11 @@ func (p *Pipeline) Stop() {
 }
 
 func (p *Pipeline) createStream(ctx context.Context) error {
-	_, err := p.Kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(p.StreamName), ShardCount: aws.Int32(int32(p.Stack.Stream.ShardCount))})
+	in := &kinesis.CreateStreamInput{StreamName: aws.String(p.StreamName), ShardCount: aws.Int32(int32(p.Stack.Stream.ShardCount))}
+	if n := p.Stack.Stream.MaxRecordSizeKiB; n > 0 {
+		in.MaxRecordSizeInKiB = aws.Int32(int32(n))
+	}
+	_, err := p.Kinesis.CreateStream(ctx, in)
 	if err != nil {
 		return fmt.Errorf("localrun: create stream %s: %w", p.StreamName, err)
 	}
@@ -630,4 +678,16 @@ func retriesOf(c localesm.Config) int {
 		return -1
 	}
 	return *c.MaximumRetryAttempts
+}
+
+// quarantineQueue is the queue the function's quarantine variable points
+// at, if any.
+func quarantineQueue(st *Stack) *Queue {
+	id, _ := refID(st.Func.Env[contract.EnvQuarantineQueueURL])
+	for i, q := range st.Queues {
+		if q.LogicalID == id {
+			return &st.Queues[i]
+		}
+	}
+	return nil
 }

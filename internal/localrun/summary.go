@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/functions/processor/config"
@@ -72,11 +73,32 @@ func num(v ddbtypes.AttributeValue) *big.Rat {
 	return nil
 }
 
-// DLQContents are the messages in the on-failure queue, by kind.
+// DLQContents are the messages in the on-failure queue, by kind, and the
+// objects of an S3 on-failure destination.
 type DLQContents struct {
 	Quarantined []contract.QuarantinedRecord // one per message (a big payload spans several)
-	BatchInfo   []contract.OnFailureMessage
-	Other       int
+	// BatchInfo describes every failed batch: the SQS destination's messages,
+	// or the descriptions of the S3 destination's objects.
+	BatchInfo []contract.OnFailureMessage
+	// Objects are the S3 destination's failed-batch objects, by key.
+	Objects map[string]contract.FailedBatchObject
+	Other   int
+}
+
+// KeptRecords returns the data of every record the failed-batch objects
+// hold, by "<shardId>/<sequenceNumber>".
+func (d DLQContents) KeptRecords() map[string][]byte {
+	out := map[string][]byte{}
+	for _, o := range d.Objects {
+		ev, err := o.Event()
+		if err != nil {
+			continue
+		}
+		for _, r := range ev.Records {
+			out[r.ShardID()+"/"+r.Kinesis.SequenceNumber] = r.Kinesis.Data
+		}
+	}
+	return out
 }
 
 // QuarantinedRecords counts distinct quarantined records.
@@ -97,9 +119,21 @@ func (d DLQContents) BatchRecords() int {
 	return n
 }
 
-// DLQ reads the on-failure queue without consuming it.
+// DLQ reads the on-failure queue and the failed-batch bucket without
+// consuming them.
 func (p *Pipeline) DLQ() DLQContents {
 	var d DLQContents
+	if p.FailedBucket != "" {
+		d.Objects = p.failedObjects()
+		keys := make([]string, 0, len(d.Objects))
+		for k := range d.Objects {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			d.BatchInfo = append(d.BatchInfo, d.Objects[k].OnFailureMessage)
+		}
+	}
 	if p.DLQName == "" {
 		return d
 	}
@@ -273,7 +307,7 @@ func (s Summary) Print(w io.Writer) {
 	}
 	rows = append(rows,
 		[2]string{"quarantined", fmt.Sprint(s.Quarantined)},
-		[2]string{"in the DLQ (batch info)", fmt.Sprintf("%d messages covering %d records", s.DLQBatches, s.DLQBatchRecords)})
+		[2]string{"at the failure destination", fmt.Sprintf("%d failed batches (DLQ messages or S3 objects) covering %d records", s.DLQBatches, s.DLQBatchRecords)})
 	if s.Aggregates {
 		rows = append(rows, [2]string{"duplicates suppressed", fmt.Sprint(s.DuplicatesSkipped)})
 	}
@@ -356,4 +390,34 @@ func (s Summary) accounting() string {
 		}
 	}
 	return fmt.Sprintf("%d of %d: %s", s.accounted(), s.Produced, verdict)
+}
+
+// failedObjects reads every object of the failed-batch bucket. An object that
+// is not a failed-batch object is kept with an empty description, so that it
+// is seen (and fails a conservation check) rather than ignored.
+func (p *Pipeline) failedObjects() map[string]contract.FailedBatchObject {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := map[string]contract.FailedBatchObject{}
+	var token *string
+	for {
+		list, err := p.S3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(p.FailedBucket), ContinuationToken: token})
+		if err != nil {
+			return out
+		}
+		for _, o := range list.Contents {
+			var obj contract.FailedBatchObject
+			got, err := p.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(p.FailedBucket), Key: o.Key})
+			if err == nil {
+				body, _ := io.ReadAll(got.Body)
+				_ = got.Body.Close()
+				_ = json.Unmarshal(body, &obj)
+			}
+			out[aws.ToString(o.Key)] = obj
+		}
+		if !aws.ToBool(list.IsTruncated) {
+			return out
+		}
+		token = list.NextContinuationToken
+	}
 }

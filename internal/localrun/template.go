@@ -35,6 +35,16 @@ type Mapping struct {
 	StreamID       string          // logical id of the source stream
 	FunctionID     string          // logical id of the function
 	OnFailureQueue string          // logical id of the on-failure SQS queue, if any
+	// OnFailureBucket is the S3 on-failure destination, if any: the bucket
+	// receives a failed-batch object (contract.FailedBatchObject) per
+	// discarded batch, with its records.
+	OnFailureBucket *Bucket
+}
+
+// Bucket is an AWS::S3::Bucket.
+type Bucket struct {
+	LogicalID string
+	Name      string // BucketName, or the logical id in lower case (S3 names are lower case)
 }
 
 // Stream is the AWS::Kinesis::Stream.
@@ -43,6 +53,9 @@ type Stream struct {
 	Name           string
 	ShardCount     int
 	RetentionHours int
+	// MaxRecordSizeKiB is the stream's MaxRecordSizeInKiB (0: Kinesis's
+	// default, 1 MiB).
+	MaxRecordSizeKiB int
 }
 
 // Function is the AWS::Lambda::Function the mapping invokes.
@@ -145,7 +158,8 @@ func ParseStack(doc []byte, mapping string) (*Stack, error) {
 		return nil, fmt.Errorf("%s: EventSourceArn %v does not reference an AWS::Kinesis::Stream of the template", mid, m.Properties["EventSourceArn"])
 	}
 	st.Mapping.StreamID = sid
-	st.Stream = Stream{LogicalID: sid, Name: nameOr(sr.Properties["Name"], sid), ShardCount: intOr(sr.Properties["ShardCount"], 0), RetentionHours: intOr(sr.Properties["RetentionPeriodHours"], 24)}
+	st.Stream = Stream{LogicalID: sid, Name: nameOr(sr.Properties["Name"], sid), ShardCount: intOr(sr.Properties["ShardCount"], 0), RetentionHours: intOr(sr.Properties["RetentionPeriodHours"], 24),
+		MaxRecordSizeKiB: intOr(sr.Properties["MaxRecordSizeInKiB"], 0)}
 	if st.Stream.ShardCount == 0 {
 		mode, _ := sr.Properties["StreamModeDetails"].(map[string]any)
 		if mode != nil && mode["StreamMode"] == "ON_DEMAND" {
@@ -181,11 +195,19 @@ func ParseStack(doc []byte, mapping string) (*Stack, error) {
 
 	if dc, ok := m.Properties["DestinationConfig"].(map[string]any); ok {
 		if of, ok := dc["OnFailure"].(map[string]any); ok {
-			qid, _ := refID(of["Destination"])
-			if qr, ok := t.Resources[qid]; !ok || qr.Type != "AWS::SQS::Queue" {
-				return nil, fmt.Errorf("%s: the on-failure destination %v is not an SQS queue of the template (SNS and S3 destinations are not supported locally)", mid, of["Destination"])
+			id, _ := refID(of["Destination"])
+			switch r := t.Resources[id]; r.Type {
+			case "AWS::SQS::Queue":
+				st.Mapping.OnFailureQueue = id
+			case "AWS::S3::Bucket":
+				name := strings.ToLower(nameOr(r.Properties["BucketName"], id))
+				if len(name) > 63 {
+					name = name[:63]
+				}
+				st.Mapping.OnFailureBucket = &Bucket{LogicalID: id, Name: name}
+			default:
+				return nil, fmt.Errorf("%s: the on-failure destination %v is not an SQS queue or S3 bucket of the template (SNS destinations are not supported locally)", mid, of["Destination"])
 			}
-			st.Mapping.OnFailureQueue = qid
 		}
 	}
 

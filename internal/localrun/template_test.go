@@ -100,7 +100,8 @@ func TestParseSynthesizedTemplate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if st.Mapping.OnFailureQueue == "" || len(st.Tables) == 0 || st.Stream.ShardCount < 1 {
+	// The example's failed batches go to the construct's S3 bucket.
+	if st.Mapping.OnFailureBucket == nil || st.Mapping.OnFailureQueue != "" || len(st.Tables) == 0 || st.Stream.ShardCount < 1 {
 		t.Fatalf("stack %+v", st)
 	}
 	// Every function variable resolves against the resources a local run creates.
@@ -111,6 +112,7 @@ func TestParseSynthesizedTemplate(t *testing.T) {
 	for _, tb := range st.Tables {
 		known[tb.LogicalID] = true
 	}
+	known[st.Mapping.OnFailureBucket.LogicalID] = true
 	if _, err := st.Func.ResolveEnv(func(id, attr string) (string, bool) { return id + "." + attr, known[id] }); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,10 +46,13 @@ import (
 
 // Kinesis API limits for PutRecords.
 const (
-	MaxBatchRecords    = 500
-	MaxBatchBytes      = 5 << 20 // 5 MiB per request, data plus partition keys
-	MaxRecordBytes     = 1 << 20 // 1 MiB per record, data plus partition key
-	MaxPartitionKeyLen = 256
+	MaxBatchRecords = 500
+	MaxBatchBytes   = 5 << 20 // 5 MiB per request, data plus partition keys
+	MaxRecordBytes  = 1 << 20 // 1 MiB per record, data plus partition key (a stream's default MaxRecordSizeInKiB)
+	// MaxRecordBytesLimit is the largest record a stream can be set to take
+	// (MaxRecordSizeInKiB 10240); PutRecords then takes 10 MiB per request.
+	MaxRecordBytesLimit = 10 << 20
+	MaxPartitionKeyLen  = 256
 )
 
 // Entry is one record to put.
@@ -74,13 +78,14 @@ func users(es []Entry) int64 {
 
 func (e Entry) size() int { return len(e.Data) + len(e.PartitionKey) }
 
-// check validates e against the per-record limits.
-func (e Entry) check() error {
+// check validates e against the per-record limits; maxBytes is the
+// stream's record size limit.
+func (e Entry) check(maxBytes int) error {
 	if n := utf8.RuneCountInString(e.PartitionKey); n < 1 || n > MaxPartitionKeyLen {
 		return fmt.Errorf("partition key %q has %d characters: it must have 1 to %d", truncate(e.PartitionKey, 40), n, MaxPartitionKeyLen)
 	}
-	if e.size() > MaxRecordBytes {
-		return fmt.Errorf("record of %d bytes (data plus partition key) is over the 1 MiB Kinesis limit", e.size())
+	if e.size() > maxBytes {
+		return fmt.Errorf("record of %d bytes (data plus partition key) is over the stream's %d KiB (%s) record limit (MaxRecordSizeInKiB)", e.size(), maxBytes>>10, mib(maxBytes))
 	}
 	return nil
 }
@@ -112,9 +117,15 @@ type Config struct {
 	// Concurrency is the number of PutRecords calls in flight.
 	// Default: 4
 	Concurrency int
-	// MaxBatchRecords and MaxBatchBytes bound one PutRecords call.
+	// MaxBatchRecords and MaxBatchBytes bound one PutRecords call (a record
+	// larger than MaxBatchBytes goes alone).
 	// Default: 500 records, 5 MiB (the API limits)
 	MaxBatchRecords, MaxBatchBytes int
+	// MaxRecordBytes is the stream's record size limit (MaxRecordSizeInKiB
+	// x 1024, up to MaxRecordBytesLimit); larger records are rejected before
+	// sending.
+	// Default: MaxRecordBytes (1 MiB, a stream's default)
+	MaxRecordBytes int
 	// Linger is the longest a record waits for its batch to fill.
 	// Default: 100ms
 	Linger time.Duration
@@ -148,6 +159,10 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatchBytes <= 0 || c.MaxBatchBytes > MaxBatchBytes {
 		c.MaxBatchBytes = MaxBatchBytes
 	}
+	if c.MaxRecordBytes <= 0 {
+		c.MaxRecordBytes = MaxRecordBytes
+	}
+	c.MaxRecordBytes = min(c.MaxRecordBytes, MaxRecordBytesLimit)
 	if c.Linger <= 0 {
 		c.Linger = 100 * time.Millisecond
 	}
@@ -343,7 +358,7 @@ func (p *Producer) readSource(ctx context.Context, src Source, start time.Time, 
 		}
 		n++
 		p.read.Add(1)
-		if err := e.check(); err != nil {
+		if err := e.check(p.cfg.MaxRecordBytes); err != nil {
 			p.fail(1, "rejected before sending: "+err.Error())
 			continue
 		}
@@ -612,4 +627,9 @@ func SortedShards(m map[string]int64) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// mib writes a byte count as whole or fractional MiB ("1 MiB", "4.5 MiB").
+func mib(n int) string {
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', -1, 64) + " MiB"
 }

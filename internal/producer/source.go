@@ -71,15 +71,20 @@ func Entries(recs []Record) []Entry {
 // line's top-level "sensor_id" string when it has one, and otherwise the MD5
 // of the line, which spreads such records evenly over the shards. A line
 // longer than 1 MiB is an error that names its line number.
-func NDJSONSource(r io.Reader) Source {
+func NDJSONSource(r io.Reader) Source { return NDJSONSourceMax(r, MaxRecordBytes) }
+
+// NDJSONSourceMax is NDJSONSource for a stream whose records may be up to
+// maxBytes (its MaxRecordSizeInKiB x 1024).
+func NDJSONSourceMax(r io.Reader, maxBytes int) Source {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), MaxRecordBytes+1)
-	return &ndjsonSource{sc: sc}
+	sc.Buffer(make([]byte, 64<<10), maxBytes+1)
+	return &ndjsonSource{sc: sc, max: maxBytes}
 }
 
 type ndjsonSource struct {
 	sc   *bufio.Scanner
 	line int
+	max  int
 }
 
 func (s *ndjsonSource) Next() (Entry, error) {
@@ -94,7 +99,7 @@ func (s *ndjsonSource) Next() (Entry, error) {
 	}
 	if err := s.sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return Entry{}, fmt.Errorf("line %d is longer than the 1 MiB Kinesis record limit", s.line+1)
+			return Entry{}, fmt.Errorf("line %d is longer than the stream's %d KiB record limit", s.line+1, s.max>>10)
 		}
 		return Entry{}, fmt.Errorf("after line %d: %w", s.line, err)
 	}

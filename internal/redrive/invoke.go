@@ -72,8 +72,17 @@ func chunks(recs []Record, maxBytes int) ([][]Record, error) {
 			return nil, err
 		}
 		n := len(b) + 1
+		if n+len(`{"Records":[]}`) > InvokeLimit {
+			return nil, fmt.Errorf("record %s/%s is %d bytes as an event, over Lambda's %d-byte invoke limit", r.ShardID, r.SequenceNumber, n, InvokeLimit)
+		}
 		if n+len(`{"Records":[]}`) > maxBytes {
-			return nil, fmt.Errorf("record %s/%s is %d bytes as an event, over the %d-byte invoke limit", r.ShardID, r.SequenceNumber, n, maxBytes)
+			// Over the chosen bound but within Lambda's limit: alone.
+			if len(cur) > 0 {
+				out = append(out, cur)
+				cur, size = nil, len(`{"Records":[]}`)
+			}
+			out = append(out, []Record{r})
+			continue
 		}
 		if len(cur) > 0 && size+n > maxBytes {
 			out = append(out, cur)

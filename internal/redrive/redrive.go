@@ -1,5 +1,14 @@
-// Package redrive replays what a streamproc pipeline's DLQ holds, behind
-// `streamctl redrive`.
+// Package redrive replays what a streamproc pipeline's failure destinations
+// hold, behind `streamctl redrive`: the DLQ (Run) or the failed-batch bucket
+// of an S3 on-failure destination (RunS3).
+//
+// From S3 (RunS3), each object (contract.FailedBatchObject) carries the failed
+// batch's records, so no stream is read: the records are replayed with their
+// original shard, sequence numbers, partition keys and arrival times even
+// after the stream's retention, and an object is deleted (or tagged, TagDone)
+// only after every record in it was applied. A record whose event alone is
+// over Lambda's invoke limit (InvokeLimit) is never sent: it is reported by id
+// (KeptTooLarge) and its object kept.
 //
 // The DLQ holds two kinds of message:
 //
@@ -104,9 +113,17 @@ type Config struct {
 	// records the filters would have kept from the function.
 	// Default: false (such a batch is kept with kept-error)
 	ReplayRange bool
+	// Bucket and Prefix locate failed-batch objects (an S3 on-failure
+	// destination) for RunS3.
+	Bucket, Prefix string
+	// TagDone tags an object whose records were all applied with
+	// TagRedriven instead of deleting it; later runs skip tagged objects.
+	// Default: false (the object is deleted)
+	TagDone bool
 	// SkipBatches and SkipQuarantined leave one kind of message alone.
 	SkipBatches, SkipQuarantined bool
-	// MaxMessages bounds how many messages one run takes from the queue.
+	// MaxMessages bounds how many messages one run takes from the queue
+	// (objects from the bucket).
 	// Default: 1000
 	MaxMessages int
 	// Visibility is how long received messages stay hidden from other
@@ -177,18 +194,14 @@ const (
 	ReplayedNotDeleted Outcome = "replayed-not-deleted" // applied, but the delete failed: the message will come back (replaying again is safe)
 )
 
+var problemOutcomes = map[Outcome]bool{KeptExpired: true, KeptFailed: true, KeptIncomplete: true, KeptUnknown: true, KeptError: true, ReplayedNotDeleted: true}
+
 // Problem reports whether the outcome leaves a problem for the operator.
-func (o Outcome) Problem() bool {
-	switch o {
-	case KeptExpired, KeptFailed, KeptIncomplete, KeptUnknown, KeptError, ReplayedNotDeleted:
-		return true
-	}
-	return false
-}
+func (o Outcome) Problem() bool { return problemOutcomes[o] }
 
 // Result is what happened to one batch-info message or one quarantined record.
 type Result struct {
-	Kind       string   `json:"kind"` // "batch", "quarantined" or "unknown"
+	Kind       string   `json:"kind"` // "batch", "quarantined", "object" (S3) or "unknown"
 	Outcome    Outcome  `json:"outcome"`
 	Detail     string   `json:"detail,omitempty"`
 	MessageIDs []string `json:"messageIds"`
@@ -207,12 +220,16 @@ type Result struct {
 	Size          int       `json:"size,omitempty"`
 	QuarantinedAt time.Time `json:"quarantinedAt,omitzero"`
 	Preview       string    `json:"preview,omitempty"`
+	// Failed-batch object (S3).
+	Key      string           `json:"key,omitempty"`
+	TooLarge []TooLargeRecord `json:"tooLarge,omitempty"`
 }
 
 // Report is the outcome of a run.
 type Report struct {
 	Received int      `json:"messagesReceived"`
 	Deleted  int      `json:"messagesDeleted"`
+	Tagged   int      `json:"objectsTagged,omitempty"` // RunS3 with TagDone
 	Invokes  int64    `json:"invokes"`
 	Replayed int      `json:"recordsReplayed"`
 	Results  []Result `json:"results"`
@@ -243,6 +260,7 @@ func (r Report) Problems() int {
 
 // Redriver runs redrives.
 type Redriver struct {
+	s3      S3API
 	sqs     SQSAPI
 	kinesis KinesisAPI
 	lambda  LambdaAPI
