@@ -171,18 +171,16 @@ func (sp *StreamProcessor) addStream(r *resolved) {
 	} else {
 		sp.stream = p.Stream
 	}
-	if !*p.EnhancedFanOut {
-		sp.shareStream(r)
-		return
+	if *p.EnhancedFanOut {
+		name := p.ConsumerName
+		if name == nil {
+			name = awscdk.Names_UniqueResourceName(sp, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)})
+		}
+		sp.consumer = awskinesis.NewStreamConsumer(sp, jsii.String(IDConsumer), &awskinesis.StreamConsumerProps{
+			Stream:             sp.stream,
+			StreamConsumerName: name,
+		})
 	}
-	name := p.ConsumerName
-	if name == nil {
-		name = awscdk.Names_UniqueResourceName(sp, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)})
-	}
-	sp.consumer = awskinesis.NewStreamConsumer(sp, jsii.String(IDConsumer), &awskinesis.StreamConsumerProps{
-		Stream:             sp.stream,
-		StreamConsumerName: name,
-	})
 	sp.shareStream(r)
 }
 
