@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -155,15 +154,10 @@ func (sp *StreamProcessor) AddEventTime(props *EventTimeProps) *EventTime {
 		if schedule == nil {
 			schedule = awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1)))
 		}
-		// The schedule invokes what the event source mapping invokes.
-		var target awslambda.IFunction = fn
-		if sp.alias != nil {
-			target = sp.alias
-		}
 		et.FireRule = awsevents.NewRule(scope, jsii.String(IDEventTimeSchedule), &awsevents.RuleProps{
 			Schedule:    schedule,
 			Description: jsii.String("fires the event-time windows that are due, also when no records arrive"),
-			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(target, &awseventstargets.LambdaFunctionProps{
+			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(sp.invokeTarget(), &awseventstargets.LambdaFunctionProps{
 				Event:         awsevents.RuleTargetInput_FromObject(fireRequest),
 				RetryAttempts: jsii.Number(2),
 			})},
