@@ -198,9 +198,7 @@ func (sp *StreamProcessor) applyMaxRecordSize(r *resolved) {
 // FailedBatchBucket().GrantRead(role) and GrantDelete(role), plus
 // DeadLetterQueueKey().GrantDecrypt(role).
 func (sp *StreamProcessor) FailedBatchBucket() awss3.IBucket {
-	if sp.failedBatchBucket == nil {
-		return nil
-	}
+	// awss3.Bucket is an interface: nil converts to a nil IBucket.
 	return sp.failedBatchBucket
 }
 
