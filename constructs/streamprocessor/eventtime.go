@@ -149,7 +149,7 @@ func (sp *StreamProcessor) AddEventTime(props *EventTimeProps) *EventTime {
 	fn.AddEnvironment(jsii.String(contract.EnvEventTimeAllowedLateness), goDurationEnv(p.AllowedLateness), nil)
 	fn.AddEnvironment(jsii.String(contract.EnvEventTimeIdleTimeout), goDurationEnv(p.IdleTimeout), nil)
 
-	if p.DisableFireSchedule == nil || !*p.DisableFireSchedule {
+	if !boolValue(p.DisableFireSchedule) {
 		schedule := p.FireSchedule
 		if schedule == nil {
 			schedule = awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1)))
@@ -179,7 +179,7 @@ func validateEventTime(p *EventTimeProps) []string {
 	if p.ResultStream != nil && p.ResultEventBus != nil {
 		problems = append(problems, "EventTimeProps.ResultStream and ResultEventBus are both set: results go to one sink, set only one")
 	}
-	if p.DisableFireSchedule != nil && *p.DisableFireSchedule && p.FireSchedule != nil {
+	if boolValue(p.DisableFireSchedule) && p.FireSchedule != nil {
 		problems = append(problems, "EventTimeProps.FireSchedule is set but DisableFireSchedule is true: drop one of them")
 	}
 	for _, d := range []struct {
