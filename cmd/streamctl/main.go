@@ -5,9 +5,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -48,6 +50,13 @@ func parseFlags(fs *flag.FlagSet, args []string) bool {
 		exitUsage(fs.Name(), fmt.Errorf("unexpected argument %q: %s takes only flags", fs.Arg(0), fs.Name()))
 	}
 	return true
+}
+
+// writeJSON writes v as indented JSON, the form of every --json report.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func main() {

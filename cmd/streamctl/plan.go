@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -93,9 +92,7 @@ flags (one or two dashes):
 		in.Prices = p
 	}
 	if printPrices {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(in.Prices)
+		return writeJSON(out, in.Prices)
 	}
 	if in.RecordsPerSecond == 0 {
 		exitUsage("plan", fmt.Errorf("--records-per-second is required: give the average records per second"))
@@ -118,17 +115,13 @@ flags (one or two dashes):
 			return err
 		}
 		if asJSON {
-			enc := json.NewEncoder(out)
-			enc.SetIndent("", "  ")
-			return enc.Encode(rows)
+			return writeJSON(out, rows)
 		}
 		_, err = io.WriteString(out, sim.Table(rows))
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(out, r)
 	}
 	_, err = io.WriteString(out, r.Table())
 	return err

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestPlanCLI runs the real binary: the 1M records/s question as
+// TestPlanCLI runs the real binary: a plan for 1M records/s as
 // JSON, the table, and a bad flag refused with status 2.
 func TestPlanCLI(t *testing.T) {
 	bin := buildCLI(t)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -174,9 +173,7 @@ func runPut(ctx context.Context, args []string) error {
 			s := tally.snapshot()
 			out.Generated = &s
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(out)
+		_ = writeJSON(os.Stdout, out)
 	} else {
 		printPutReport(os.Stdout, f, rep, seed, &tally)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -186,23 +185,13 @@ func runRedrive(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var done, total atomic.Int64
-	cfg.Progress = func(d, t int) { done.Store(int64(d)); total.Store(int64(t)) }
-	bar := cliout.StartProgress(os.Stderr, !f.noProgress, func(el time.Duration) string {
-		t := total.Load()
-		if t == 0 {
-			return "receiving messages from the DLQ... " + cliout.Duration(el)
-		}
-		return fmt.Sprintf("%s %s/%s handled  %s", cliout.Bar(float64(done.Load())/float64(t), 24), cliout.Count(done.Load()), cliout.Count(t), cliout.Duration(el))
-	})
+	bar := startRedriveProgress(f, &cfg, "receiving messages from the DLQ...", "handled")
 	r := redrive.New(sq, kinesis.NewFromConfig(awsCfg), lambda.NewFromConfig(awsCfg), cfg)
 	rep, runErr := r.Run(ctx)
 	bar.Stop()
 
 	if f.jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(struct {
+		_ = writeJSON(os.Stdout, struct {
 			Queue string `json:"queue"`
 			redrive.Report
 		}{cfg.QueueURL, rep})
@@ -216,6 +205,20 @@ func runRedrive(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d message(s) kept in the DLQ because of a problem (see above)", n)
 	}
 	return nil
+}
+
+// startRedriveProgress draws a run's progress from cfg.Progress: waiting
+// until the first count arrives, then done/total items.
+func startRedriveProgress(f redriveFlags, cfg *redrive.Config, waiting, items string) *cliout.Progress {
+	var done, total atomic.Int64
+	cfg.Progress = func(d, t int) { done.Store(int64(d)); total.Store(int64(t)) }
+	return cliout.StartProgress(os.Stderr, !f.noProgress, func(el time.Duration) string {
+		t := total.Load()
+		if t == 0 {
+			return waiting + " " + cliout.Duration(el)
+		}
+		return fmt.Sprintf("%s %s/%s %s  %s", cliout.Bar(float64(done.Load())/float64(t), 24), cliout.Count(done.Load()), cliout.Count(t), items, cliout.Duration(el))
+	})
 }
 
 func (f *redriveFlags) validate() (redrive.Config, error) {

@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/streamproc/streamproc/internal/cliout"
 	"github.com/streamproc/streamproc/internal/redrive"
 )
 
@@ -30,21 +26,11 @@ func runRedriveS3(ctx context.Context, f redriveFlags, cfg redrive.Config, awsCf
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
 	where := "s3://" + cfg.Bucket + "/" + cfg.Prefix
-	var done, total atomic.Int64
-	cfg.Progress = func(d, t int) { done.Store(int64(d)); total.Store(int64(t)) }
-	bar := cliout.StartProgress(os.Stderr, !f.noProgress, func(el time.Duration) string {
-		t := total.Load()
-		if t == 0 {
-			return "listing failed-batch objects... " + cliout.Duration(el)
-		}
-		return fmt.Sprintf("%s %s/%s objects  %s", cliout.Bar(float64(done.Load())/float64(t), 24), cliout.Count(done.Load()), cliout.Count(t), cliout.Duration(el))
-	})
+	bar := startRedriveProgress(f, &cfg, "listing failed-batch objects...", "objects")
 	rep, runErr := redrive.NewS3(sc, lambda.NewFromConfig(awsCfg), cfg).RunS3(ctx)
 	bar.Stop()
 	if f.jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(struct {
+		_ = writeJSON(os.Stdout, struct {
 			Bucket string `json:"bucket"`
 			Prefix string `json:"prefix"`
 			redrive.Report

@@ -201,7 +201,7 @@ func zipBootstrapProblem(path, source string) string {
 			return ""
 		}
 	}
-	return fmt.Sprintf("Code is the zip %s, which has no `bootstrap` at its root: provided.al2023 runs the executable named bootstrap at the root of the code", source)
+	return fmt.Sprintf("Code is the zip %s, which has no `bootstrap` at its root: provided.al2023 runs the executable named bootstrap at the root of the code; zip the bootstrap at the root (zip -j code.zip bootstrap), or set Entry to the Go main package instead of Code", source)
 }
 
 // staticError is a validation that always reports msg.

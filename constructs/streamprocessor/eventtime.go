@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -150,20 +149,15 @@ func (sp *StreamProcessor) AddEventTime(props *EventTimeProps) *EventTime {
 	fn.AddEnvironment(jsii.String(contract.EnvEventTimeAllowedLateness), goDurationEnv(p.AllowedLateness), nil)
 	fn.AddEnvironment(jsii.String(contract.EnvEventTimeIdleTimeout), goDurationEnv(p.IdleTimeout), nil)
 
-	if p.DisableFireSchedule == nil || !*p.DisableFireSchedule {
+	if !boolValue(p.DisableFireSchedule) {
 		schedule := p.FireSchedule
 		if schedule == nil {
 			schedule = awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(1)))
 		}
-		// The schedule invokes what the event source mapping invokes.
-		var target awslambda.IFunction = fn
-		if sp.alias != nil {
-			target = sp.alias
-		}
 		et.FireRule = awsevents.NewRule(scope, jsii.String(IDEventTimeSchedule), &awsevents.RuleProps{
 			Schedule:    schedule,
 			Description: jsii.String("fires the event-time windows that are due, also when no records arrive"),
-			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(target, &awseventstargets.LambdaFunctionProps{
+			Targets: &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(sp.invokeTarget(), &awseventstargets.LambdaFunctionProps{
 				Event:         awsevents.RuleTargetInput_FromObject(fireRequest),
 				RetryAttempts: jsii.Number(2),
 			})},
@@ -185,7 +179,7 @@ func validateEventTime(p *EventTimeProps) []string {
 	if p.ResultStream != nil && p.ResultEventBus != nil {
 		problems = append(problems, "EventTimeProps.ResultStream and ResultEventBus are both set: results go to one sink, set only one")
 	}
-	if p.DisableFireSchedule != nil && *p.DisableFireSchedule && p.FireSchedule != nil {
+	if boolValue(p.DisableFireSchedule) && p.FireSchedule != nil {
 		problems = append(problems, "EventTimeProps.FireSchedule is set but DisableFireSchedule is true: drop one of them")
 	}
 	for _, d := range []struct {

@@ -1,6 +1,8 @@
 package streamprocessor
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -60,6 +62,12 @@ func suppressNag(c constructs.IConstruct, rules ...nagRule) {
 	cfn.AddMetadata(jsii.String("cdk_nag"), map[string]interface{}{"rules_to_suppress": list})
 }
 
+// rolePolicy is the policy aws-cdk-lib adds to the function's role for the
+// statements granted to it, or nil while it has none.
+func (sp *StreamProcessor) rolePolicy() constructs.IConstruct {
+	return sp.role.Node().TryFindChild(jsii.String("DefaultPolicy"))
+}
+
 func cfnResource(c constructs.IConstruct) awscdk.CfnResource {
 	if c == nil {
 		return nil
@@ -76,7 +84,6 @@ func cfnResource(c constructs.IConstruct) awscdk.CfnResource {
 // addNagSuppressions records the reasons on the construct's resources. It
 // runs last, when the role's policy has every statement the construct adds.
 func (sp *StreamProcessor) addNagSuppressions(r *resolved) {
-	wildcardReason := "only for actions that support no resource-level permissions: "
 	var wildcards []string
 	if r.Tracing != "" && r.Tracing != "DISABLED" {
 		wildcards = append(wildcards, "xray:PutTraceSegments and xray:PutTelemetryRecords (X-Ray tracing, https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html)")
@@ -85,17 +92,12 @@ func (sp *StreamProcessor) addNagSuppressions(r *resolved) {
 		wildcards = append(wildcards, "the network-interface actions Lambda needs in a VPC (ec2:Describe* support none; Lambda checks the others on * when the function is created; the same actions as AWSLambdaVPCAccessExecutionRole, inline)")
 	}
 	if len(wildcards) > 0 {
-		if policy := sp.role.Node().TryFindChild(jsii.String("DefaultPolicy")); policy != nil {
-			reason := wildcardReason + wildcards[0]
-			for _, w := range wildcards[1:] {
-				reason += "; " + w
-			}
-			suppressNag(policy, nagRule{
-				id:        "AwsSolutions-IAM5",
-				reason:    reason + ". Every other statement of the function's role names its resource.",
-				appliesTo: []string{"Resource::*"},
-			})
-		}
+		suppressNag(sp.rolePolicy(), nagRule{
+			id: "AwsSolutions-IAM5",
+			reason: "only for actions that support no resource-level permissions: " + strings.Join(wildcards, "; ") +
+				". Every other statement of the function's role names its resource.",
+			appliesTo: []string{"Resource::*"},
+		})
 	}
 	suppressNag(sp.dlq,
 		nagRule{

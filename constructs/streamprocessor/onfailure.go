@@ -168,15 +168,13 @@ func (d *failedBatchDestination) Bind(_ awslambda.IEventSourceMapping, _ awslamb
 		Actions:   jsii.Strings("s3:ListBucket"),
 		Resources: jsii.Strings(*b.BucketArn()),
 	}))
-	if policy := d.sp.role.Node().TryFindChild(jsii.String("DefaultPolicy")); policy != nil {
-		suppressNag(policy, nagRule{
-			id: "AwsSolutions-IAM5",
-			reason: "s3:PutObject on the failed-batch bucket's aws/lambda/ prefix only: the event source mapping writes one object per failed " +
-				"batch under aws/lambda/<mapping uuid>/<shard>/<date>/..., keys it chooses at run time " +
-				"(https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html).",
-			appliesToRegex: []string{`/^Resource::<[A-Za-z0-9]*` + IDFailedBatchBucket + `[0-9A-F]{8}\.Arn>\/aws\/lambda\/\*$/g`},
-		})
-	}
+	suppressNag(d.sp.rolePolicy(), nagRule{
+		id: "AwsSolutions-IAM5",
+		reason: "s3:PutObject on the failed-batch bucket's aws/lambda/ prefix only: the event source mapping writes one object per failed " +
+			"batch under aws/lambda/<mapping uuid>/<shard>/<date>/..., keys it chooses at run time " +
+			"(https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html).",
+		appliesToRegex: []string{`/^Resource::<[A-Za-z0-9]*` + IDFailedBatchBucket + `[0-9A-F]{8}\.Arn>\/aws\/lambda\/\*$/g`},
+	})
 	return &awslambda.DlqDestinationConfig{Destination: b.BucketArn()}
 }
 
@@ -198,9 +196,7 @@ func (sp *StreamProcessor) applyMaxRecordSize(r *resolved) {
 // FailedBatchBucket().GrantRead(role) and GrantDelete(role), plus
 // DeadLetterQueueKey().GrantDecrypt(role).
 func (sp *StreamProcessor) FailedBatchBucket() awss3.IBucket {
-	if sp.failedBatchBucket == nil {
-		return nil
-	}
+	// awss3.Bucket is an interface: nil converts to a nil IBucket.
 	return sp.failedBatchBucket
 }
 
@@ -215,7 +211,7 @@ func (sp *StreamProcessor) addOnFailureNag(r *resolved) {
 	if r.OnFailure == nil || destinationKind(r.OnFailure) != "s3" {
 		return
 	}
-	policy := sp.role.Node().TryFindChild(jsii.String("DefaultPolicy"))
+	policy := sp.rolePolicy()
 	if policy == nil {
 		return
 	}

@@ -171,18 +171,16 @@ func (sp *StreamProcessor) addStream(r *resolved) {
 	} else {
 		sp.stream = p.Stream
 	}
-	if !*p.EnhancedFanOut {
-		sp.shareStream(r)
-		return
+	if *p.EnhancedFanOut {
+		name := p.ConsumerName
+		if name == nil {
+			name = awscdk.Names_UniqueResourceName(sp, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)})
+		}
+		sp.consumer = awskinesis.NewStreamConsumer(sp, jsii.String(IDConsumer), &awskinesis.StreamConsumerProps{
+			Stream:             sp.stream,
+			StreamConsumerName: name,
+		})
 	}
-	name := p.ConsumerName
-	if name == nil {
-		name = awscdk.Names_UniqueResourceName(sp, &awscdk.UniqueResourceNameOptions{MaxLength: jsii.Number(128)})
-	}
-	sp.consumer = awskinesis.NewStreamConsumer(sp, jsii.String(IDConsumer), &awskinesis.StreamConsumerProps{
-		Stream:             sp.stream,
-		StreamConsumerName: name,
-	})
 	sp.shareStream(r)
 }
 
@@ -319,16 +317,12 @@ func (sp *StreamProcessor) addEventSourceMapping(r *resolved) {
 	} else {
 		sp.stream.GrantRead(sp.role)
 	}
-	var target awslambda.IFunction = sp.function
-	if sp.alias != nil {
-		target = sp.alias
-	}
 	var responseTypes *bool
 	if *p.ReportBatchItemFailures {
 		responseTypes = jsii.Bool(true)
 	}
 	sp.mapping = awslambda.NewEventSourceMapping(sp, jsii.String(IDEventSourceMapping), &awslambda.EventSourceMappingProps{
-		Target:                    target,
+		Target:                    sp.invokeTarget(),
 		EventSourceArn:            source,
 		StartingPosition:          p.StartingPosition,
 		StartingPositionTimestamp: p.StartingPositionTimestamp,
@@ -350,6 +344,15 @@ func (sp *StreamProcessor) addEventSourceMapping(r *resolved) {
 	// The mapping validates its source when it is created; make sure the
 	// role's policy exists before it.
 	sp.mapping.Node().AddDependency(sp.role)
+}
+
+// invokeTarget is what the mapping (and the event-time schedule) invokes:
+// the alias carrying provisioned concurrency, or else the function.
+func (sp *StreamProcessor) invokeTarget() awslambda.IFunction {
+	if sp.alias != nil {
+		return sp.alias
+	}
+	return sp.function
 }
 
 // monitoringTargets is what the monitoring watches, with the resolved

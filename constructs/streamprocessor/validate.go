@@ -344,9 +344,9 @@ func (v *checker) checkReaders(r *resolved) {
 }
 
 var (
-	accountRE  = regexp.MustCompile(`^[0-9]{12}$`)
-	iamArnRE   = regexp.MustCompile(`^arn:[a-z-]+:(iam|sts)::[0-9]{12}:.+`)
-	accountArn = regexp.MustCompile(`^arn:[a-z-]+:iam::[0-9]{12}:root$`)
+	accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+	// iamArnRE also matches an account's arn:<partition>:iam::<id>:root.
+	iamArnRE = regexp.MustCompile(`^arn:[a-z-]+:(iam|sts)::[0-9]{12}:.+`)
 )
 
 // readerProblem says why a principal cannot be a cross-account reader, or "".
@@ -372,7 +372,7 @@ func readerProblem(pr awsiam.IPrincipal) string {
 			switch s := *val; {
 			case s == "*":
 				return "is \"*\", which would let every AWS account read the stream"
-			case accountRE.MatchString(s), iamArnRE.MatchString(s), accountArn.MatchString(s):
+			case accountRE.MatchString(s), iamArnRE.MatchString(s):
 			default:
 				return fmt.Sprintf("names %q, which is neither an account id nor an IAM ARN", s)
 			}

@@ -125,11 +125,14 @@ func (t *EpochSeconds) UnmarshalJSON(b []byte) error {
 //	aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>
 const FailedBatchKeyPrefix = "aws/lambda/"
 
+// keyTime is the layout of the time in a failed-batch object's name.
+const keyTime = "2006-01-02T15.04.05"
+
 // FailedBatchKey returns the key Lambda uses for a failed batch of mapping
 // esmUUID and shard at t (UTC), with random as the final UUID.
 func FailedBatchKey(esmUUID, shardID string, t time.Time, random string) string {
 	t = t.UTC()
-	return FailedBatchKeyPrefix + esmUUID + "/" + shardID + "/" + t.Format("2006/01/02/2006-01-02T15.04.05") + "-" + random
+	return FailedBatchKeyPrefix + esmUUID + "/" + shardID + "/" + t.Format("2006/01/02/"+keyTime) + "-" + random
 }
 
 // FailedBatchKeyInfo is what a failed-batch object key tells.
@@ -148,11 +151,11 @@ func ParseFailedBatchKey(key string) (info FailedBatchKeyInfo, ok bool) {
 	}
 	f := strings.Split(key[i+len(FailedBatchKeyPrefix):], "/")
 	// uuid, shard, YYYY, MM, DD, name
-	if len(f) != 6 || f[0] == "" || f[1] == "" || len(f[5]) < len("2006-01-02T15.04.05-") {
+	if len(f) != 6 || f[0] == "" || f[1] == "" || len(f[5]) < len(keyTime)+1 {
 		return info, false
 	}
-	t, err := time.Parse("2006-01-02T15.04.05", f[5][:len("2006-01-02T15.04.05")])
-	if err != nil || f[5][len("2006-01-02T15.04.05")] != '-' || t.Format("2006/01/02") != f[2]+"/"+f[3]+"/"+f[4] {
+	t, err := time.Parse(keyTime, f[5][:len(keyTime)])
+	if err != nil || f[5][len(keyTime)] != '-' || t.Format("2006/01/02") != f[2]+"/"+f[3]+"/"+f[4] {
 		return info, false
 	}
 	return FailedBatchKeyInfo{MappingUUID: f[0], ShardID: f[1], Time: t.UTC()}, true

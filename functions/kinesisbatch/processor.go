@@ -402,10 +402,10 @@ func (inv *invocation) quarantine() {
 			toQuarantine = append(toQuarantine, Failure{Record: &inv.recs[i], Err: err, Class: ClassPermanent, Attempts: int(inv.attempts[i])})
 		}
 	}
-	inv.qerrs = make(map[int]error, len(toQuarantine))
 	if len(toQuarantine) == 0 {
-		return
+		return // inv.qerrs stays nil: a batch without permanent failures allocates no map
 	}
+	inv.qerrs = make(map[int]error, len(toQuarantine))
 	var put []error
 	if cfg.Quarantine != nil {
 		qctx, cancel := quarantineContext(inv.ctx, cfg.responseMargin)

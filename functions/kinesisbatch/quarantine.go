@@ -99,7 +99,7 @@ type SQSQuarantine struct {
 	// MaxMessageBytes is the queue's MaximumMessageSize: 1 MiB or more
 	// sizes parts at contract.MaxQuarantineChunkLarge, less at
 	// contract.MaxQuarantineChunk (contract.QuarantineChunk).
-	// Default: 0 (the classic 256 KiB; NewSQSQuarantineFromEnv reads
+	// Default: 0 (the classic 256 KiB; ConfigFromEnv reads
 	// contract.EnvQuarantineMaxMessageBytes)
 	MaxMessageBytes int
 	// MaxBatchBytes caps the body bytes of one SendMessageBatch call.

@@ -14,13 +14,12 @@ const (
 	shardWriteRecords  = sizing.ShardWriteRecords // records/s into one shard
 	shardWriteBytes    = sizing.ShardWriteBytes   // bytes/s into one shard
 	shardReadBytes     = 2 << 20                  // bytes/s out of one shard, shared by polling consumers
-	shardReadCalls     = 5                        // GetRecords/s per shard, shared
+	shardReadCalls     = 5                        // GetRecords/s per shard, shared by polling consumers
 	putPayloadUnit     = 25 * 1024                // bytes per PUT payload unit
 	onDemandRoundUp    = 1024                     // on-demand bills each record rounded up to 1 KB
 	onDemandMaxBytes   = 200 << 20                // default on-demand write capacity per stream
 	onDemandMaxRecs    = 200_000                  // default on-demand records/s per stream
 	maxBatchRecords    = sizing.MaxBatchSize      // event source mapping BatchSize
-	maxPayloadBytes    = sizing.MaxPayloadBytes   // synchronous invocation payload
 	maxBatchingWindow  = 300                      // seconds
 	maxFactor          = sizing.MaxFactor         // ParallelizationFactor
 	basePollSeconds    = 1.0                      // Lambda polls a shard once a second at base rate

@@ -335,7 +335,7 @@ func size(in Input, seed bool) Design {
 	outPerShard := peak / agg * krBytes / shards * float64(in.Consumers)
 	switch {
 	case in.Consumers > 2:
-		d.EnhancedFanOut, d.EnhancedFanOutReason = true, fmt.Sprintf("%d consumers share 5 GetRecords/s per shard", in.Consumers)
+		d.EnhancedFanOut, d.EnhancedFanOutReason = true, fmt.Sprintf("%d consumers share %d GetRecords/s per shard", in.Consumers, shardReadCalls)
 	case outPerShard > shardReadBytes*in.Utilization:
 		d.EnhancedFanOut, d.EnhancedFanOutReason = true, fmt.Sprintf("consumers read %.2f MiB/s per shard of the shared 2 MiB/s", outPerShard/(1<<20))
 	}
@@ -369,7 +369,7 @@ func size(in Input, seed bool) Design {
 		// (sizing.Factor, as the construct sizes it), then more while the
 		// steady state misses the target iterator age.
 		f, _ := sizing.Factor(peak, d.Shards, func(lanes int) float64 { return m.capacity(float64(in.Keys)/float64(lanes), N) })
-		for ; f <= sizing.MaxFactor; f++ {
+		for ; f <= maxFactor; f++ {
 			d.ParallelizationFactor, st = f, choose(f)
 			if st.keepsUp && st.busy <= sizing.MaxBusy && st.age <= target {
 				break

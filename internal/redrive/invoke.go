@@ -60,33 +60,36 @@ func (r Record) eventRecord() events.KinesisEventRecord {
 	}
 }
 
+// eventEnvelope is what a Kinesis event adds around its records.
+const eventEnvelope = `{"Records":[]}`
+
 // chunks splits records (of one shard, in sequence order) into events whose
 // JSON stays under maxBytes (Lambda's synchronous payload limit is 6 MB).
 func chunks(recs []Record, maxBytes int) ([][]Record, error) {
 	var out [][]Record
 	var cur []Record
-	size := len(`{"Records":[]}`)
+	size := len(eventEnvelope)
 	for _, r := range recs {
 		b, err := json.Marshal(r.eventRecord())
 		if err != nil {
 			return nil, err
 		}
 		n := len(b) + 1
-		if n+len(`{"Records":[]}`) > InvokeLimit {
+		if n+len(eventEnvelope) > InvokeLimit {
 			return nil, fmt.Errorf("record %s/%s is %d bytes as an event, over Lambda's %d-byte invoke limit", r.ShardID, r.SequenceNumber, n, InvokeLimit)
 		}
-		if n+len(`{"Records":[]}`) > maxBytes {
+		if n+len(eventEnvelope) > maxBytes {
 			// Over the chosen bound but within Lambda's limit: alone.
 			if len(cur) > 0 {
 				out = append(out, cur)
-				cur, size = nil, len(`{"Records":[]}`)
+				cur, size = nil, len(eventEnvelope)
 			}
 			out = append(out, []Record{r})
 			continue
 		}
 		if len(cur) > 0 && size+n > maxBytes {
 			out = append(out, cur)
-			cur, size = nil, len(`{"Records":[]}`)
+			cur, size = nil, len(eventEnvelope)
 		}
 		cur = append(cur, r)
 		size += n

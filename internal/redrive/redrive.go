@@ -194,10 +194,14 @@ const (
 	ReplayedNotDeleted Outcome = "replayed-not-deleted" // applied, but the delete failed: the message will come back (replaying again is safe)
 )
 
-var problemOutcomes = map[Outcome]bool{KeptExpired: true, KeptFailed: true, KeptIncomplete: true, KeptUnknown: true, KeptError: true, ReplayedNotDeleted: true}
-
 // Problem reports whether the outcome leaves a problem for the operator.
-func (o Outcome) Problem() bool { return problemOutcomes[o] }
+func (o Outcome) Problem() bool {
+	switch o {
+	case KeptExpired, KeptFailed, KeptIncomplete, KeptUnknown, KeptError, ReplayedNotDeleted, KeptTooLarge:
+		return true
+	}
+	return false
+}
 
 // Result is what happened to one batch-info message or one quarantined record.
 type Result struct {

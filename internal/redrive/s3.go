@@ -52,8 +52,6 @@ const (
 	AlreadyRedriven Outcome = "already-redriven"
 )
 
-func init() { problemOutcomes[KeptTooLarge] = true }
-
 // NewS3 returns a Redriver for the failed-batch objects in cfg.Bucket under
 // cfg.Prefix. Run it with RunS3.
 func NewS3(sc S3API, lc LambdaAPI, cfg Config) *Redriver {
@@ -297,7 +295,7 @@ type TooLargeRecord struct {
 // eventSize is the size of an event holding only rec.
 func eventSize(rec Record) (int, error) {
 	b, err := json.Marshal(rec.eventRecord())
-	return len(b) + len(`{"Records":[]}`), err
+	return len(b) + len(eventEnvelope), err
 }
 
 func orDash(s string) string {
