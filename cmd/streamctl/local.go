@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/streamproc/streamproc/constructs/streamprocessor/sizing"
 	"github.com/streamproc/streamproc/internal/localrun"
 )
 
@@ -114,11 +115,11 @@ func validateLocal(o localrun.LocalOptions) error {
 	if o.Shards < 0 || o.Shards > 64 {
 		return fmt.Errorf("--shards %d is not valid: give 1 to 64 (each shard and batch gets its own execution environment)", o.Shards)
 	}
-	if o.ParallelizationFactor < 0 || o.ParallelizationFactor > 10 {
-		return fmt.Errorf("--parallelization-factor %d is not valid: give 1 to 10", o.ParallelizationFactor)
+	if o.ParallelizationFactor < 0 || o.ParallelizationFactor > sizing.MaxFactor {
+		return fmt.Errorf("--parallelization-factor %d is not valid: give 1 to %d", o.ParallelizationFactor, sizing.MaxFactor)
 	}
-	if o.BatchSize < 0 || o.BatchSize > 10000 {
-		return fmt.Errorf("--batch-size %d is not valid: give 1 to 10000", o.BatchSize)
+	if o.BatchSize < 0 || o.BatchSize > sizing.MaxBatchSize {
+		return fmt.Errorf("--batch-size %d is not valid: give 1 to %d", o.BatchSize, sizing.MaxBatchSize)
 	}
 	if o.BatchingWindowSet && o.BatchingWindow > 300*time.Second {
 		return fmt.Errorf("--batching-window %s is not valid: give 0s to 300s", o.BatchingWindow)

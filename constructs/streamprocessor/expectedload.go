@@ -171,8 +171,8 @@ func (v *checker) checkExpectedLoad(r *resolved) {
 			fix = "ParallelizationFactor 10 is not enough either: raise BatchSize (up to " + fmtNum(float64(sizing.MaxBatch(sizing.KinesisRecordBytes(l.bytes, l.agg)))) +
 				" records fit a 6 MB invocation) or ShardCount to at least " + fmtNum(need)
 		}
-		v.addf("ParallelizationFactor %s with BatchSize %s carries %s records/s (%s concurrent batches of at most %s records/s each at 70%% busy, from FunctionMillisPerRecord %s and FunctionMillisPerInvocation %s), below ExpectedLoad's peak of %s: %s",
-			fmtNum(factor), fmtNum(batch), fmtNum(math.Floor(sizing.MaxBusy*capLane*lanes)), fmtNum(lanes), fmtNum(math.Floor(sizing.MaxBusy*capLane)),
+		v.addf("ParallelizationFactor %s with BatchSize %s carries %s records/s (%s concurrent batches of at most %s records/s each at %s%% busy, from FunctionMillisPerRecord %s and FunctionMillisPerInvocation %s), below ExpectedLoad's peak of %s: %s",
+			fmtNum(factor), fmtNum(batch), fmtNum(math.Floor(sizing.MaxBusy*capLane*lanes)), fmtNum(lanes), fmtNum(math.Floor(sizing.MaxBusy*capLane)), fmtNum(sizing.MaxBusy*100),
 			fmtNum(l.perRecord*1000), fmtNum(l.perInvocation*1000), fmtNum(l.peak), fix)
 	}
 	// A ReservedConcurrentExecutions below ShardCount x ParallelizationFactor

@@ -37,7 +37,7 @@ func ConfigFromEnv(ctx context.Context) (Config, error) {
 	q := NewSQSQuarantine(NewSQSClient(client), url, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	if v := os.Getenv(contract.EnvQuarantineMaxMessageBytes); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1024 {
+		if err != nil || n < 1024 || n > 1048576 {
 			return cfg, fmt.Errorf("kinesisbatch: %s=%q is not a message size in bytes: set it to the queue's MaximumMessageSize (1024-1048576) or unset it", contract.EnvQuarantineMaxMessageBytes, v)
 		}
 		q.MaxMessageBytes = n
