@@ -239,10 +239,10 @@ func (d *dashboardRows) consumer() [][]awscloudwatch.IWidget {
 					mappingMetric(t, esmInvoked, fastPeriod, "Invoked"),
 					mappingMetric(t, esmFailedInvoke, fastPeriod, "Failed invoke")),
 				nil, nil, nil),
-			graph("Dropped and sent to DLQ (events)", 8,
+			graph("Dropped and sent to the failure destination (events)", 8,
 				metrics(
 					mappingMetric(t, esmDropped, fastPeriod, "Dropped"),
-					mappingMetric(t, esmOnFailureDelivered, fastPeriod, "Sent to on-failure DLQ")),
+					mappingMetric(t, esmOnFailureDelivered, fastPeriod, "Sent to the on-failure destination")),
 				nil, d.th(AlarmDroppedEvents, AlarmOnFailureDelivered), nil),
 		},
 	}

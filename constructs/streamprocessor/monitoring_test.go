@@ -627,7 +627,7 @@ func TestDashboard(t *testing.T) {
 				{"Stream throttles", []line{kin("WriteProvisionedThroughputExceeded"), kin("ReadProvisionedThroughputExceeded")}},
 				{"Iterator age (ms, max)", []line{streamLag, fnDim("IteratorAge")}},
 				{"Mapping event counts", []line{esm("PolledEventCount"), esm("FilteredOutEventCount"), esm("InvokedEventCount"), esm("FailedInvokeEventCount")}},
-				{"Dropped and sent to DLQ (events)", []line{esm("DroppedEventCount"), esm("OnFailureDestinationDeliveredEventCount")}},
+				{"Dropped and sent to the failure destination (events)", []line{esm("DroppedEventCount"), esm("OnFailureDestinationDeliveredEventCount")}},
 				{"Invocations and errors", []line{fnDim("Invocations"), fnDim("Errors")}}, // the error-rate expression reuses these two
 				{"Throttles", []line{fnDim("Throttles")}},
 				{"Duration (ms)", []line{fnDim("Duration"), fnDim("Duration"), fnDim("Duration"), fnDim("Duration")}},
