@@ -27,6 +27,15 @@ type Stats struct {
 	OnFailureRecords    int64 // records those messages describe
 	Pending             int64 // records read and not yet acknowledged or dropped
 
+	// Tumbling windows (TumblingWindowInSeconds): windows opened, final
+	// invocations that succeeded (one per window, plus one per early
+	// termination), windows terminated early by a state over 1 MB, and
+	// windows open now (waiting for their final invocation).
+	Windows                int64
+	FinalInvocations       int64
+	WindowsTerminatedEarly int64
+	OpenWindows            int64
+
 	IteratorAgeMax  time.Duration // largest age of the last record of a batch when invoked
 	IteratorAgeLast time.Duration // that age for the latest invocation
 	// MillisBehindLatestMax is the largest MillisBehindLatest GetRecords answered.
@@ -43,6 +52,7 @@ type Stats struct {
 type counters struct {
 	polled, filtered, invocations, invokedRecords, failed, timeouts, partial, bisections,
 	retries, acked, dropped, ofMessages, ofRecords, pending, tooLarge atomic.Int64
+	windows, finals, terminatedEarly, openWindows atomic.Int64
 	iterAgeMax, iterAgeLast, behindMax            atomic.Int64
 	getRecordsCalls, getRecordsNanos, invokeNanos atomic.Int64
 }
@@ -58,26 +68,30 @@ func maxInto(a *atomic.Int64, v int64) {
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		PolledRecords:         c.polled.Load(),
-		FilteredOutRecords:    c.filtered.Load(),
-		Invocations:           c.invocations.Load(),
-		InvokedRecords:        c.invokedRecords.Load(),
-		FailedInvocations:     c.failed.Load(),
-		Timeouts:              c.timeouts.Load(),
-		TooLarge:              c.tooLarge.Load(),
-		PartialFailures:       c.partial.Load(),
-		Bisections:            c.bisections.Load(),
-		Retries:               c.retries.Load(),
-		AcknowledgedRecords:   c.acked.Load(),
-		DroppedRecords:        c.dropped.Load(),
-		OnFailureMessages:     c.ofMessages.Load(),
-		OnFailureRecords:      c.ofRecords.Load(),
-		Pending:               c.pending.Load(),
-		IteratorAgeMax:        time.Duration(c.iterAgeMax.Load()),
-		IteratorAgeLast:       time.Duration(c.iterAgeLast.Load()),
-		MillisBehindLatestMax: c.behindMax.Load(),
-		GetRecordsCalls:       c.getRecordsCalls.Load(),
-		GetRecordsTime:        time.Duration(c.getRecordsNanos.Load()),
-		InvokeTime:            time.Duration(c.invokeNanos.Load()),
+		PolledRecords:          c.polled.Load(),
+		FilteredOutRecords:     c.filtered.Load(),
+		Invocations:            c.invocations.Load(),
+		InvokedRecords:         c.invokedRecords.Load(),
+		FailedInvocations:      c.failed.Load(),
+		Timeouts:               c.timeouts.Load(),
+		TooLarge:               c.tooLarge.Load(),
+		PartialFailures:        c.partial.Load(),
+		Bisections:             c.bisections.Load(),
+		Retries:                c.retries.Load(),
+		AcknowledgedRecords:    c.acked.Load(),
+		DroppedRecords:         c.dropped.Load(),
+		OnFailureMessages:      c.ofMessages.Load(),
+		OnFailureRecords:       c.ofRecords.Load(),
+		Pending:                c.pending.Load(),
+		Windows:                c.windows.Load(),
+		FinalInvocations:       c.finals.Load(),
+		WindowsTerminatedEarly: c.terminatedEarly.Load(),
+		OpenWindows:            c.openWindows.Load(),
+		IteratorAgeMax:         time.Duration(c.iterAgeMax.Load()),
+		IteratorAgeLast:        time.Duration(c.iterAgeLast.Load()),
+		MillisBehindLatestMax:  c.behindMax.Load(),
+		GetRecordsCalls:        c.getRecordsCalls.Load(),
+		GetRecordsTime:         time.Duration(c.getRecordsNanos.Load()),
+		InvokeTime:             time.Duration(c.invokeNanos.Load()),
 	}
 }
