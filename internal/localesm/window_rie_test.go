@@ -102,7 +102,7 @@ func streamWindows(t *testing.T, kc *kinesis.Client, stream string, size time.Du
 // one final invocation, carrying exactly the records that arrived in it.
 func TestTumblingWindowsThroughTheRIE(t *testing.T) {
 	kc, _ := setup(t)
-	fn := tumblingFn(t)
+	tumblingFn(t) // built before the puts: a build failure fails fast
 	stream := createStream(t, kc, 2)
 	const size = 2 * time.Second
 	var all []string
@@ -125,6 +125,44 @@ func TestTumblingWindowsThroughTheRIE(t *testing.T) {
 	}
 	want := streamWindows(t, kc, stream, size)
 
+	lines, s := runTumbling(t, kc, stream, size, 5)
+	got := map[string][]string{}
+	for _, l := range lines {
+		k := l.Shard + " " + l.Start.UTC().Format(time.RFC3339)
+		if _, dup := got[k]; dup {
+			t.Fatalf("window %s closed twice", k)
+		}
+		if l.End.Sub(l.Start) != size || l.Early || l.N != len(l.IDs) {
+			t.Fatalf("final invocation %+v", l)
+		}
+		got[k] = l.IDs
+	}
+	finals := len(lines)
+	if len(want) < 3 {
+		t.Fatalf("the records fell into %d windows, want at least 3 for the test to mean something: %v", len(want), want)
+	}
+	for k, ids := range want {
+		g := slices.Clone(got[k])
+		slices.Sort(g)
+		slices.Sort(ids)
+		if !slices.Equal(g, ids) {
+			t.Errorf("window %s: final state has %v, want %v", k, got[k], ids)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d windows closed, want %d: %v", len(got), len(want), got)
+	}
+	t.Logf("%d records in %d windows; invocations %d (final %d), failed %d, retries %d", len(all), len(want), s.Invocations, s.FinalInvocations, s.FailedInvocations, s.Retries)
+	if s.FinalInvocations != int64(finals) || s.Windows != int64(len(want)) || s.FailedInvocations < 2 || s.AcknowledgedRecords != int64(len(all)) || s.OpenWindows != 0 {
+		t.Fatalf("stats %+v (finals logged %d, windows %d)", s, finals, len(want))
+	}
+}
+
+// runTumbling runs the poller with testdata/tumblingfn over stream until it
+// is idle (every window closed) and returns the final invocations' lines.
+func runTumbling(t *testing.T, kc *kinesis.Client, stream string, size time.Duration, batchSize int) ([]windowLine, localesm.Stats) {
+	t.Helper()
+	fn := tumblingFn(t)
 	marks := t.TempDir()
 	logPath := filepath.Join(t.TempDir(), "windows.log")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -136,7 +174,7 @@ func TestTumblingWindowsThroughTheRIE(t *testing.T) {
 	}
 	defer pool.Stop()
 	p, err := localesm.New(localesm.Config{StreamName: stream, StreamARN: "arn:aws:kinesis:us-east-1:000000000000:stream/" + stream,
-		BatchSize: 5, TumblingWindow: size, ReportBatchItemFailures: true, PollInterval: 100 * time.Millisecond},
+		BatchSize: batchSize, TumblingWindow: size, ReportBatchItemFailures: true, PollInterval: 100 * time.Millisecond},
 		localesm.Options{Kinesis: kc, Invoker: pool})
 	if err != nil {
 		t.Fatal(err)
@@ -152,48 +190,60 @@ func TestTumblingWindowsThroughTheRIE(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-
 	f, err := os.Open(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	got := map[string][]string{}
+	var lines []windowLine
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<22)
-	finals := 0
 	for sc.Scan() {
 		var l windowLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatal(err)
 		}
-		finals++
-		k := l.Shard + " " + l.Start.UTC().Format(time.RFC3339)
-		if _, dup := got[k]; dup {
-			t.Fatalf("window %s closed twice", k)
+		lines = append(lines, l)
+	}
+	return lines, p.Stats()
+}
+
+// TestTumblingWindowTerminatedEarlyThroughTheRIE: a state past 1 MB ends the
+// window early: Final gets that state with IsWindowTerminatedEarly, and the
+// rest of the window comes with a fresh state and its own final invocation.
+func TestTumblingWindowTerminatedEarlyThroughTheRIE(t *testing.T) {
+	kc, _ := setup(t)
+	stream := createStream(t, kc, 1)
+	const size = 5 * time.Second
+	// Put at the start of a window so that every record arrives in it.
+	time.Sleep(time.Until(time.Now().Truncate(size).Add(size + 100*time.Millisecond)))
+	var recs []rec
+	for i := range 9 {
+		do := ""
+		if i == 4 {
+			do = "big"
 		}
-		if l.End.Sub(l.Start) != size || l.Early || l.N != len(l.IDs) {
-			t.Fatalf("final invocation %+v", l)
+		recs = append(recs, rec{ID: fmt.Sprintf("r%d", i), Do: do, Key: "k"})
+	}
+	put(t, kc, stream, recs)
+	want := streamWindows(t, kc, stream, size)
+	if len(want) != 1 {
+		t.Skipf("the records fell into %d windows on a slow machine: %v", len(want), want)
+	}
+	lines, s := runTumbling(t, kc, stream, size, 3)
+	if len(lines) != 2 || !lines[0].Early || lines[1].Early || !lines[0].Start.Equal(lines[1].Start) ||
+		!slices.Contains(lines[0].IDs, "r4") || slices.Contains(lines[1].IDs, "r4") {
+		t.Fatalf("final invocations %+v: want an early one with r4, then one for the rest of the same window", lines)
+	}
+	ids := append(slices.Clone(lines[0].IDs), lines[1].IDs...)
+	slices.Sort(ids)
+	for _, w := range want {
+		slices.Sort(w)
+		if !slices.Equal(ids, w) {
+			t.Fatalf("the two parts hold %v, want %v", ids, w)
 		}
-		got[k] = l.IDs
 	}
-	if len(want) < 3 {
-		t.Fatalf("the records fell into %d windows, want at least 3 for the test to mean something: %v", len(want), want)
-	}
-	for k, ids := range want {
-		g := slices.Clone(got[k])
-		slices.Sort(g)
-		slices.Sort(ids)
-		if !slices.Equal(g, ids) {
-			t.Errorf("window %s: final state has %v, want %v", k, got[k], ids)
-		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("%d windows closed, want %d: %v", len(got), len(want), got)
-	}
-	s := p.Stats()
-	t.Logf("%d records in %d windows; invocations %d (final %d), failed %d, retries %d", len(all), len(want), s.Invocations, s.FinalInvocations, s.FailedInvocations, s.Retries)
-	if s.FinalInvocations != int64(finals) || s.Windows != int64(len(want)) || s.FailedInvocations < 2 || s.AcknowledgedRecords != int64(len(all)) || s.OpenWindows != 0 {
-		t.Fatalf("stats %+v (finals logged %d, windows %d)", s, finals, len(want))
+	if s.WindowsTerminatedEarly != 1 || s.FinalInvocations != 2 || s.Windows != 1 {
+		t.Fatalf("stats %+v", s)
 	}
 }

@@ -8,6 +8,7 @@
 //	""           count it
 //	"failonce"   fail the whole invocation the first time it is seen
 //	"crashonce"  exit the runtime the first time it is seen
+//	"big"        count it and pad the state past Lambda's 1 MB
 //
 // "First time" is remembered by a file per id under FN_MARKS, so the retried
 // invocation (perhaps in a fresh execution environment) succeeds.
@@ -21,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -32,6 +34,7 @@ import (
 type count struct {
 	N   int      `json:"n"`
 	IDs []string `json:"ids"`
+	Pad string   `json:"pad,omitempty"`
 }
 
 type record struct {
@@ -70,6 +73,9 @@ func main() {
 				}
 				s.N++
 				s.IDs = append(s.IDs, rec.ID)
+				if rec.Do == "big" {
+					s.Pad = strings.Repeat("x", kinesisbatch.MaxTumblingStateBytes)
+				}
 			}
 			return nil
 		},
