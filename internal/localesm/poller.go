@@ -703,6 +703,7 @@ func (p *Poller) discard(ctx context.Context, recs []*Record, condition string, 
 		if err == nil {
 			p.c.ofMessages.Add(1)
 			p.c.ofRecords.Add(int64(len(recs)))
+			p.c.ofUserRecords.Add(int64(userRecords(recs)))
 			return
 		}
 		if ctx.Err() != nil {

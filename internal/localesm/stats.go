@@ -3,7 +3,31 @@ package localesm
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/streamproc/streamproc/functions/kinesisbatch/kpl"
 )
+
+// userRecords counts recs as the producer put them: the user records of a
+// KPL aggregated record (as the toolkit deaggregates them), one for any
+// other record or for an aggregate that does not decode.
+func userRecords(recs []*Record) int {
+	var d kpl.Decoder
+	var buf []kpl.UserRecord
+	n := 0
+	for _, r := range recs {
+		if !kpl.IsAggregated(r.Data) {
+			n++
+			continue
+		}
+		var err error
+		if buf, err = d.Decode(buf[:0], r.Data); err != nil || len(buf) == 0 {
+			n++
+			continue
+		}
+		n += len(buf)
+	}
+	return n
+}
 
 // Stats are the poller's counters, named after the event source mapping's
 // own metrics where one exists (EventCount metrics: Polled, FilteredOut,
@@ -25,7 +49,13 @@ type Stats struct {
 	DroppedRecords      int64 // records discarded after retries or past the maximum age
 	OnFailureMessages   int64 // messages delivered to the on-failure destination
 	OnFailureRecords    int64 // records those messages describe
-	Pending             int64 // records read and not yet acknowledged or dropped
+	// OnFailureUserRecords counts the records those messages describe as the
+	// producer put them: a KPL aggregated record counts its user records
+	// (one that does not decode counts as one). It equals OnFailureRecords
+	// on a stream without KPL aggregation; compare it, not OnFailureRecords,
+	// with counts of readings.
+	OnFailureUserRecords int64
+	Pending              int64 // records read and not yet acknowledged or dropped
 
 	// Tumbling windows (TumblingWindowInSeconds): windows opened, final
 	// invocations that succeeded (one per window, plus one per early
@@ -52,6 +82,7 @@ type Stats struct {
 type counters struct {
 	polled, filtered, invocations, invokedRecords, failed, timeouts, partial, bisections,
 	retries, acked, dropped, ofMessages, ofRecords, pending, tooLarge atomic.Int64
+	ofUserRecords                                 atomic.Int64
 	windows, finals, terminatedEarly, openWindows atomic.Int64
 	iterAgeMax, iterAgeLast, behindMax            atomic.Int64
 	getRecordsCalls, getRecordsNanos, invokeNanos atomic.Int64
@@ -82,6 +113,7 @@ func (c *counters) snapshot() Stats {
 		DroppedRecords:         c.dropped.Load(),
 		OnFailureMessages:      c.ofMessages.Load(),
 		OnFailureRecords:       c.ofRecords.Load(),
+		OnFailureUserRecords:   c.ofUserRecords.Load(),
 		Pending:                c.pending.Load(),
 		Windows:                c.windows.Load(),
 		FinalInvocations:       c.finals.Load(),

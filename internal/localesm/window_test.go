@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/streamproc/streamproc/functions/kinesisbatch/kpl"
 )
 
 // windowCall is one invocation of a windowed function as it saw it.
@@ -273,5 +275,35 @@ func TestTumblingWindowValidation(t *testing.T) {
 	c, err := FromProperties(map[string]any{"TumblingWindowInSeconds": float64(60)})
 	if err != nil || c.TumblingWindow != time.Minute {
 		t.Fatalf("FromProperties: %v %v", c.TumblingWindow, err)
+	}
+}
+
+// TestOnFailureUserRecordsCountKPLUserRecords: a discarded batch of one KPL
+// aggregate of three user records, one plain record and one record that
+// only looks aggregated is described as 3 Kinesis records and 5 user
+// records, the unit a summary compares with readings.
+func TestOnFailureUserRecordsCountKPLUserRecords(t *testing.T) {
+	var a kpl.Aggregator
+	for i := range 3 {
+		if err := a.Add("k", "", fmt.Appendf(nil, `{"i":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	agg, err := a.Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := &fakeFn{behave: func(int, []string, []string) ([]byte, error) {
+		return nil, &FunctionError{Type: "errorString", Message: "down"}
+	}}
+	dest := &memDest{}
+	p := testPoller(t, Config{MaximumRetryAttempts: Retries(0)}, fn, dest)
+	recs := records(3, func(int) string { return "plain" })
+	recs[0].Data = agg
+	recs[2].Data = append(kpl.Magic(), "not a protobuf"...)
+	p.c.pending.Add(3)
+	p.deliver(context.Background(), recs)
+	if s := p.Stats(); s.OnFailureMessages != 1 || s.OnFailureRecords != 3 || s.OnFailureUserRecords != 5 {
+		t.Fatalf("stats %+v", s)
 	}
 }
