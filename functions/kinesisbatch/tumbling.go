@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -23,12 +25,20 @@ type TumblingWindow struct {
 	// records, only the state, to be published.
 	IsFinalInvokeForWindow bool
 	// IsWindowTerminatedEarly: the window ended before its time because the
-	// state reached Lambda's 1 MB limit.
+	// state passed Lambda's 1 MB limit; the rest of the window comes with a
+	// fresh state and has its own final invocation.
 	IsWindowTerminatedEarly bool
 }
 
-// MaxTumblingStateBytes is Lambda's limit on a tumbling window's state.
+// MaxTumblingStateBytes is Lambda's limit on a tumbling window's state (the
+// state map as JSON); past it Lambda terminates the window early.
 const MaxTumblingStateBytes = 1 << 20
+
+// stateSize is the size of the state map as the response carries it.
+func stateSize(m map[string]string) int {
+	b, _ := json.Marshal(m)
+	return len(b)
+}
 
 // tumblingStateKey is the key of the JSON-encoded state in the state map
 // Lambda passes.
@@ -56,6 +66,13 @@ type Tumbling[S any] struct {
 	Config Config
 }
 
+func (t *Tumbling[S]) logger() *slog.Logger {
+	if t.Config.Logger != nil {
+		return t.Config.Logger
+	}
+	return NewLogger(os.Stdout)
+}
+
 // HandleEvent handles one invocation: for lambda.Start(t.HandleEvent).
 func (t *Tumbling[S]) HandleEvent(ctx context.Context, ev events.KinesisTimeWindowEvent) (events.KinesisTimeWindowEventResponse, error) {
 	var out events.KinesisTimeWindowEventResponse
@@ -72,6 +89,10 @@ func (t *Tumbling[S]) HandleEvent(ctx context.Context, ev events.KinesisTimeWind
 		}
 	}
 	if w.IsFinalInvokeForWindow {
+		// An empty state, not null: with tumbling windows a response
+		// without a state property is a failed invocation.
+		// https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html
+		out.State = map[string]string{}
 		if t.Final == nil {
 			return out, nil
 		}
@@ -98,9 +119,15 @@ func (t *Tumbling[S]) HandleEvent(ctx context.Context, ev events.KinesisTimeWind
 	if err != nil {
 		return out, fmt.Errorf("kinesisbatch: encoding the tumbling window state %T: %w", state, err)
 	}
-	if len(raw) > MaxTumblingStateBytes {
-		return out, fmt.Errorf("kinesisbatch: the tumbling window state of shard %s is %d bytes, over Lambda's %d: keep less per window or use functions/eventtime", w.ShardID, len(raw), MaxTumblingStateBytes)
-	}
 	out.State = map[string]string{tumblingStateKey: string(raw)}
+	if n := stateSize(out.State); n > MaxTumblingStateBytes {
+		// Lambda terminates the window early: Final gets this state with
+		// IsWindowTerminatedEarly, and the window goes on with a fresh
+		// state. Failing the invocation instead would retry the same batch
+		// into the same state until the retries run out.
+		// https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html
+		t.logger().Warn("tumbling window state over Lambda's 1 MB: the window ends early",
+			"shardId", w.ShardID, "windowStart", w.Start, "bytes", n, "limit", MaxTumblingStateBytes)
+	}
 	return out, nil
 }

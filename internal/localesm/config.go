@@ -95,8 +95,10 @@ type Config struct {
 	// minute).
 	// Default: 1 s.
 	ReshardInterval time.Duration
-	// TumblingWindow is not supported by the local poller: a non-zero value is
-	// an error rather than a silent difference.
+	// TumblingWindow is TumblingWindowInSeconds (whole seconds, 0-900 s):
+	// windows of arrival time per shard whose state Lambda carries from one
+	// invocation to the next (window.go). Needs ParallelizationFactor 1 here.
+	// Default: 0 (no windows).
 	TumblingWindow time.Duration
 }
 
@@ -167,8 +169,11 @@ func (c Config) Validate() error {
 	if c.MaximumRecordAge > 0 && (c.MaximumRecordAge < MinRecordAge || c.MaximumRecordAge > MaxRecordAge) {
 		bad("maximum record age %s is out of range: use 60s-604800s, or -1 for no limit", c.MaximumRecordAge)
 	}
-	if c.TumblingWindow != 0 {
-		bad("tumbling windows (TumblingWindowInSeconds=%s) are not supported by the local poller: remove it for local runs", c.TumblingWindow)
+	if c.TumblingWindow < 0 || c.TumblingWindow > MaxTumblingWindow || c.TumblingWindow%time.Second != 0 {
+		bad("tumbling window %s is out of range: use whole seconds, 0-900s", c.TumblingWindow)
+	}
+	if c.TumblingWindow > 0 && c.ParallelizationFactor > 1 {
+		bad("tumbling windows (TumblingWindowInSeconds=%s) with parallelization factor %d are not supported by the local poller (Lambda keeps one state per shard and does not document how concurrent batches share it): use ParallelizationFactor 1 for local runs", c.TumblingWindow, c.ParallelizationFactor)
 	}
 	for _, f := range c.Filters {
 		if _, err := compileFilter(f); err != nil {

@@ -57,6 +57,17 @@
 //     and the IteratorAge of the function metric (age of the last record of a
 //     batch when it is invoked).
 //     https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+//  11. TumblingWindowInSeconds (0-900 s): windows of the records' arrival
+//     time (ApproximateArrivalTimestamp), per shard; a batch never spans two
+//     windows; every invocation carries window {start,end}, the state the
+//     function returned last in the window ({} at first), shardId,
+//     eventSourceARN, isFinalInvokeForWindow and isWindowTerminatedEarly; a
+//     response without a state property is a failed invocation; at the end
+//     of a window one more invocation has isFinalInvokeForWindow true and is
+//     retried until it succeeds (the shard waits); a state over 1 MB ends the
+//     window early; a shard's end closes its window; retries and maximum
+//     record age apply as without windows (window.go).
+//     https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-windows.html
 //
 // # Where it differs from AWS
 //
@@ -70,9 +81,30 @@
 //   - Retry backoff is short (50 ms to 1 s); AWS's is not documented.
 //   - MaximumRecordAge drops only the too-old prefix of a batch; AWS's exact
 //     boundary behaviour is not documented.
-//   - Tumbling windows, SNS/S3/Kafka destinations, enhanced fan-out consumers,
-//     provisioned pollers and MetricsConfig are not supported; a template that
-//     uses tumbling windows or another destination is rejected, not ignored.
+//   - SNS/Kafka destinations, enhanced fan-out consumers, provisioned
+//     pollers and MetricsConfig are not supported; a template that uses
+//     another destination is rejected, not ignored.
+//   - Tumbling windows: what the guide does not say, chosen here:
+//     windows are aligned on multiples of their size since the Unix epoch
+//     (the guide's only example, 07:04:00-07:06:00 for 120 s, agrees);
+//     the final invocation carries no records ("Records": []); a window is
+//     closed when the shard's next record belongs to a later window, when a
+//     read that started 250 ms after the window's end reached the shard's
+//     latest record, or when the shard ends (Lambda's timing is not
+//     documented); a partial batch response's state is kept and the
+//     records from the lowest failed one are retried with it, so records
+//     after that one that succeeded are folded twice (at least once, as the
+//     guide warns); a function error or a missing state retries the batch
+//     with the state it had before; a null state is read as {}; an early
+//     termination (state over 1,048,576 bytes) sends that state in a final
+//     invocation with isFinalInvokeForWindow and isWindowTerminatedEarly
+//     both true, and the same window goes on with {}; the final invocation
+//     is retried forever, not bounded by MaximumRetryAttempts; a record that
+//     arrives in a window already closed (clock skew between the stream and
+//     the poller) is delivered in the open window; ParallelizationFactor
+//     above 1 is rejected with tumbling windows (how concurrent batches of a
+//     shard share the one state is not documented); batches reserve 1 MB of
+//     the 6 MB payload for the state.
 //   - Function errors are read from the RIE's answers (it sets no
 //     X-Amz-Function-Error): 200 with {"errorType","errorMessage"}, the text
 //     "Task timed out after", or a non-200 status. A successful response that

@@ -65,8 +65,12 @@ type shardState struct {
 	// a reshard and are read from their start.
 	initial  bool
 	caughtUp atomic.Bool
-	ended    atomic.Bool   // the shard is closed and was read to its end
-	done     chan struct{} // closed when ended and every record of it settled
+	ended    atomic.Bool // the shard is closed and was read to its end
+	// caughtUpAt is when (Unix ns) the latest GetRecords that reached the
+	// shard's latest record started: every record that arrived before it
+	// has been read and handed to the shard's batches.
+	caughtUpAt atomic.Int64
+	done       chan struct{} // closed when ended and every record of it settled
 }
 
 // New checks cfg and returns a poller; Run starts it.
@@ -243,6 +247,10 @@ func (p *Poller) runShard(ctx context.Context, sh *shardState) error {
 		lanes.Add(1)
 		go func(ch chan []*Record) {
 			defer lanes.Done()
+			if p.cfg.TumblingWindow > 0 {
+				p.runWindowed(ctx, sh, ch) // one partition: validated
+				return
+			}
 			p.runPartition(ctx, ch)
 		}(parts[i])
 	}
@@ -258,10 +266,11 @@ func (p *Poller) runShard(ctx context.Context, sh *shardState) error {
 	return err
 }
 
-// Idle reports whether every shard has been read to its end and every record
-// read has been acknowledged or discarded.
+// Idle reports whether every shard has been read to its end, every record
+// read has been acknowledged or discarded, and (with tumbling windows) every
+// window was closed by its final invocation.
 func (p *Poller) Idle() bool {
-	if !p.started.Load() || p.c.pending.Load() != 0 {
+	if !p.started.Load() || p.c.pending.Load() != 0 || p.c.openWindows.Load() != 0 {
 		return false
 	}
 	p.mu.Lock()
@@ -407,6 +416,9 @@ func (p *Poller) readShard(ctx context.Context, sh *shardState, parts []chan []*
 				}
 			}
 		}
+		if behind == 0 {
+			sh.caughtUpAt.Store(last.UnixNano()) // last: when this read started
+		}
 		if out.NextShardIterator == nil {
 			p.log.Debug("shard closed and read to its end", "shard", sh.id)
 			sh.ended.Store(true)
@@ -466,7 +478,7 @@ func (p *Poller) nextBatch(ctx context.Context, ch <-chan []*Record, carry *[]*R
 			return nil
 		}
 	}
-	size := eventOverhead
+	size := p.envelope()
 	for _, r := range buf {
 		size += r.size
 	}
@@ -508,7 +520,7 @@ gather:
 			return nil
 		}
 	}
-	n, total := 0, eventOverhead
+	n, total := 0, p.envelope()
 	for n < len(buf) && n < p.cfg.BatchSize {
 		if n > 0 && total+buf[n].size > MaxPayloadBytes {
 			break
@@ -543,7 +555,11 @@ type inflight struct {
 //   - records older than MaximumRecordAge are discarded before an invocation.
 //
 // https://docs.aws.amazon.com/lambda/latest/dg/kinesis-on-failure-destination.html
-func (p *Poller) deliver(ctx context.Context, batch []*Record) {
+func (p *Poller) deliver(ctx context.Context, batch []*Record) { p.deliverIn(ctx, batch, nil) }
+
+// deliverIn is deliver; with a window w (tumbling windows) each invocation
+// carries the window's state and a valid response replaces it.
+func (p *Poller) deliverIn(ctx context.Context, batch []*Record, w *window) {
 	queue := []*inflight{{recs: batch}}
 	for len(queue) > 0 {
 		if ctx.Err() != nil {
@@ -565,7 +581,13 @@ func (p *Poller) deliver(ctx context.Context, batch []*Record) {
 				}
 			}
 		}
-		payload, err := p.payload(b.recs)
+		var payload []byte
+		var err error
+		if w != nil {
+			payload, err = p.windowPayload(b.recs, w, false, false)
+		} else {
+			payload, err = p.payload(b.recs)
+		}
 		if err != nil {
 			p.log.Error("cannot encode the event", "err", err)
 			return
@@ -599,6 +621,9 @@ func (p *Poller) deliver(ctx context.Context, batch []*Record) {
 		case err == nil:
 			oc = judge(b.recs, body, p.cfg.ReportBatchItemFailures)
 			b.lastFunctionError = false
+			if w != nil {
+				p.windowResponse(ctx, w, body, &oc)
+			}
 		case errors.As(err, &fe):
 			oc = outcome{checkpoint: -1, funcErr: fe, reason: fe.Error()}
 			b.lastFunctionError = true
@@ -678,6 +703,7 @@ func (p *Poller) discard(ctx context.Context, recs []*Record, condition string, 
 		if err == nil {
 			p.c.ofMessages.Add(1)
 			p.c.ofRecords.Add(int64(len(recs)))
+			p.c.ofUserRecords.Add(int64(userRecords(recs)))
 			return
 		}
 		if ctx.Err() != nil {
