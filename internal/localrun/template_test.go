@@ -60,7 +60,7 @@ func TestParseStackFixture(t *testing.T) {
 func TestParseStackRejectsWhatItCannotRunFaithfully(t *testing.T) {
 	for name, tc := range map[string]struct{ doc, want string }{
 		"no mapping":        {`{"Resources":{}}`, "no AWS::Lambda::EventSourceMapping"},
-		"tumbling window":   {mapping(`"TumblingWindowInSeconds": 60`), "tumbling windows"},
+		"tumbling window":   {mapping(`"TumblingWindowInSeconds": 60, "ParallelizationFactor": 2`), "tumbling windows"},
 		"disabled":          {mapping(`"Enabled": false`), "disabled"},
 		"bad batch size":    {mapping(`"BatchSize": 20000`), "batch size 20000"},
 		"unresolved number": {mapping(`"BatchSize": {"Ref": "P"}`), "not a literal number"},
