@@ -121,8 +121,8 @@ type Pipeline struct {
 	// Fires and FireErrors count the schedule's invocations and those that
 	// failed.
 	Fires, FireErrors atomic.Int64
-	DLQName      string // the on-failure queue
-	DLQURL       string
+	DLQName           string // the on-failure queue
+	DLQURL            string
 	// FailedBucket is the S3 on-failure destination's bucket ("" with an
 	// SQS destination), served by S3Server.
 	FailedBucket string

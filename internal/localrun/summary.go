@@ -13,9 +13,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/streamproc/streamproc/functions/contract"
@@ -251,8 +251,8 @@ type Summary struct {
 	Late, LateMetric int64
 	// Fires and FireErrors count the schedule's invocations.
 	Fires, FireErrors int64
-	TableItems int   // items in the first table of the template
-	Succeeded  int64 // the toolkit's RecordsSucceeded metric, summed (a redelivered record counts again)
+	TableItems        int   // items in the first table of the template
+	Succeeded         int64 // the toolkit's RecordsSucceeded metric, summed (a redelivered record counts again)
 	// AppMetrics are the sums of the function's own EMF metrics (those that
 	// are not the toolkit's), for an application other than the example.
 	AppMetrics        map[string]float64
