@@ -96,6 +96,7 @@ type verdict struct {
 	Late            int // distinct valid readings in the late output (with their payload), none applied
 	Finals          int // final results on the results stream (revision 0)
 	Corrections     int // corrections on the results stream (revision > 0)
+	Redelivered     int // results delivered again under the same id, with the same content (at least once)
 	DLQMessages     int // batch-info messages left in the DLQ
 	Covered         int // stream records inside a DLQ batch range
 	CoveredReadings int // distinct readings only in covered records
@@ -120,9 +121,9 @@ func (v *verdict) problem(format string, a ...any) {
 //     part before it was given up);
 //   - a reading in the late output (kind "late", its exact payload) is not
 //     applied: the engine decided its window had closed;
-//   - every result on the results stream is published once (ids unique,
-//     revisions 0..n without gaps), and a window's newest result equals its
-//     stored aggregate.
+//   - every result id on the results stream has one content (delivery is at
+//     least once: a repeat must be identical), revisions are 0..n without
+//     gaps, and a window's newest result equals its stored aggregate.
 func check(ctx context.Context, p *localrun.Pipeline, produced []producer.Record, windowSize time.Duration) (verdict, error) {
 	var v verdict
 	byData := map[string]producer.Record{}
@@ -291,14 +292,19 @@ func check(ctx context.Context, p *localrun.Pipeline, produced []producer.Record
 	if err != nil {
 		return v, err
 	}
-	ids := map[string]bool{}
+	ids := map[string]string{}
 	revs := map[window][]int64{}
 	newest := map[window]int{}
 	for i, r := range rs {
-		if ids[r.ID] {
-			v.problem("result %s published twice", r.ID)
+		content := fmt.Sprintf("%s %s %d %v %+v", r.Key, r.WindowStart.UTC(), r.Revision, r.Last, r.Value)
+		if c, ok := ids[r.ID]; ok {
+			if c != content {
+				v.problem("result %s delivered with two contents:\n  %s\n  %s", r.ID, c, content)
+			}
+			v.Redelivered++
+			continue
 		}
-		ids[r.ID] = true
+		ids[r.ID] = content
 		if r.Revision == 0 {
 			v.Finals++
 		} else {
