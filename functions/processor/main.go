@@ -179,6 +179,13 @@ func setupEngine(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Retry.MaxAttempts == 0 {
+		// Ride out seconds of DynamoDB throttling inside the invocation
+		// (backoff capped at 2s; an attempt starts only if it fits before
+		// the deadline) rather than fail the batch back to Lambda, whose
+		// retries are few and end at the failure destination.
+		cfg.Retry.MaxAttempts = 12
+	}
 	slog.SetDefault(kinesisbatch.NewLogger(os.Stdout))
 	return engineInvoker{p: kinesisbatch.New(h, cfg), eng: eng}, nil
 }
