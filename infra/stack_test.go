@@ -140,10 +140,9 @@ func TestStages(t *testing.T) {
 		retention, shards    float64
 		maxAge, memory, logs float64
 		deletion             string
-		protect              bool
 	}{
-		{"dev", 24, 1, 3600, 256, 7, "Delete", false},
-		{"prod", 168, 2, 86400, 512, 90, "Retain", true},
+		{"dev", 24, 1, 3600, 256, 7, "Delete"},
+		{"prod", 168, 2, 86400, 512, 90, "Retain"},
 	} {
 		t.Run(tc.stage, func(t *testing.T) {
 			tmpl := templates[tc.stage]
