@@ -150,7 +150,7 @@ func TestStages(t *testing.T) {
 				"Properties":     m{"RetentionPeriodHours": tc.retention, "ShardCount": tc.shards},
 				"DeletionPolicy": tc.deletion,
 			})
-			hasProps(t, tmpl, "AWS::Lambda::EventSourceMapping", m{"MaximumRecordAgeInSeconds": tc.maxAge})
+			hasProps(t, tmpl, "AWS::Lambda::EventSourceMapping", m{"MaximumRecordAgeInSeconds": tc.maxAge, "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 1})
 			hasProps(t, tmpl, "AWS::Lambda::Function", m{
 				"MemorySize": tc.memory,
 				"Environment": m{"Variables": m{
