@@ -23,10 +23,9 @@ type Stage struct {
 	MemorySize float64
 	// LogRetention of the processor's log group.
 	LogRetention awslogs.RetentionDays
-	// RemovalPolicy of the stream, DLQ, log group and table.
+	// RemovalPolicy of the stream, DLQ and log group (the event-time state
+	// table is always retained).
 	RemovalPolicy awscdk.RemovalPolicy
-	// DeletionProtection of the table.
-	DeletionProtection bool
 }
 
 // stages are the known stages. dev is cheap and disposable; prod keeps data
@@ -43,14 +42,13 @@ var stages = map[string]Stage{
 		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
 	},
 	"prod": {
-		Name:               "prod",
-		ShardCount:         2,
-		RetentionHours:     7 * 24,
-		MaxRecordAgeHours:  24,
-		MemorySize:         512,
-		LogRetention:       awslogs.RetentionDays_THREE_MONTHS,
-		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
-		DeletionProtection: true,
+		Name:              "prod",
+		ShardCount:        2,
+		RetentionHours:    7 * 24,
+		MaxRecordAgeHours: 24,
+		MemorySize:        512,
+		LogRetention:      awslogs.RetentionDays_THREE_MONTHS,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	},
 }
 

@@ -29,15 +29,9 @@ func addProcessorGraphs(sp *streamprocessor.StreamProcessor) {
 			Height:         jsii.Number(6),
 		})
 	}
+	// AddEventTime graphs watermark lag, late readings and results.
 	sp.Monitoring().AddWidgets(
-		graph("Aggregate windows written", 8,
-			metric(config.MetricWindowsWritten, "Sum", "Windows written"),
-			metric(config.MetricWriteCalls, "Sum", "DynamoDB write calls")),
-		graph("Duplicates and late readings", 8,
-			metric(config.MetricDuplicatesSkipped, "Sum", "Duplicates skipped"),
-			metric(config.MetricLateRecords, "Sum", "Late readings")),
-		graph("Event-time lag (ms)", 8,
-			metric(config.MetricEventTimeLag, "p99", "p99"),
-			metric(config.MetricEventTimeLag, "Maximum", "max")),
+		graph("Duplicates skipped", 8,
+			metric(config.MetricDuplicatesSkipped, "Sum", "Duplicates skipped")),
 	)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -20,28 +19,37 @@ type PipelineStackProps struct {
 }
 
 // PipelineStack is the example pipeline: sensor readings in a Kinesis stream,
-// aggregated per sensor and minute by functions/processor into a DynamoDB table.
+// aggregated per sensor and minute of event time by functions/processor on
+// the event-time engine, final results on a results stream.
 type PipelineStack struct {
 	awscdk.Stack
 	Processor *streamprocessor.StreamProcessor
-	Table     awsdynamodb.Table
+	EventTime *streamprocessor.EventTime
 }
 
 // Construct ids in the stack (a public contract, like the construct's).
+const idProcessor = "Pipeline"
+
+// The example's event-time settings (docs/example.md): sensors report every
+// few seconds over mobile links, so a reading may trail its sensor's newest
+// by up to 30 s and still count on time; readings up to 2 minutes after a
+// window's final result correct it; a shard without readings for 2 minutes
+// stops holding the watermark back.
 const (
-	idProcessor = "Pipeline"
-	idTable     = "Aggregates"
+	outOfOrderness  = 30 // seconds
+	allowedLateness = 2  // minutes
+	idleTimeout     = 2  // minutes
 )
 
-// processorTableActions are the calls the processor (functions/processor/aggstore's
-// API interface) makes on the aggregate table: it reads windows with GetItem
-// and BatchGetItem and writes them with conditional PutItem. Nothing else
-// (aggstore.CreateTable is for emulators; the stack owns the table).
-var processorTableActions = []string{
-	"dynamodb:GetItem",
-	"dynamodb:BatchGetItem",
-	"dynamodb:PutItem",
-}
+// The mapping is sized for throughput (docs/example.md): the engine's cost
+// per invocation (watermark reads and writes, the firing) is fixed, and its
+// window writes grow with the (sensor, minute) pairs, not the readings, so
+// fewer, larger batches carry more readings per second. A 1 s batching
+// window bounds the added latency; results wait for the watermark anyway.
+const (
+	batchSize      = 1000
+	batchingWindow = 1 // second
+)
 
 // NewPipelineStack makes the example pipeline stack.
 func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStackProps) *PipelineStack {
@@ -50,32 +58,27 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 	awscdk.Tags_Of(stack).Add(jsii.String("project"), jsii.String("streamproc"), nil)
 	awscdk.Tags_Of(stack).Add(jsii.String("stage"), jsii.String(st.Name), nil)
 
-	table := awsdynamodb.NewTable(stack, jsii.String(idTable), &awsdynamodb.TableProps{
-		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(config.TablePartitionKey), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:      &awsdynamodb.Attribute{Name: jsii.String(config.TableSortKey), Type: awsdynamodb.AttributeType_STRING},
-		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		Encryption:   awsdynamodb.TableEncryption_AWS_MANAGED,
-		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
-			PointInTimeRecoveryEnabled: jsii.Bool(true),
-		},
-		DeletionProtection: jsii.Bool(st.DeletionProtection),
-		RemovalPolicy:      st.RemovalPolicy,
-	})
-
 	sp := streamprocessor.NewStreamProcessor(stack, jsii.String(idProcessor), &streamprocessor.StreamProcessorProps{
-		Entry:           jsii.String(props.Entry),
-		ShardCount:      jsii.Number(st.ShardCount),
-		RetentionPeriod: awscdk.Duration_Hours(jsii.Number(st.RetentionHours)),
-		MaxRecordAge:    awscdk.Duration_Hours(jsii.Number(st.MaxRecordAgeHours)),
-		MemorySize:      jsii.Number(st.MemorySize),
-		LogRetention:    st.LogRetention,
-		RemovalPolicy:   st.RemovalPolicy,
+		Entry:             jsii.String(props.Entry),
+		ShardCount:        jsii.Number(st.ShardCount),
+		RetentionPeriod:   awscdk.Duration_Hours(jsii.Number(st.RetentionHours)),
+		MaxRecordAge:      awscdk.Duration_Hours(jsii.Number(st.MaxRecordAgeHours)),
+		MemorySize:        jsii.Number(st.MemorySize),
+		BatchSize:         jsii.Number(batchSize),
+		MaxBatchingWindow: awscdk.Duration_Seconds(jsii.Number(batchingWindow)),
+		LogRetention:      st.LogRetention,
+		RemovalPolicy:     st.RemovalPolicy,
 		Environment: &map[string]*string{
-			config.EnvTableName:  table.TableName(),
 			config.EnvWindowSize: jsii.String(config.DefaultWindowSize.String()),
 		},
 	})
-	table.Grant(sp.Function(), *jsii.Strings(processorTableActions...)...)
+	// Per-minute tumbling windows (WINDOW_SIZE) on the engine: its state
+	// table, a results stream, the one-minute fire schedule.
+	et := sp.AddEventTime(&streamprocessor.EventTimeProps{
+		OutOfOrderness:  awscdk.Duration_Seconds(jsii.Number(outOfOrderness)),
+		AllowedLateness: awscdk.Duration_Minutes(jsii.Number(allowedLateness)),
+		IdleTimeout:     awscdk.Duration_Minutes(jsii.Number(idleTimeout)),
+	})
 
 	output := func(id, value, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{
@@ -88,8 +91,9 @@ func NewPipelineStack(scope constructs.Construct, id string, props *PipelineStac
 	output("FunctionName", *sp.Function().FunctionName(), "Processor Lambda function")
 	output("DeadLetterQueueUrl", *sp.DeadLetterQueue().QueueUrl(), "DLQ: quarantined records (streamctl redrive --queue)")
 	output("FailedBatchBucket", *sp.FailedBatchBucket().BucketName(), "Failed batches with their records (streamctl redrive --bucket)")
-	output("TableName", *table.TableName(), "DynamoDB table of per-minute aggregates")
+	output("ResultStreamName", *et.ResultStream.StreamName(), "Kinesis stream of final per-minute results and corrections")
+	output("StateTableName", *et.StateTable.TableName(), "DynamoDB table of the event-time engine's window state")
 
 	addProcessorGraphs(sp)
-	return &PipelineStack{Stack: stack, Processor: sp, Table: table}
+	return &PipelineStack{Stack: stack, Processor: sp, EventTime: et}
 }

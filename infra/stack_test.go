@@ -118,8 +118,10 @@ func TestSuppressions(t *testing.T) {
 	}
 	sort.Strings(got)
 	// The construct's own reasons (cdk_nag metadata): IAM5 for X-Ray and for
-	// the failed-batch bucket's aws/lambda/ prefix, S1 for that bucket.
+	// the failed-batch bucket's aws/lambda/ prefix, S1 for that bucket;
+	// EventBusDLQ for the event-time fire schedule (a constant payload).
 	want := []string{
+		"AWS::Events::Rule Serverless-EventBusDLQ",
 		"AWS::IAM::Policy AwsSolutions-IAM5", "AWS::IAM::Policy AwsSolutions-IAM5",
 		"AWS::Lambda::Function Serverless-LambdaDLQ",
 		"AWS::S3::Bucket AwsSolutions-S1",
@@ -138,10 +140,9 @@ func TestStages(t *testing.T) {
 		retention, shards    float64
 		maxAge, memory, logs float64
 		deletion             string
-		protect              bool
 	}{
-		{"dev", 24, 1, 3600, 256, 7, "Delete", false},
-		{"prod", 168, 2, 86400, 512, 90, "Retain", true},
+		{"dev", 24, 1, 3600, 256, 7, "Delete"},
+		{"prod", 168, 2, 86400, 512, 90, "Retain"},
 	} {
 		t.Run(tc.stage, func(t *testing.T) {
 			tmpl := templates[tc.stage]
@@ -149,62 +150,29 @@ func TestStages(t *testing.T) {
 				"Properties":     m{"RetentionPeriodHours": tc.retention, "ShardCount": tc.shards},
 				"DeletionPolicy": tc.deletion,
 			})
-			hasProps(t, tmpl, "AWS::Lambda::EventSourceMapping", m{"MaximumRecordAgeInSeconds": tc.maxAge})
+			hasProps(t, tmpl, "AWS::Lambda::EventSourceMapping", m{"MaximumRecordAgeInSeconds": tc.maxAge, "BatchSize": 1000, "MaximumBatchingWindowInSeconds": 1})
 			hasProps(t, tmpl, "AWS::Lambda::Function", m{
 				"MemorySize": tc.memory,
 				"Environment": m{"Variables": m{
-					config.EnvTableName:  m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^Aggregates"))},
-					config.EnvWindowSize: config.DefaultWindowSize.String(),
+					config.EnvWindowSize:      config.DefaultWindowSize.String(),
+					config.EnvStateTable:      m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^PipelineEventTimeState"))},
+					config.EnvOutOfOrderness:  "30s",
+					config.EnvAllowedLateness: "120s",
+					config.EnvIdleTimeout:     "120s",
 				}},
 			})
 			hasProps(t, tmpl, "AWS::Logs::LogGroup", m{"RetentionInDays": tc.logs})
-			hasResource(t, tmpl, "AWS::DynamoDB::Table", m{
-				"Properties": m{
-					"BillingMode": "PAY_PER_REQUEST",
-					"KeySchema": []interface{}{
-						m{"AttributeName": config.TablePartitionKey, "KeyType": "HASH"},
-						m{"AttributeName": config.TableSortKey, "KeyType": "RANGE"},
-					},
-					"AttributeDefinitions": []interface{}{
-						m{"AttributeName": config.TablePartitionKey, "AttributeType": "S"},
-						m{"AttributeName": config.TableSortKey, "AttributeType": "S"},
-					},
-					"PointInTimeRecoverySpecification": m{"PointInTimeRecoveryEnabled": true},
-					"SSESpecification":                 m{"SSEEnabled": true},
-					"DeletionProtectionEnabled":        tc.protect,
-				},
-				"DeletionPolicy": tc.deletion,
+			hasResource(t, tmpl, "AWS::Kinesis::Stream", m{
+				"Properties": m{"StreamModeDetails": m{"StreamMode": "ON_DEMAND"}},
 			})
+			hasProps(t, tmpl, "AWS::Events::Rule", m{"ScheduleExpression": "rate(1 minute)"})
 			outputs := *tmpl.ToJSON()
-			for _, o := range []string{"StreamName", "StreamArn", "FunctionName", "DeadLetterQueueUrl", "TableName"} {
+			for _, o := range []string{"StreamName", "StreamArn", "FunctionName", "DeadLetterQueueUrl", "ResultStreamName", "StateTableName"} {
 				if _, ok := outputs["Outputs"].(m)[o]; !ok {
 					t.Errorf("no stack output %s", o)
 				}
 			}
 		})
-	}
-}
-
-// TestTableGrant: the processor gets exactly the table actions aggstore's
-// API interface calls, and no more.
-func TestTableGrant(t *testing.T) {
-	synthApp(t)
-	var got []string
-	for _, r := range *templates["dev"].FindResources(jsii.String("AWS::IAM::Policy"), nil) {
-		for _, st := range (*r)["Properties"].(m)["PolicyDocument"].(m)["Statement"].([]interface{}) {
-			if !strings.Contains(fmt.Sprint(st.(m)["Resource"]), "Aggregates") {
-				continue
-			}
-			for _, a := range st.(m)["Action"].([]interface{}) {
-				got = append(got, a.(string))
-			}
-		}
-	}
-	want := []string{"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"}
-	sort.Strings(got)
-	sort.Strings(want)
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("table actions:\n got %v\nwant %v", got, want)
 	}
 }
 
@@ -250,8 +218,8 @@ func TestProcessorGraphs(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := string(raw)
-		for _, name := range []string{config.MetricWindowsWritten, config.MetricDuplicatesSkipped, config.MetricWriteCalls,
-			config.MetricLateRecords, config.MetricEventTimeLag, "## Application"} {
+		for _, name := range []string{config.MetricDuplicatesSkipped, config.MetricLateRecords, config.MetricWatermarkLag,
+			config.MetricResultsPublished, "## Application"} {
 			if !strings.Contains(body, name) {
 				t.Errorf("dashboard has no %s", name)
 			}

@@ -113,17 +113,18 @@ type JSONCodec[A any] struct{}
 // output.
 func (JSONCodec[A]) Encode(a A) ([]byte, error) {
 	if f, ok := any(a).(interface{ AppendJSON([]byte) []byte }); ok {
-		return f.AppendJSON(nil), nil
+		return f.AppendJSON(make([]byte, 0, 192)), nil // Stats: ~120-190 bytes, one allocation
 	}
 	return json.Marshal(a)
 }
 
 // Decode implements Codec.
 func (JSONCodec[A]) Decode(b []byte) (A, error) {
-	var a A
 	if len(b) == 0 {
-		return a, nil
+		var zero A // no allocation for a new window
+		return zero, nil
 	}
-	err := json.Unmarshal(b, &a)
-	return a, err
+	a := new(A)
+	err := json.Unmarshal(b, a)
+	return *a, err
 }

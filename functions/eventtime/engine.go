@@ -234,16 +234,20 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 	// Group (record, window) entries by window, in first-seen order: one
 	// map lookup per record (by key), then a short scan of that key's
 	// windows in the batch.
-	type keyWindows struct {
-		wins   []Window
-		groups []int
-	}
+	// (Per key, the head of a chain through link of its windows' groups,
+	// the newest first: records of a key mostly go to its latest window.)
+	type keyWindows struct{ head int }
 	var (
 		keys   []WindowKey
-		groups [][]entry
 		byKey  = make(map[K]int, 64)
 		perKey []keyWindows
 		wins   []Window
+		// pairs holds every (record, window) entry in record order with its
+		// group; the groups are then cut from one slab (one allocation
+		// instead of a growing slice per window).
+		pairs = make([]groupEntry, 0, len(recs))
+		sizes []int
+		link  []int // per group: the key's previous group, or -1
 	)
 	for i := range recs {
 		h := recs[i].Hash
@@ -254,27 +258,42 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 		if !ok {
 			ki = len(perKey)
 			byKey[recs[i].Key] = ki
-			perKey = append(perKey, keyWindows{})
+			perKey = append(perKey, keyWindows{head: -1})
 		}
 		kw := &perKey[ki]
 		wins = e.cfg.Windows.Assign(recs[i].EventTime, wins[:0])
 		for _, win := range wins {
-			gi := -1
-			for j, w := range kw.wins {
-				if w == win {
-					gi = kw.groups[j]
-					break
-				}
+			gi := kw.head
+			for gi >= 0 && keys[gi].Window != win {
+				gi = link[gi]
 			}
 			if gi < 0 {
-				gi = len(groups)
-				kw.wins = append(kw.wins, win)
-				kw.groups = append(kw.groups, gi)
+				gi = len(keys)
+				link = append(link, kw.head)
+				kw.head = gi
 				keys = append(keys, WindowKey{Key: string(recs[i].Key), Window: win})
-				groups = append(groups, nil)
+				sizes = append(sizes, 0)
 			}
-			groups[gi] = append(groups[gi], entry{rec: i, hash: h})
+			sizes[gi]++
+			pairs = append(pairs, groupEntry{group: gi, entry: entry{rec: i, hash: h}})
 		}
+	}
+	// Per group, from shared slabs: its entries (in record order), its
+	// fates, and the scratch applyWindow sorts and collects in.
+	slab := make([]entry, len(pairs))
+	fateSlab := make([]uint8, len(pairs))
+	intSlab := make([]int, 2*len(pairs))
+	idSlab := make([]uint64, len(pairs))
+	groups := make([][]entry, len(keys))
+	scratch := make([]windowScratch, len(keys))
+	off := 0
+	for gi, n := range sizes {
+		groups[gi] = slab[off : off : off+n]
+		scratch[gi] = windowScratch{fates: fateSlab[off : off+n : off+n], ints: intSlab[2*off : 2*(off+n) : 2*(off+n)], ids: idSlab[off : off : off+n]}
+		off += n
+	}
+	for _, p := range pairs {
+		groups[p.group] = append(groups[p.group], p.entry)
 	}
 
 	fates := make([][]uint8, len(keys))
@@ -288,7 +307,7 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 		return out
 	}
 	e.parallel(len(keys), func(i int) {
-		fates[i], errs[i] = e.applyWindow(ctx, shard, keys[i], groups[i], states[i], w, recs)
+		fates[i], errs[i] = e.applyWindow(ctx, shard, keys[i], groups[i], states[i], w, recs, scratch[i])
 	})
 
 	// Per record: failed if any of its windows failed.
@@ -428,29 +447,44 @@ func (e *Engine[K, V, A]) parallel(n int, f func(i int)) {
 	wg.Wait()
 }
 
+// groupEntry is an entry of group (window) group, while grouping a batch.
+type groupEntry struct {
+	group int
+	entry entry
+}
+
+// windowScratch is applyWindow's memory, cut from slabs shared by the batch:
+// fates (len = entries), ints (len = 2 x entries: the hash order, then the
+// fresh entries) and ids (cap = entries).
+type windowScratch struct {
+	fates []uint8
+	ints  []int
+	ids   []uint64
+}
+
 // applyWindow stores the fate of every entry of window k, starting from st
 // as read. A closed window (stored closed, or closed by the watermark w)
 // takes the entries as late: they go to the late sink first and their ids
 // are then stored with the window, so that a redelivery finds them there and
 // is not judged again. An open window applies them. Either way the decision
 // and the ids are one conditional write: a record's fate is decided once.
-func (e *Engine[K, V, A]) applyWindow(ctx context.Context, shard string, k WindowKey, ents []entry, st WindowState, w int64, recs []Record[K, V]) (fates []uint8, err error) {
+func (e *Engine[K, V, A]) applyWindow(ctx context.Context, shard string, k WindowKey, ents []entry, st WindowState, w int64, recs []Record[K, V], sc windowScratch) (fates []uint8, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("eventtime: panic storing %s %s: %v", k.Key, k.Window, v)
 		}
 	}()
-	fates = make([]uint8, len(ents))
+	fates = sc.fates
 	// Entries by hash, so that repeats inside the batch are neighbours
 	// (stable: the first of equal hashes is the one applied).
-	order := make([]int, len(ents))
+	order := sc.ints[:len(ents)]
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ents[a].hash, ents[b].hash) })
-	var lateSent map[uint64]bool        // sent to the late sink in an earlier round of this call
-	fresh := make([]int, 0, len(ents))  // indexes into ents
-	ids := make([]uint64, 0, len(ents)) // their hashes, ascending
+	var lateSent map[uint64]bool          // sent to the late sink in an earlier round of this call
+	fresh := sc.ints[len(ents):len(ents)] // indexes into ents
+	ids := sc.ids[:0]                     // their hashes, ascending
 	for conflicts := 0; ; {
 		fresh, ids = fresh[:0], ids[:0]
 		for j, i := range order {

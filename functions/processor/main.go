@@ -1,29 +1,24 @@
 // Command processor is the example pipeline's Lambda function: Kinesis
-// sensor readings in, per-(sensor, event-time window) aggregates out in
-// DynamoDB, exactly once; invalid readings quarantined. The logic lives in
-// functions/processor/handler, functions/processor/sensor and functions/processor/aggstore; this
-// file only reads the environment, builds clients and starts the runtime.
+// sensor readings in, per-sensor, per-minute event-time windows of the
+// temperature out, on the event-time engine (functions/eventtime): exactly
+// once in its DynamoDB state table, final results and numbered corrections
+// to the results stream, late readings to the quarantine queue with kind
+// "late", invalid readings quarantined. The payload {"eventtime":"fire"} (the
+// construct's schedule) fires the windows that are due. The domain lives in
+// functions/processor/handler and functions/processor/sensor; this file only
+// reads the environment, builds clients and starts the runtime.
 //
-// Environment (set by the StreamProcessor construct):
+// Environment (set by the StreamProcessor construct and AddEventTime):
 //
-//	TABLE_NAME                       aggregate table (required)
-//	WINDOW_SIZE                      event-time window, a Go duration dividing 24h (default 1m)
-//	STREAMPROC_QUARANTINE_QUEUE_URL  queue for invalid records (unset: they are reported as failures)
-//	STREAMPROC_METRICS_NAMESPACE     EMF namespace (default StreamProc)
-//	STORE_CONCURRENCY                DynamoDB calls in flight per invocation (default 16)
-//
-// With STREAMPROC_EVENTTIME_TABLE set (StreamProcessor.AddEventTime) the function runs on the event-time engine
-// (functions/eventtime) instead: per-sensor tumbling windows of WINDOW_SIZE
-// with watermarks, final results to the results stream (required then), late
-// readings to the quarantine queue with kind "late", and the payload
-// {"eventtime":"fire"} (a schedule) fires due windows:
-//
-//	STREAMPROC_EVENTTIME_TABLE                   the engine's state table (pk S, sk S, TTL on ttl)
+//	STREAMPROC_EVENTTIME_TABLE                   the engine's state table (pk S, sk S, TTL on ttl; required)
 //	STREAMPROC_EVENTTIME_RESULTS_STREAM_ARN      Kinesis stream for final results and corrections, or
 //	STREAMPROC_EVENTTIME_EVENT_BUS               EventBridge bus for them
 //	STREAMPROC_EVENTTIME_OUT_OF_ORDERNESS        Go duration (default 20s)
 //	STREAMPROC_EVENTTIME_ALLOWED_LATENESS        Go duration (default 2m)
 //	STREAMPROC_EVENTTIME_IDLE_TIMEOUT            Go duration (default 5m)
+//	WINDOW_SIZE                                  tumbling window, a Go duration dividing 24h (default 1m)
+//	STREAMPROC_QUARANTINE_QUEUE_URL              queue for invalid and late readings (required)
+//	STREAMPROC_METRICS_NAMESPACE                 EMF namespace (default StreamProc)
 //
 // AWS calls go through functions/awsjson (credentials and region from the
 // environment Lambda sets); endpoints come only from the standard
@@ -34,9 +29,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -45,14 +38,10 @@ import (
 	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
-	"github.com/streamproc/streamproc/functions/processor/aggstore"
 	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/functions/processor/handler"
 	"github.com/streamproc/streamproc/functions/processor/sensor"
 )
-
-// envStoreConcurrency tunes aggstore.Config.Concurrency.
-const envStoreConcurrency = "STORE_CONCURRENCY"
 
 func main() {
 	p, err := setup(context.Background())
@@ -66,56 +55,10 @@ func main() {
 }
 
 func setup(ctx context.Context) (lambda.Handler, error) {
-	if os.Getenv(config.EnvStateTable) != "" {
-		return setupEngine(ctx)
+	if os.Getenv(config.EnvStateTable) == "" {
+		return nil, fmt.Errorf("%s is not set: it names the event-time state table (StreamProcessor.AddEventTime sets it)", config.EnvStateTable)
 	}
-	return setupStore(ctx)
-}
-
-func setupStore(ctx context.Context) (*kinesisbatch.Processor, error) {
-	table := os.Getenv(config.EnvTableName)
-	if table == "" {
-		return nil, fmt.Errorf("%s is not set: it names the aggregate table", config.EnvTableName)
-	}
-	windows, err := sensor.ParseWindowSize(os.Getenv(config.EnvWindowSize), config.DefaultWindowSize)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvWindowSize, err)
-	}
-	conc := 16
-	if v := os.Getenv(envStoreConcurrency); v != "" {
-		if conc, err = strconv.Atoi(v); err != nil || conc < 1 || conc > 256 {
-			return nil, fmt.Errorf("%s=%q: use a whole number between 1 and 256", envStoreConcurrency, v)
-		}
-	}
-
-	// awsjson instead of aws-sdk-go-v2: the SDK's service packages alone
-	// cost ~9 ms of package initialisation, most of the INIT budget.
-	db, err := awsjson.NewFromEnv(awsjson.DynamoDB)
-	if err != nil {
-		return nil, fmt.Errorf("DynamoDB client: %w", err)
-	}
-	if t, ok := db.HTTPClient.Transport.(*http.Transport); ok && t.MaxIdleConnsPerHost < conc+4 {
-		// Keep a connection per call in flight (the default client is shared:
-		// change a copy).
-		t = t.Clone()
-		t.MaxIdleConnsPerHost = conc + 4
-		db.HTTPClient = &http.Client{Transport: t, Timeout: db.HTTPClient.Timeout}
-	}
-	store, err := aggstore.New(aggstore.NewDynamoDB(db), aggstore.Config{Table: table, Concurrency: conc})
-	if err != nil {
-		return nil, err
-	}
-	h, err := handler.New(handler.Config{Store: store, Windows: windows})
-	if err != nil {
-		return nil, err
-	}
-	// The quarantine queue ($STREAMPROC_QUARANTINE_QUEUE_URL), if any.
-	cfg, err := kinesisbatch.ConfigFromEnv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	slog.SetDefault(kinesisbatch.NewLogger(os.Stdout))
-	return kinesisbatch.New(h, cfg), nil
+	return setupEngine(ctx)
 }
 
 // engineInvoker serves Kinesis events through the batch toolkit and the
@@ -228,13 +171,20 @@ func setupEngine(ctx context.Context) (lambda.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := handler.NewEngineHandler(handler.EngineConfig{Engine: eng})
+	h, err := handler.New(handler.Config{Engine: eng})
 	if err != nil {
 		return nil, err
 	}
 	cfg, err := kinesisbatch.ConfigFromEnv(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Retry.MaxAttempts == 0 {
+		// Ride out seconds of DynamoDB throttling inside the invocation
+		// (backoff capped at 2s; an attempt starts only if it fits before
+		// the deadline) rather than fail the batch back to Lambda, whose
+		// retries are few and end at the failure destination.
+		cfg.Retry.MaxAttempts = 12
 	}
 	slog.SetDefault(kinesisbatch.NewLogger(os.Stdout))
 	return engineInvoker{p: kinesisbatch.New(h, cfg), eng: eng}, nil

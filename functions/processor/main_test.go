@@ -18,7 +18,6 @@ import (
 	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/functions/eventtime"
-	"github.com/streamproc/streamproc/functions/processor/aggstore"
 	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/gobuild"
@@ -40,110 +39,6 @@ func TestLambdaBinaryHasNoCDK(t *testing.T) {
 	}
 }
 
-// TestBootstrapUnderRIE builds the real bootstrap, runs it under the Lambda
-// Runtime Interface Emulator against dynalite and the SQS fake, configured
-// only through environment variables, and sends it a Kinesis event with two
-// invalid readings.
-func TestBootstrapUnderRIE(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	root, err := emulator.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := gobuild.Bootstrap(ctx, gobuild.Options{Package: "./functions/processor", Dir: root, OutDir: t.TempDir(), Arch: gobuild.Host()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ddb, err := emulator.StartDynamo(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ddb.Stop()
-	creds := awsjson.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
-	db := &awsjson.Client{Service: awsjson.DynamoDB, Region: "us-east-1", Endpoint: ddb.Endpoint, Credentials: creds}
-	if err := aggstore.CreateTable(ctx, db, "aggregates"); err != nil {
-		t.Fatal(err)
-	}
-	fake, err := sqsfake.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fake.Close()
-	sqsc := &awsjson.Client{Service: awsjson.SQS, Region: fake.Region(), Endpoint: fake.URL(), Credentials: creds}
-	if err := sqsc.Call(ctx, "CreateQueue", map[string]string{"QueueName": "quarantine"}, nil); err != nil {
-		t.Fatal(err)
-	}
-
-	rie, err := emulator.StartRIE(ctx, boot, []string{
-		"AWS_REGION=" + fake.Region(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_ENDPOINT_URL_DYNAMODB=" + ddb.Endpoint,
-		"AWS_ENDPOINT_URL_SQS=" + fake.URL(),
-		config.EnvTableName + "=aggregates",
-		config.EnvWindowSize + "=1m",
-		contract.EnvQuarantineQueueURL + "=" + fake.QueueURL("quarantine"),
-		"AWS_LAMBDA_FUNCTION_NAME=processor",
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rie.Stop()
-
-	recs := workload.Records(workload.Options{Readings: 300, Sensors: 10, Start: time.Now().Add(-2 * time.Minute)})
-	recs[7].Payload = []byte(`{"event_id":"bad-1","sensor_id":"s","ts":1764065223,"temperature":20}`)
-	recs[250].Payload = []byte(`not json at all`)
-	resp := invoke(t, rie.Endpoint+emulator.InvokePath, workload.Event(recs))
-	if len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("batch item failures %v\n%s", resp.BatchItemFailures, rie.Log())
-	}
-	// Again: nothing changes (the same batch redelivered).
-	resp = invoke(t, rie.Endpoint+emulator.InvokePath, workload.Event(recs))
-	if len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("redelivery: batch item failures %v", resp.BatchItemFailures)
-	}
-
-	var total int64
-	var out struct{ Items []aggstore.Item } // a few dozen small items: one Scan page
-	if err := db.Call(ctx, "Scan", map[string]any{"TableName": "aggregates", "ConsistentRead": true}, &out); err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range out.Items {
-		_, agg, _, err := aggstore.DecodeItem(it)
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += agg.Count
-	}
-	if total != 298 {
-		t.Fatalf("stored %d readings, want 298\n%s", total, rie.Log())
-	}
-	msgs := fake.Peek("quarantine")
-	reasons := map[string]bool{}
-	for _, m := range msgs {
-		var q contract.QuarantinedRecord
-		if err := json.Unmarshal([]byte(m.Body), &q); err != nil {
-			t.Fatal(err)
-		}
-		reasons[q.SequenceNumber+" "+string(q.Data)] = true
-	}
-	for _, i := range []int{7, 250} {
-		if !reasons[recs[i].Sequence+" "+string(recs[i].Payload)] {
-			t.Errorf("record %d not quarantined with its payload: %v", i, reasons)
-		}
-	}
-	log := rie.Log()
-	for _, want := range []string{`"WindowsWritten"`, `"DuplicatesSkipped":298`, `"message":"batch processed"`, `"requestId"`} {
-		if !strings.Contains(log, want) {
-			t.Errorf("function output lacks %s", want)
-		}
-	}
-	if m := regexp.MustCompile(`Init Duration: ([0-9.]+) ms`).FindStringSubmatch(log); m != nil {
-		t.Logf("INIT under aws-lambda-rie: %s ms", m[1])
-	}
-}
-
 func invoke(t *testing.T, url string, payload []byte) events.KinesisEventResponse {
 	t.Helper()
 	r, err := http.Post(url, "application/json", bytes.NewReader(payload))
@@ -159,13 +54,12 @@ func invoke(t *testing.T, url string, payload []byte) events.KinesisEventRespons
 	return resp
 }
 
-// TestEngineBootstrapUnderRIE runs the real bootstrap on the event-time
-// engine (STREAMPROC_EVENTTIME_* set, as StreamProcessor.AddEventTime sets
-// them) under the Runtime Interface Emulator, against dynalite, kinesis-local
+// TestBootstrapUnderRIE runs the real bootstrap (configured only through
+// the environment StreamProcessor.AddEventTime sets) under the Runtime Interface Emulator, against dynalite, kinesis-local
 // (the results stream) and the SQS fake: a Kinesis event, its redelivery and
 // the schedule's fire request; the final results read back from the results
 // stream match the readings.
-func TestEngineBootstrapUnderRIE(t *testing.T) {
+func TestBootstrapUnderRIE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	root, err := emulator.RepoRoot()
@@ -309,5 +203,8 @@ func TestEngineBootstrapUnderRIE(t *testing.T) {
 		if !strings.Contains(rie.Log(), s) {
 			t.Errorf("function output lacks %s", s)
 		}
+	}
+	if m := regexp.MustCompile(`Init Duration: ([0-9.]+) ms`).FindStringSubmatch(rie.Log()); m != nil {
+		t.Logf("INIT under aws-lambda-rie: %s ms", m[1])
 	}
 }

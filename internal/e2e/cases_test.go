@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/internal/producer"
 )
@@ -189,6 +191,125 @@ var cases = []testCase{
 			}
 		},
 	},
+}
+
+// engineEnv sets the engine's bounds for the event-time cases: 2 minutes
+// of out-of-orderness (the producer's concurrent puts reorder a phase's
+// minute of readings), 5s allowed lateness, a shard idle after 3s.
+var engineEnv = []string{
+	contract.EnvEventTimeOutOfOrderness + "=2m",
+	contract.EnvEventTimeAllowedLateness + "=5s",
+	contract.EnvEventTimeIdleTimeout + "=3s",
+}
+
+// eventTimeCases are the engine's promises end to end: finals despite an
+// idle shard, records beyond the lateness in the late output, and a redrive
+// after the watermark moved counted once.
+var eventTimeCases = []testCase{
+	{
+		name:   "idle shard: final results still arrive",
+		shards: 2,
+		env:    engineEnv,
+		run: func(c *caseCtx) {
+			now := time.Now()
+			c.produce(producer.GenOptions{Seed: 11, Sensors: 20, Start: now.Add(-10 * time.Minute), Step: 100 * time.Millisecond}, 1200, 0, nil)
+			phase1 := slices.Clone(c.produced)
+			c.settle()
+			// One sensor (one shard) moves on; the other shard has nothing
+			// more and goes idle: it must stop holding the watermark back.
+			c.produce(producer.GenOptions{Seed: 12, Sensors: 1, Start: now.Add(-4 * time.Minute), Step: 100 * time.Millisecond}, 300, 0, nil)
+			c.settle()
+			c.waitFinals(phase1, time.Minute)
+			c.fault = "1 of 2 shards idle after the first phase"
+		},
+		expect: func(c *caseCtx, v verdict) {
+			c.clean(v)
+			if v.Applied != int64(v.Unique) || v.Late != 0 || v.Finals == 0 {
+				c.t.Errorf("applied %d of %d unique, %d late, %d finals", v.Applied, v.Unique, v.Late, v.Finals)
+			}
+		},
+	},
+	{
+		name: "records beyond the lateness -> late output",
+		env:  engineEnv,
+		run: func(c *caseCtx) {
+			now := time.Now()
+			c.produce(producer.GenOptions{Seed: 13, Sensors: 10, Start: now.Add(-10 * time.Minute), Step: 100 * time.Millisecond}, 600, 0, nil)
+			c.settle()
+			c.produce(producer.GenOptions{Seed: 14, Sensors: 10, Start: now.Add(-3 * time.Minute), Step: 100 * time.Millisecond}, 200, 0, nil)
+			c.settle()
+			// New readings for the windows that closed minutes ago.
+			c.produce(producer.GenOptions{Seed: 15, Sensors: 10, Start: now.Add(-10 * time.Minute), Step: 200 * time.Millisecond}, 300, 0, nil)
+			c.fault = "300 readings 7 minutes behind the watermark"
+		},
+		expect: func(c *caseCtx, v verdict) {
+			c.clean(v)
+			if v.Late != 300 || v.Applied != int64(v.Unique-300) {
+				c.t.Errorf("%d late (want 300), applied %d of %d unique", v.Late, v.Applied, v.Unique)
+			}
+			if n := c.p.Metrics()[config.MetricLateRecords]; n < 300 {
+				c.t.Errorf("LateRecords = %v, want at least 300", n)
+			}
+		},
+	},
+	{
+		name: "redrive after the watermark moved",
+		env:  engineEnv,
+		run: func(c *caseCtx) {
+			now := time.Now()
+			c.produce(producer.GenOptions{Seed: 16, Sensors: 10, Start: now.Add(-10 * time.Minute), Step: 100 * time.Millisecond}, 600, 0, nil)
+			c.settle()
+			c.produce(producer.GenOptions{Seed: 17, Sensors: 10, Start: now.Add(-3 * time.Minute), Step: 100 * time.Millisecond}, 200, 0, nil)
+			c.settle()
+			c.fire()
+			// The first phase's windows are closed and final; its records
+			// come again, as a redrive would send them, in other boundaries.
+			c.redeliver(0, 0, 600)
+			c.redeliver(0, 100, 400)
+			c.fault = "900 records redelivered after their windows closed"
+		},
+		expect: func(c *caseCtx, v verdict) {
+			c.clean(v)
+			if v.Applied != int64(v.Unique) || v.Late != 0 || v.Corrections != 0 {
+				c.t.Errorf("applied %d of %d unique, %d late, %d corrections (want none)", v.Applied, v.Unique, v.Late, v.Corrections)
+			}
+			if skipped := c.p.Metrics()[config.MetricDuplicatesSkipped]; skipped < 900 {
+				c.t.Errorf("DuplicatesSkipped = %v, want at least 900", skipped)
+			}
+		},
+	},
+}
+
+// waitFinals waits until every window of recs has a final result on the
+// results stream.
+func (c *caseCtx) waitFinals(recs []producer.Record, timeout time.Duration) {
+	c.t.Helper()
+	want := map[window]bool{}
+	for _, r := range recs {
+		if r.Kind != producer.Invalid {
+			want[window{r.Reading.SensorID, time.UnixMilli(r.Reading.TS).UTC().Truncate(c.window).Format(time.RFC3339)}] = true
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		rs, err := c.p.Results(c.ctx)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		missing := len(want)
+		for _, r := range rs {
+			if r.Revision == 0 && want[window{r.Key, r.WindowStart.UTC().Format(time.RFC3339)}] {
+				missing--
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%d of %d windows have no final result after %s", missing, len(want), timeout)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // clean asserts nothing went to the DLQ as batch info.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/streamproc/streamproc/functions/contract"
+	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/gobuild"
 	"github.com/streamproc/streamproc/internal/localesm"
@@ -139,7 +141,7 @@ func TestEndToEnd(t *testing.T) {
 		printTable(t)
 		t.Logf("suite took %s", time.Since(suiteStart).Round(time.Second))
 	})
-	for _, c := range cases {
+	for _, c := range append(slices.Clone(cases), eventTimeCases...) {
 		t.Run(c.name, func(t *testing.T) { runCase(t, c) })
 	}
 }
@@ -162,7 +164,10 @@ type testCase struct {
 	shards int
 	// adjust changes the mapping's settings from the template's.
 	adjust func(*localesm.Config)
-	run    func(c *caseCtx)
+	// env overrides function variables (the engine's bounds, shorter than
+	// the template's so a case closes windows in seconds).
+	env []string
+	run func(c *caseCtx)
 	// expect checks the case's own promises beyond conservation.
 	expect func(c *caseCtx, v verdict)
 }
@@ -173,6 +178,9 @@ func runCase(t *testing.T, tc testCase) {
 	defer cancel()
 	p, err := localrun.Start(ctx, localrun.Options{
 		Root: root, Template: template, Bootstrap: bootstrap, FunctionTimeout: tc.functionTimeout, Shards: tc.shards,
+		FunctionEnv: tc.env,
+		// The template's fire schedule, played every second.
+		FireEvery: time.Second,
 		// Poll idle shards every 200ms instead of AWS's 1s, so a case
 		// settles faster; every other setting is the template's.
 		Adjust: func(c *localesm.Config) {
@@ -209,6 +217,9 @@ func runCase(t *testing.T, tc testCase) {
 	}()
 	tc.run(c)
 	c.settle()
+	// One more fire request, answered before the check: every window that
+	// is due has its results published.
+	c.fire()
 	v, err := check(ctx, p, c.produced, c.window)
 	if err != nil {
 		t.Fatal(err)
@@ -272,6 +283,19 @@ func (c *caseCtx) produce(o producer.GenOptions, n int, rate float64, extra map[
 		c.t.Fatalf("producer: %v (report %+v)", err, rep)
 	}
 	c.produced = append(c.produced, recs...)
+}
+
+// fire sends the schedule's payload through the local Lambda Invoke API.
+func (c *caseCtx) fire() {
+	c.t.Helper()
+	lc := lambda.NewFromConfig(localrun.AWSConfig(), func(o *lambda.Options) { o.BaseEndpoint = aws.String(c.p.Endpoints["LAMBDA"]) })
+	out, err := lc.Invoke(c.ctx, &lambda.InvokeInput{FunctionName: aws.String(c.p.FunctionName), Payload: []byte(eventtime.FireRequest)})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if out.FunctionError != nil {
+		c.t.Fatalf("fire request: function error %s: %s", aws.ToString(out.FunctionError), out.Payload)
+	}
 }
 
 // redeliver invokes the function through the local Lambda Invoke API with a

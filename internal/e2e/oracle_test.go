@@ -93,6 +93,10 @@ type verdict struct {
 	Invalid         int // invalid records in the stream
 	Applied         int64
 	Quarantined     int // distinct invalid records quarantined
+	Late            int // distinct valid readings in the late output (with their payload), none applied
+	Finals          int // final results on the results stream (revision 0)
+	Corrections     int // corrections on the results stream (revision > 0)
+	Redelivered     int // results delivered again under the same id, with the same content (at least once)
 	DLQMessages     int // batch-info messages left in the DLQ
 	Covered         int // stream records inside a DLQ batch range
 	CoveredReadings int // distinct readings only in covered records
@@ -114,7 +118,12 @@ func (v *verdict) problem(format string, a ...any) {
 //     max of the unique valid readings of that window (exact decimals); a
 //     window touched by covered readings only has to lie between the
 //     uncovered and the full totals (a failed batch may have been applied in
-//     part before it was given up).
+//     part before it was given up);
+//   - a reading in the late output (kind "late", its exact payload) is not
+//     applied: the engine decided its window had closed;
+//   - every result id on the results stream has one content (delivery is at
+//     least once: a repeat must be identical), revisions are 0..n without
+//     gaps, and a window's newest result equals its stored aggregate.
 func check(ctx context.Context, p *localrun.Pipeline, produced []producer.Record, windowSize time.Duration) (verdict, error) {
 	var v verdict
 	byData := map[string]producer.Record{}
@@ -164,9 +173,15 @@ func check(ctx context.Context, p *localrun.Pipeline, produced []producer.Record
 		quarantined[id] = data
 	}
 
+	late := map[string][]byte{}
+	for _, q := range dlq.Late {
+		late[q.RecordID] = append(late[q.RecordID], q.Data...)
+	}
+
 	type readingState struct {
 		rd                      producer.Reading
 		uncoveredCopies, copies int
+		late                    bool
 	}
 	readings := map[string]*readingState{}
 	seenInvalid := 0
@@ -202,6 +217,12 @@ func check(ctx context.Context, p *localrun.Pipeline, produced []producer.Record
 				v.Duplicates++
 			}
 			st.copies++
+			if data, ok := late[r.Shard+"/"+r.Seq]; ok {
+				if string(data) != string(r.Data) {
+					v.problem("late record %s/%s: payload differs from what was produced", r.Shard, r.Seq)
+				}
+				st.late = true
+			}
 			if !cov {
 				st.uncoveredCopies++
 			}
@@ -216,6 +237,10 @@ func check(ctx context.Context, p *localrun.Pipeline, produced []producer.Record
 		start := time.UnixMilli(rd.TS).UTC().Truncate(windowSize).Format(time.RFC3339)
 		w := window{rd.SensorID, start}
 		temp := new(big.Rat).SetFrac64(rd.TempCenti, 100)
+		if st.late {
+			v.Late++
+			continue
+		}
 		if upper[w] == nil {
 			upper[w] = &agg{}
 		}
@@ -259,8 +284,54 @@ func check(ctx context.Context, p *localrun.Pipeline, produced []producer.Record
 		}
 	}
 	for w, a := range got {
-		if upper[w] == nil {
+		if upper[w] == nil && a.Count > 0 { // a window of late records only holds their ids
 			v.problem("window %v stored (count %d) but no produced reading falls in it", w, a.Count)
+		}
+	}
+	rs, err := p.Results(ctx)
+	if err != nil {
+		return v, err
+	}
+	ids := map[string]string{}
+	revs := map[window][]int64{}
+	newest := map[window]int{}
+	for i, r := range rs {
+		content := fmt.Sprintf("%s %s %d %v %+v", r.Key, r.WindowStart.UTC(), r.Revision, r.Last, r.Value)
+		if c, ok := ids[r.ID]; ok {
+			if c != content {
+				v.problem("result %s delivered with two contents:\n  %s\n  %s", r.ID, c, content)
+			}
+			v.Redelivered++
+			continue
+		}
+		ids[r.ID] = content
+		if r.Revision == 0 {
+			v.Finals++
+		} else {
+			v.Corrections++
+		}
+		w := window{r.Key, r.WindowStart.UTC().Format(time.RFC3339)}
+		revs[w] = append(revs[w], r.Revision)
+		if j, ok := newest[w]; !ok || rs[j].Revision < r.Revision {
+			newest[w] = i
+		}
+	}
+	for w, rv := range revs {
+		sort.Slice(rv, func(i, j int) bool { return rv[i] < rv[j] })
+		for i, n := range rv {
+			if n != int64(i) {
+				v.problem("window %v: result revisions %v, want 0..%d", w, rv, len(rv)-1)
+				break
+			}
+		}
+		r, a := rs[newest[w]], got[w]
+		sum, mn, mx := new(big.Rat), new(big.Rat), new(big.Rat)
+		sum.SetString(r.Value.Sum.String())
+		mn.SetString(r.Value.Min.String())
+		mx.SetString(r.Value.Max.String())
+		if a.Sum == nil || r.Value.Count != a.Count || sum.Cmp(a.Sum) != 0 || mn.Cmp(a.Min) != 0 || mx.Cmp(a.Max) != 0 {
+			v.problem("window %v: newest result (revision %d) count %d sum %s min %s max %s, stored %d %s %s %s", w, r.Revision,
+				r.Value.Count, r.Value.Sum, r.Value.Min, r.Value.Max, a.Count, ratStr(a.Sum), ratStr(a.Min), ratStr(a.Max))
 		}
 	}
 	if n := len(quarantined); n > seenInvalid {

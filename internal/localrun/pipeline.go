@@ -1,6 +1,7 @@
 package localrun
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -91,6 +93,12 @@ type Options struct {
 	// fills) or Kinesalite (carries load: tens of thousands of records/s).
 	// Default: KinesisLocal.
 	Kinesis string
+	// FireEvery plays the template's schedules (the event-time engine's fire
+	// rule) at this period instead of their rate, so that windows close
+	// within seconds of the watermark passing them locally; negative plays
+	// them at the template's rate.
+	// Default: 5 seconds
+	FireEvery time.Duration
 	// Logger receives the poller's decisions. Default: discard.
 	Logger *slog.Logger
 	// Progress receives start-up steps, one line each. Default: discard.
@@ -104,9 +112,17 @@ type Pipeline struct {
 	StreamARN    string
 	FunctionName string
 	FunctionARN  string
-	TableName    string // the aggregate table (the first table of the template)
-	DLQName      string // the on-failure queue
-	DLQURL       string
+	// TableName is the event-time engine's state table
+	// (STREAMPROC_EVENTTIME_TABLE), else the template's first table.
+	TableName string
+	// ResultsStream is the event-time engine's results stream
+	// (STREAMPROC_EVENTTIME_RESULTS_STREAM_ARN), if any.
+	ResultsStream string
+	// Fires and FireErrors count the schedule's invocations and those that
+	// failed.
+	Fires, FireErrors atomic.Int64
+	DLQName           string // the on-failure queue
+	DLQURL            string
 	// FailedBucket is the S3 on-failure destination's bucket ("" with an
 	// SQS destination), served by S3Server.
 	FailedBucket string
@@ -220,6 +236,17 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		return nil, err
 	}
 	step("poller     polling %d shards from %s", st.Stream.ShardCount, mc.StartingPosition)
+	for _, sc := range st.Schedules {
+		every := o.FireEvery
+		switch {
+		case every == 0:
+			every = 5 * time.Second
+		case every < 0:
+			every = sc.Rate
+		}
+		go p.playSchedule(procCtx, sc, every)
+		step("schedule   %s (%s in the template) played every %s with %s", sc.LogicalID, sc.Rate, every, sc.Input)
+	}
 	return p, nil
 }
 
@@ -375,9 +402,14 @@ func (p *Pipeline) connectClients() {
 func (p *Pipeline) createResources(ctx context.Context) (map[string]string, error) {
 	st := p.Stack
 	p.StreamName = st.Stream.Name
-	p.StreamARN = fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", Region, AccountID, p.StreamName)
-	if err := p.createStream(ctx); err != nil {
+	p.StreamARN = streamARN(p.StreamName)
+	if err := p.createStream(ctx, st.Stream); err != nil {
 		return nil, err
+	}
+	for _, o := range st.Streams {
+		if err := p.createStream(ctx, o); err != nil {
+			return nil, err
+		}
 	}
 	queueURL := map[string]string{}
 	for _, q := range st.Queues {
@@ -445,6 +477,16 @@ func (p *Pipeline) functionEnv(queueURL map[string]string, extra []string) ([]st
 		case id == st.Func.LogicalID && attr == "Arn":
 			return p.FunctionARN, true
 		}
+		for _, o := range st.Streams {
+			if o.LogicalID == id {
+				switch attr {
+				case "":
+					return o.Name, true
+				case "Arn":
+					return streamARN(o.Name), true
+				}
+			}
+		}
 		for _, q := range st.Queues {
 			if q.LogicalID == id {
 				switch attr {
@@ -480,6 +522,12 @@ func (p *Pipeline) functionEnv(queueURL map[string]string, extra []string) ([]st
 	env, err := st.Func.ResolveEnv(resolve)
 	if err != nil {
 		return nil, fmt.Errorf("localrun: %w", err)
+	}
+	if t := env[contract.EnvEventTimeTable]; t != "" {
+		p.TableName = t
+	}
+	if arn := env[contract.EnvEventTimeResultsStreamARN]; arn != "" {
+		p.ResultsStream = arn[strings.LastIndex(arn, "/")+1:]
 	}
 	fnEnv := []string{
 		"AWS_REGION=" + Region, "AWS_DEFAULT_REGION=" + Region,
@@ -557,6 +605,27 @@ func (p *Pipeline) startPoller(ctx context.Context, mc localesm.Config, logger *
 	return nil
 }
 
+// playSchedule invokes the function with the schedule's payload every
+// period until ctx ends, as EventBridge would (one invoke at a time).
+func (p *Pipeline) playSchedule(ctx context.Context, sc Schedule, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ictx, cancel := context.WithTimeout(ctx, p.Stack.Func.Timeout+5*time.Second)
+		out, err := p.Pool.Invoke(ictx, []byte(sc.Input))
+		cancel()
+		p.Fires.Add(1)
+		if err != nil || bytes.Contains(out, []byte(`"errorMessage"`)) {
+			p.FireErrors.Add(1)
+		}
+	}
+}
+
 // Env is the environment for a client process (streamctl put, redrive) to
 // reach the local pipeline: region, dummy credentials, AWS_ENDPOINT_URL_*.
 func (p *Pipeline) Env() []string {
@@ -622,20 +691,24 @@ func (p *Pipeline) Stop() {
 	})
 }
 
-func (p *Pipeline) createStream(ctx context.Context) error {
-	in := &kinesis.CreateStreamInput{StreamName: aws.String(p.StreamName), ShardCount: aws.Int32(int32(p.Stack.Stream.ShardCount))}
-	if n := p.Stack.Stream.MaxRecordSizeKiB; n > 0 {
+func streamARN(name string) string {
+	return fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", Region, AccountID, name)
+}
+
+func (p *Pipeline) createStream(ctx context.Context, st Stream) error {
+	in := &kinesis.CreateStreamInput{StreamName: aws.String(st.Name), ShardCount: aws.Int32(int32(st.ShardCount))}
+	if n := st.MaxRecordSizeKiB; n > 0 {
 		in.MaxRecordSizeInKiB = aws.Int32(int32(n))
 	}
 	_, err := p.Kinesis.CreateStream(ctx, in)
 	if err != nil {
-		return fmt.Errorf("localrun: create stream %s: %w", p.StreamName, err)
+		return fmt.Errorf("localrun: create stream %s: %w", st.Name, err)
 	}
 	w := kinesis.NewStreamExistsWaiter(p.Kinesis, func(o *kinesis.StreamExistsWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
 	})
-	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(p.StreamName)}, time.Minute); err != nil {
-		return fmt.Errorf("localrun: stream %s never became ACTIVE: %w", p.StreamName, err)
+	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(st.Name)}, time.Minute); err != nil {
+		return fmt.Errorf("localrun: stream %s never became ACTIVE: %w", st.Name, err)
 	}
 	return nil
 }

@@ -14,9 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/streamproc/streamproc/functions/contract"
+	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/internal/localesm"
 )
@@ -28,25 +31,38 @@ type Aggregate struct {
 	Sum, Min, Max         *big.Rat
 }
 
-// Aggregates reads every aggregate item straight from dynalite.
+// Aggregates reads every window of the event-time engine's state table
+// straight from dynalite (items pk "w#<key>", the aggregate in "agg" as the
+// engine's JSON: eventtime.Stats for the example), decoded here with
+// encoding/json, not through the engine.
 func (p *Pipeline) Aggregates(ctx context.Context) ([]Aggregate, error) {
 	var out []Aggregate
 	var start map[string]ddbtypes.AttributeValue
 	for {
 		res, err := p.DynamoDB.Scan(ctx, &dynamodb.ScanInput{
 			TableName: aws.String(p.TableName), ExclusiveStartKey: start, ConsistentRead: aws.Bool(true),
-			ProjectionExpression:     aws.String("#s, #w, #c, #sum, #min, #max"),
-			ExpressionAttributeNames: map[string]string{"#s": config.TablePartitionKey, "#w": config.TableSortKey, "#c": "count", "#sum": "sum", "#min": "min", "#max": "max"},
+			FilterExpression:          aws.String("begins_with(pk, :w)"),
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":w": &ddbtypes.AttributeValueMemberS{Value: "w#"}},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("localrun: scan %s: %w", p.TableName, err)
 		}
 		for _, it := range res.Items {
-			a := Aggregate{SensorID: str(it[config.TablePartitionKey]), WindowStart: str(it[config.TableSortKey])}
-			if c := num(it["count"]); c != nil {
-				a.Count = c.Num().Int64()
+			a := Aggregate{SensorID: str(it["key"])}
+			if ws := num(it["ws"]); ws != nil {
+				a.WindowStart = time.UnixMilli(ws.Num().Int64()).UTC().Format(time.RFC3339)
 			}
-			a.Sum, a.Min, a.Max = num(it["sum"]), num(it["min"]), num(it["max"])
+			if b, ok := it["agg"].(*ddbtypes.AttributeValueMemberB); ok && len(b.Value) > 0 {
+				var v struct {
+					Count         int64
+					Sum, Min, Max json.Number
+				}
+				if err := json.Unmarshal(b.Value, &v); err != nil {
+					return nil, fmt.Errorf("localrun: window %s %s: aggregate %q: %w", a.SensorID, a.WindowStart, b.Value, err)
+				}
+				a.Count = v.Count
+				a.Sum, a.Min, a.Max = rat(v.Sum), rat(v.Min), rat(v.Max)
+			}
 			out = append(out, a)
 		}
 		if len(res.LastEvaluatedKey) == 0 {
@@ -54,6 +70,52 @@ func (p *Pipeline) Aggregates(ctx context.Context) ([]Aggregate, error) {
 		}
 		start = res.LastEvaluatedKey
 	}
+}
+
+func rat(n json.Number) *big.Rat {
+	r, ok := new(big.Rat).SetString(string(n))
+	if !ok {
+		return nil
+	}
+	return r
+}
+
+// Results reads every message of the event-time engine's results stream
+// (final results and corrections), all shards from their start.
+func (p *Pipeline) Results(ctx context.Context) ([]eventtime.ResultMessage[eventtime.Stats], error) {
+	if p.ResultsStream == "" {
+		return nil, nil
+	}
+	var out []eventtime.ResultMessage[eventtime.Stats]
+	shards, err := p.Kinesis.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(p.ResultsStream)})
+	if err != nil {
+		return nil, fmt.Errorf("localrun: list shards of %s: %w", p.ResultsStream, err)
+	}
+	for _, sh := range shards.Shards {
+		it, err := p.Kinesis.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(p.ResultsStream), ShardId: sh.ShardId, ShardIteratorType: kinesistypes.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			return nil, fmt.Errorf("localrun: read %s: %w", p.ResultsStream, err)
+		}
+		iter := it.ShardIterator
+		for iter != nil {
+			got, err := p.Kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
+			if err != nil {
+				return nil, fmt.Errorf("localrun: read %s: %w", p.ResultsStream, err)
+			}
+			for _, r := range got.Records {
+				var m eventtime.ResultMessage[eventtime.Stats]
+				if err := json.Unmarshal(r.Data, &m); err != nil {
+					return nil, fmt.Errorf("localrun: result %s on %s: %w", aws.ToString(r.SequenceNumber), p.ResultsStream, err)
+				}
+				out = append(out, m)
+			}
+			if len(got.Records) == 0 || aws.ToInt64(got.MillisBehindLatest) == 0 {
+				break
+			}
+			iter = got.NextShardIterator
+		}
+	}
+	return out, nil
 }
 
 func str(v ddbtypes.AttributeValue) string {
@@ -77,6 +139,9 @@ func num(v ddbtypes.AttributeValue) *big.Rat {
 // objects of an S3 on-failure destination.
 type DLQContents struct {
 	Quarantined []contract.QuarantinedRecord // one per message (a big payload spans several)
+	// Late are the event-time engine's late output (kind "late"), one per
+	// message.
+	Late []contract.QuarantinedRecord
 	// BatchInfo describes every failed batch: the SQS destination's messages,
 	// or the descriptions of the S3 destination's objects.
 	BatchInfo []contract.OnFailureMessage
@@ -110,6 +175,15 @@ func (d DLQContents) QuarantinedRecords() int {
 	return len(ids)
 }
 
+// LateRecords counts distinct records in the late output.
+func (d DLQContents) LateRecords() int {
+	ids := map[string]bool{}
+	for _, q := range d.Late {
+		ids[q.RecordID] = true
+	}
+	return len(ids)
+}
+
 // BatchRecords is the number of records the on-failure messages describe.
 func (d DLQContents) BatchRecords() int {
 	n := 0
@@ -138,10 +212,14 @@ func (p *Pipeline) DLQ() DLQContents {
 		return d
 	}
 	for _, m := range p.SQSFake.Peek(p.DLQName) {
-		if a, ok := m.MessageAttributes[contract.AttrKind]; ok && a.StringValue != nil && *a.StringValue == contract.KindQuarantined {
+		if a, ok := m.MessageAttributes[contract.AttrKind]; ok && a.StringValue != nil && (*a.StringValue == contract.KindQuarantined || *a.StringValue == contract.KindLate) {
 			var q contract.QuarantinedRecord
 			if json.Unmarshal([]byte(m.Body), &q) == nil {
-				d.Quarantined = append(d.Quarantined, q)
+				if *a.StringValue == contract.KindLate {
+					d.Late = append(d.Late, q)
+				} else {
+					d.Quarantined = append(d.Quarantined, q)
+				}
 				continue
 			}
 		}
@@ -158,15 +236,23 @@ func (p *Pipeline) DLQ() DLQContents {
 // Summary is the end-of-run report of `streamctl local`.
 type Summary struct {
 	Produced int64
-	// Aggregates reports that the table is the example pipeline's aggregate
+	// Aggregates reports that the table is the event-time engine's state
 	// table, so Applied and Windows count readings and windows. For another
 	// application's table only TableItems and the function's toolkit metrics
 	// are known.
 	Aggregates bool
-	Applied    int64 // readings counted in the stored aggregates
-	Windows    int   // aggregate items
-	TableItems int   // items in the first table of the template
-	Succeeded  int64 // the toolkit's RecordsSucceeded metric, summed (a redelivered record counts again)
+	Applied    int64 // readings counted in the stored windows
+	Windows    int   // windows in the state table
+	// Results on the results stream: final results (revision 0), numbered
+	// corrections, and the windows they cover.
+	FinalResults, Corrections, ResultWindows int
+	// Late is the distinct records in the late output (LateRecords counts
+	// what the function reported, a redelivery counting again).
+	Late, LateMetric int64
+	// Fires and FireErrors count the schedule's invocations.
+	Fires, FireErrors int64
+	TableItems        int   // items in the first table of the template
+	Succeeded         int64 // the toolkit's RecordsSucceeded metric, summed (a redelivered record counts again)
 	// AppMetrics are the sums of the function's own EMF metrics (those that
 	// are not the toolkit's), for an application other than the example.
 	AppMetrics        map[string]float64
@@ -174,7 +260,6 @@ type Summary struct {
 	DLQBatches        int   // on-failure messages from the mapping
 	DLQBatchRecords   int   // records those describe
 	DuplicatesSkipped int64 // from the function's metrics
-	WriteCalls        int64 // the sink's PutItem calls (the function's WriteCalls metric)
 	Elapsed           time.Duration
 	Poller            localesm.Stats
 
@@ -192,12 +277,15 @@ type Summary struct {
 	KinesisEmu string
 }
 
-// IsAggregateTable reports whether the pipeline's table is keyed like the
-// example pipeline's aggregate table (functions/processor/config).
+// IsAggregateTable reports whether the pipeline's table is the event-time
+// engine's state table (named by STREAMPROC_EVENTTIME_TABLE, keyed pk, sk).
 func (p *Pipeline) IsAggregateTable() bool {
+	if _, ok := p.Stack.Func.Env[contract.EnvEventTimeTable]; !ok {
+		return false
+	}
 	for _, tb := range p.Stack.Tables {
 		if tb.Name == p.TableName {
-			return len(tb.Keys) == 2 && tb.Keys[0].Name == config.TablePartitionKey && tb.Keys[1].Name == config.TableSortKey
+			return len(tb.Keys) == 2 && tb.Keys[0].Name == eventtime.DynamoPartitionKey && tb.Keys[1].Name == eventtime.DynamoSortKey
 		}
 	}
 	return false
@@ -237,6 +325,20 @@ func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.D
 		for _, a := range aggs {
 			s.Applied += a.Count
 		}
+		rs, err := p.Results(ctx)
+		if err != nil {
+			return Summary{}, err
+		}
+		windows := map[string]bool{}
+		for _, r := range rs {
+			if r.Revision == 0 {
+				s.FinalResults++
+			} else {
+				s.Corrections++
+			}
+			windows[r.Key+"|"+r.WindowStart.String()] = true
+		}
+		s.ResultWindows = len(windows)
 	} else if p.TableName != "" {
 		n, err := p.countItems(ctx)
 		if err != nil {
@@ -256,9 +358,11 @@ func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.D
 	}
 	d := p.DLQ()
 	s.Quarantined, s.DLQBatches, s.DLQBatchRecords = d.QuarantinedRecords(), len(d.BatchInfo), d.BatchRecords()
+	s.Late = int64(d.LateRecords())
 	m := p.Metrics()
 	s.DuplicatesSkipped = int64(m[config.MetricDuplicatesSkipped])
-	s.WriteCalls = int64(m[config.MetricWriteCalls])
+	s.LateMetric = int64(m[config.MetricLateRecords])
+	s.Fires, s.FireErrors = p.Fires.Load(), p.FireErrors.Load()
 	s.SinkCalls, s.SinkTime = p.Sink.Calls.Load(), time.Duration(p.Sink.Busy.Load())
 	cfg := p.Poller.Config()
 	s.Shards, s.Factor, s.BatchSize = p.Stack.Stream.ShardCount, cfg.ParallelizationFactor, cfg.BatchSize
@@ -284,7 +388,11 @@ func (s Summary) Print(w io.Writer) {
 	}
 	rows := [][2]string{{"produced", fmt.Sprint(s.Produced)}}
 	if s.Aggregates {
-		rows = append(rows, [2]string{"applied (in the table)", fmt.Sprintf("%d readings in %d (sensor, minute) windows", s.Applied, s.Windows)})
+		rows = append(rows,
+			[2]string{"applied (state table)", fmt.Sprintf("%d readings in %d (sensor, minute) windows", s.Applied, s.Windows)},
+			[2]string{"results published", fmt.Sprintf("%d final results and %d corrections for %d windows (the rest wait for the watermark)", s.FinalResults, s.Corrections, s.ResultWindows)},
+			[2]string{"late (side output)", fmt.Sprintf("%d records", s.Late)},
+			[2]string{"schedule", fmt.Sprintf("%d fire requests (%d failed)", s.Fires, s.FireErrors)})
 	} else {
 		rows = append(rows,
 			[2]string{"succeeded (function)", fmt.Sprintf("%d records (the toolkit's %s metric)", s.Succeeded, contract.MetricRecordsSucceeded)},
@@ -354,7 +462,7 @@ func (s Summary) printLoad(w io.Writer) {
 	fmt.Fprintf(w, "\nload (%s, %d shards x parallelization %d, batch size %d, %d MB)\n", s.KinesisEmu, s.Shards, s.Factor, s.BatchSize, s.MemoryMB)
 	rows := [][2]string{
 		{"records per invocation", fmt.Sprintf("%.1f", records/inv)},
-		{"write calls", fmt.Sprintf("%d: %.4f per record, %.1f per invocation", s.WriteCalls, float64(s.WriteCalls)/records, float64(s.WriteCalls)/inv)},
+		{"DynamoDB calls", fmt.Sprintf("%d: %.4f per record, %.1f per invocation", s.SinkCalls, float64(s.SinkCalls)/records, float64(s.SinkCalls)/inv)},
 		{"invocation time", fmt.Sprintf("%s average; Lambda arm64 at %d MB would bill $%.3g per invocation, $%.3g per million records", perInv.Round(10*time.Microsecond), s.MemoryMB, cost, cost/(records/inv)*1e6)},
 		{"time in GetRecords", fmt.Sprintf("%s in %d calls (%s each): the local Kinesis", ps.GetRecordsTime.Round(time.Millisecond), ps.GetRecordsCalls, (ps.GetRecordsTime / time.Duration(max(1, ps.GetRecordsCalls))).Round(10*time.Microsecond))},
 		{"time in invocations", fmt.Sprintf("%s: the function under aws-lambda-rie, its sink included", ps.InvokeTime.Round(time.Millisecond))},
@@ -373,13 +481,13 @@ func (s Summary) Accounted() bool { return s.accounted() == s.Produced }
 
 func (s Summary) accounted() int64 {
 	if s.Aggregates {
-		return s.Applied + int64(s.Quarantined) + int64(s.DLQBatchRecords) + s.DuplicatesSkipped
+		return s.Applied + s.Late + int64(s.Quarantined) + int64(s.DLQBatchRecords) + s.DuplicatesSkipped
 	}
 	return s.Succeeded + int64(s.Quarantined) + int64(s.DLQBatchRecords)
 }
 
 func (s Summary) accounting() string {
-	verdict := "every produced record is applied, quarantined, a suppressed duplicate or described in the DLQ"
+	verdict := "every produced record is applied, late (side output), quarantined, a suppressed duplicate or at the failure destination"
 	if !s.Aggregates {
 		verdict = "every produced record succeeded in the function, was quarantined or is described in the DLQ"
 	}

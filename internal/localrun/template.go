@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,21 @@ type Stack struct {
 	Func    Function
 	Queues  []Queue
 	Tables  []Table
+	// Streams are the template's other Kinesis streams (the event-time
+	// engine's results stream): created locally and resolved in the
+	// function's environment.
+	Streams []Stream
+	// Schedules are the EventBridge rules that invoke the function on a
+	// rate (the event-time engine's fire schedule), played by the local run.
+	Schedules []Schedule
+}
+
+// Schedule is an AWS::Events::Rule with a rate(...) ScheduleExpression and a
+// target that is the mapping's function (or an alias of it).
+type Schedule struct {
+	LogicalID string
+	Rate      time.Duration
+	Input     string // the target's constant Input, sent as the invoke payload
 }
 
 // Mapping is the AWS::Lambda::EventSourceMapping.
@@ -158,16 +174,7 @@ func ParseStack(doc []byte, mapping string) (*Stack, error) {
 		return nil, fmt.Errorf("%s: EventSourceArn %v does not reference an AWS::Kinesis::Stream of the template", mid, m.Properties["EventSourceArn"])
 	}
 	st.Mapping.StreamID = sid
-	st.Stream = Stream{LogicalID: sid, Name: nameOr(sr.Properties["Name"], sid), ShardCount: intOr(sr.Properties["ShardCount"], 0), RetentionHours: intOr(sr.Properties["RetentionPeriodHours"], 24),
-		MaxRecordSizeKiB: intOr(sr.Properties["MaxRecordSizeInKiB"], 0)}
-	if st.Stream.ShardCount == 0 {
-		mode, _ := sr.Properties["StreamModeDetails"].(map[string]any)
-		if mode != nil && mode["StreamMode"] == "ON_DEMAND" {
-			st.Stream.ShardCount = 4 // on-demand streams start with 4 shards
-		} else {
-			st.Stream.ShardCount = 1 // CloudFormation's default
-		}
-	}
+	st.Stream = streamOf(sid, sr)
 
 	fid, _ := refID(m.Properties["FunctionName"])
 	fr, ok := t.Resources[fid]
@@ -227,6 +234,18 @@ func ParseStack(doc []byte, mapping string) (*Stack, error) {
 				}
 			}
 			st.Queues = append(st.Queues, q)
+		case "AWS::Kinesis::Stream":
+			if id != st.Stream.LogicalID {
+				st.Streams = append(st.Streams, streamOf(id, r))
+			}
+		case "AWS::Events::Rule":
+			sc, ok, err := scheduleOf(id, r, t.Resources, st.Func.LogicalID)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				st.Schedules = append(st.Schedules, sc)
+			}
 		case "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable":
 			tb := Table{LogicalID: id, Name: nameOr(r.Properties["TableName"], id), Attributes: map[string]string{}}
 			ks, _ := r.Properties["KeySchema"].([]any)
@@ -246,6 +265,55 @@ func ParseStack(doc []byte, mapping string) (*Stack, error) {
 		}
 	}
 	return st, nil
+}
+
+func streamOf(id string, r resource) Stream {
+	s := Stream{LogicalID: id, Name: nameOr(r.Properties["Name"], id), ShardCount: intOr(r.Properties["ShardCount"], 0), RetentionHours: intOr(r.Properties["RetentionPeriodHours"], 24),
+		MaxRecordSizeKiB: intOr(r.Properties["MaxRecordSizeInKiB"], 0)}
+	if s.ShardCount == 0 {
+		mode, _ := r.Properties["StreamModeDetails"].(map[string]any)
+		if mode != nil && mode["StreamMode"] == "ON_DEMAND" {
+			s.ShardCount = 4 // on-demand streams start with 4 shards
+		} else {
+			s.ShardCount = 1 // CloudFormation's default
+		}
+	}
+	return s
+}
+
+var rateExpr = regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$`)
+
+// scheduleOf reads a rule that invokes fn (directly or through an alias) on
+// a rate; ok is false for rules that do neither. A cron rule targeting fn is
+// an error: the local run plays rates only and says so rather than skip it.
+func scheduleOf(id string, r resource, res map[string]resource, fn string) (Schedule, bool, error) {
+	expr, _ := r.Properties["ScheduleExpression"].(string)
+	if expr == "" {
+		return Schedule{}, false, nil
+	}
+	targets, _ := r.Properties["Targets"].([]any)
+	for _, t := range targets {
+		tm, _ := t.(map[string]any)
+		tid, _ := refID(tm["Arn"])
+		if tr, ok := res[tid]; ok && tr.Type == "AWS::Lambda::Alias" {
+			tid, _ = refID(tr.Properties["FunctionName"])
+		}
+		if tid != fn {
+			continue
+		}
+		m := rateExpr.FindStringSubmatch(expr)
+		if m == nil {
+			return Schedule{}, false, fmt.Errorf("rule %s invokes the function on %q: only rate(...) schedules run locally", id, expr)
+		}
+		n, _ := strconv.Atoi(m[1])
+		unit := map[string]time.Duration{"minute": time.Minute, "minutes": time.Minute, "hour": time.Hour, "hours": time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour}[m[2]]
+		input, _ := tm["Input"].(string)
+		if input == "" {
+			input = "{}" // EventBridge would send the scheduled event; the function only needs a payload
+		}
+		return Schedule{LogicalID: id, Rate: time.Duration(n) * unit, Input: input}, true, nil
+	}
+	return Schedule{}, false, nil
 }
 
 func isKinesis(res map[string]resource, m resource) bool {

@@ -28,16 +28,24 @@ func TestParseStackFixture(t *testing.T) {
 	if st.Stream.ShardCount != 2 || st.Stream.Name != "PipelineStream2E6B5B1C" || st.Mapping.OnFailureQueue != "PipelineDeadLetterQueueA1B2C3D4" {
 		t.Fatalf("stack %+v", st)
 	}
-	if len(st.Tables) != 1 || st.Tables[0].Keys[0].Name != "sensor_id" || st.Tables[0].Keys[1].Type != "RANGE" || st.Tables[0].Attributes["window_start"] != "S" {
+	if len(st.Tables) != 1 || st.Tables[0].Keys[0].Name != "pk" || st.Tables[0].Keys[1].Type != "RANGE" || st.Tables[0].Attributes["sk"] != "S" {
 		t.Fatalf("tables %+v", st.Tables)
+	}
+	if len(st.Streams) != 1 || st.Streams[0].LogicalID != "PipelineEventTimeResults70CEC95D" || st.Streams[0].ShardCount != 4 {
+		t.Fatalf("other streams %+v", st.Streams)
+	}
+	if want := []localrun.Schedule{{LogicalID: "PipelineEventTimeFireSchedule429B6392", Rate: time.Minute, Input: `{"eventtime":"fire"}`}}; !reflect.DeepEqual(st.Schedules, want) {
+		t.Fatalf("schedules %+v, want %+v", st.Schedules, want)
 	}
 	if st.Queues[0].Attributes["VisibilityTimeout"] != "60" || st.Queues[0].Attributes["MessageRetentionPeriod"] != "1209600" {
 		t.Fatalf("queues %+v", st.Queues)
 	}
 	env, err := st.Func.ResolveEnv(func(id, attr string) (string, bool) {
 		switch {
-		case id == "AggregatesTable5F1E2D3C" && attr == "":
-			return "aggs", true
+		case id == "PipelineEventTimeState64F858A6" && attr == "":
+			return "state", true
+		case id == "PipelineEventTimeResults70CEC95D" && attr == "Arn":
+			return "arn:results", true
 		case id == "PipelineDeadLetterQueueA1B2C3D4" && attr == "":
 			return "http://q/dlq", true
 		case id == "PipelineDeadLetterQueueA1B2C3D4" && attr == "Arn":
@@ -48,7 +56,7 @@ func TestParseStackFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env["TABLE_NAME"] != "aggs" || env["STREAMPROC_QUARANTINE_QUEUE_URL"] != "http://q/dlq" || env["DEAD_LETTER_ARN"] != "arn:dlq" || env["WINDOW_SIZE"] != "1m" {
+	if env["STREAMPROC_EVENTTIME_TABLE"] != "state" || env["STREAMPROC_EVENTTIME_RESULTS_STREAM_ARN"] != "arn:results" || env["STREAMPROC_QUARANTINE_QUEUE_URL"] != "http://q/dlq" || env["DEAD_LETTER_ARN"] != "arn:dlq" || env["WINDOW_SIZE"] != "1m" {
 		t.Fatalf("env %v", env)
 	}
 	_, err = st.Func.ResolveEnv(func(string, string) (string, bool) { return "", false })
@@ -64,6 +72,7 @@ func TestParseStackRejectsWhatItCannotRunFaithfully(t *testing.T) {
 		"disabled":          {mapping(`"Enabled": false`), "disabled"},
 		"bad batch size":    {mapping(`"BatchSize": 20000`), "batch size 20000"},
 		"unresolved number": {mapping(`"BatchSize": {"Ref": "P"}`), "not a literal number"},
+		"cron schedule":     {mapping(`"BatchSize": 10}}, "R":{"Type":"AWS::Events::Rule","Properties":{"ScheduleExpression":"cron(0 * * * ? *)","Targets":[{"Arn":{"Fn::GetAtt":["F","Arn"]}}]`), "only rate(...) schedules"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			st, err := localrun.ParseStack([]byte(tc.doc), "")
@@ -111,6 +120,12 @@ func TestParseSynthesizedTemplate(t *testing.T) {
 	}
 	for _, tb := range st.Tables {
 		known[tb.LogicalID] = true
+	}
+	for _, o := range st.Streams {
+		known[o.LogicalID] = true
+	}
+	if len(st.Schedules) != 1 || st.Schedules[0].Input != `{"eventtime":"fire"}` {
+		t.Fatalf("schedules %+v: want the event-time fire rule", st.Schedules)
 	}
 	known[st.Mapping.OnFailureBucket.LogicalID] = true
 	if _, err := st.Func.ResolveEnv(func(id, attr string) (string, bool) { return id + "." + attr, known[id] }); err != nil {

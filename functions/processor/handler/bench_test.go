@@ -13,9 +13,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
-	"github.com/streamproc/streamproc/functions/processor/aggstore"
-	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
 
@@ -34,31 +33,54 @@ func benchEvent(b *testing.B) ([]byte, time.Time) {
 	return workload.Event(workload.Records(workload.Options{})), time.Now()
 }
 
-// prepOnly is a Store that builds the PutItem inputs an empty table would
-// receive and performs no I/O.
-type prepOnly struct{ s *aggstore.Store }
+// discardStore is an eventtime.Store without I/O: every window reads as new
+// and every write succeeds. With it the benchmarks measure the CPU of the
+// path up to the DynamoDB requests (the window states encoded as they would
+// be written).
+type discardStore struct{}
 
-func (p prepOnly) Apply(_ context.Context, groups []sensor.Group) ([]error, aggstore.Stats) {
-	w := p.s.PrepareWrites(groups)
-	return make([]error, len(groups)), aggstore.Stats{WindowsWritten: len(w), WriteCalls: len(w)}
+func (discardStore) GetWindows(_ context.Context, keys []eventtime.WindowKey) ([]eventtime.WindowState, error) {
+	return make([]eventtime.WindowState, len(keys)), nil
 }
+func (discardStore) PutWindow(_ context.Context, _ eventtime.WindowKey, s eventtime.WindowState) (int64, error) {
+	return s.Version + 1, nil
+}
+func (discardStore) DueWindows(context.Context, int64) ([]eventtime.WindowKey, error) {
+	return nil, nil
+}
+func (discardStore) GetWatermarks(context.Context) (eventtime.Watermarks, error) {
+	return eventtime.Watermarks{Stream: -1 << 63}, nil
+}
+func (discardStore) PutShard(context.Context, eventtime.ShardState) error { return nil }
+func (discardStore) AdvanceStream(context.Context, int64) error           { return nil }
 
-func newPrepOnly(b *testing.B) prepOnly {
-	s, err := aggstore.New(noDB{}, aggstore.Config{Table: "aggregates"})
+// benchHandler is the example's handler on an engine over discardStore,
+// with the clock at the event's generation time.
+func benchHandler(b *testing.B, gen time.Time) *Handler {
+	windows, _ := eventtime.Tumbling(time.Minute)
+	none := eventtime.ResultSinkFunc[string, eventtime.Stats](func(_ context.Context, rs []eventtime.Result[string, eventtime.Stats]) []error {
+		return make([]error, len(rs))
+	})
+	eng, err := eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
+		Windows: windows, OutOfOrderness: 20 * time.Second, AllowedLateness: 2 * time.Minute,
+		Store: discardStore{}, Results: none,
+		Late: eventtime.LateSinkFunc[string](func(_ context.Context, l []eventtime.LateRecord[string]) []error { return make([]error, len(l)) }),
+		Now:  func() time.Time { return gen },
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return prepOnly{s}
+	h, err := New(Config{Engine: eng, Now: func() time.Time { return gen }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
 }
 
-type noDB struct{ aggstore.API }
-
-var sinkWrites []*aggstore.PutItemInput
-
 // BenchmarkPipeline is the figure: the raw invoke payload ->
-// envelope and base64 decode -> reading decode and validation -> windows ->
-// the prepared DynamoDB writes, without the sink and without the toolkit's
-// per-invocation bookkeeping.
+// envelope and base64 decode -> reading decode and validation -> the
+// engine's grouping, exactly-once merge and encoded window states (no I/O),
+// then its (empty) firing; without the toolkit's per-invocation bookkeeping.
 func BenchmarkPipeline(b *testing.B) {
 	payload, gen := benchEvent(b)
 	pipeline(b, payload, gen)
@@ -87,16 +109,11 @@ func benchEventKPL(b *testing.B) ([]byte, time.Time) {
 }
 
 func pipeline(b *testing.B, payload []byte, gen time.Time) {
-	ps := newPrepOnly(b)
-	h, err := New(Config{Store: ps, Now: func() time.Time { return gen }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	st := h.state.Get().(*state)
+	h := benchHandler(b, gen)
 	var dec kinesisbatch.Decoder
 	var dg kinesisbatch.Deaggregator
 	var ptrs []*kinesisbatch.Record
-	var records, groups int
+	var records int
 	b.SetBytes(int64(len(payload)))
 	measure(b, func() {
 		recs, err := dec.Decode(payload)
@@ -108,32 +125,56 @@ func pipeline(b *testing.B, payload []byte, gen time.Time) {
 		for i := range recs {
 			ptrs = append(ptrs, &recs[i])
 		}
-		p := h.prepare(&kinesisbatch.Batch{Records: ptrs, Attempt: 1}, st, gen)
-		if p.Valid != len(recs) {
-			b.Fatalf("%d of %d readings valid", p.Valid, len(recs))
+		batch := &kinesisbatch.Batch{Records: ptrs, Attempt: 1}
+		if err := h.HandleBatch(context.Background(), batch); err != nil {
+			b.Fatal(err)
 		}
-		sinkWrites = ps.s.PrepareWrites(p.Groups)
-		records, groups = len(recs), len(p.Groups)
+		for _, r := range ptrs {
+			if err := batch.Err(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		records = len(recs)
 	})
 	reportPerRecord(b, records)
-	b.ReportMetric(float64(groups), "windows")
 }
 
 // BenchmarkInvoke is the whole Processor.Invoke (toolkit bookkeeping, EMF,
 // logs to io.Discard, the JSON response) with the same no-I/O store.
 func BenchmarkInvoke(b *testing.B) {
 	payload, gen := benchEvent(b)
-	h, err := New(Config{Store: newPrepOnly(b), Now: func() time.Time { return gen }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := kinesisbatch.New(h, kinesisbatch.Config{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MetricsOutput: io.Discard})
+	p := kinesisbatch.New(benchHandler(b, gen), kinesisbatch.Config{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), MetricsOutput: io.Discard})
 	recs, _ := kinesisbatch.DecodeEvent(payload)
 	b.SetBytes(int64(len(payload)))
 	measure(b, func() {
 		out, err := p.Invoke(context.Background(), payload)
 		if err != nil || len(out) > 40 {
 			b.Fatalf("%v %s", err, out)
+		}
+	})
+	reportPerRecord(b, len(recs))
+}
+
+// BenchmarkDomain is this package's share of BenchmarkPipeline without the
+// engine: readings decoded and validated into engine records, from records
+// already decoded.
+func BenchmarkDomain(b *testing.B) {
+	payload, gen := benchEvent(b)
+	h := benchHandler(b, gen)
+	st := h.pool.Get().(*engineState)
+	recs, err := kinesisbatch.DecodeEvent(payload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := gen.UnixMilli()
+	measure(b, func() {
+		st.recs = st.recs[:0]
+		for _, r := range recs {
+			rd, err := decode(st.dec, r.Data, now)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st.recs = append(st.recs, eventtime.Record[string, eventtime.Fixed]{Hash: rd.EventIDHash, Key: rd.SensorID, EventTime: rd.EventTime, Value: eventtime.Fixed(rd.Temperature), Payload: r.Data})
 		}
 	})
 	reportPerRecord(b, len(recs))
@@ -256,27 +297,4 @@ func BenchmarkEnvelope(b *testing.B) {
 		n = len(recs)
 	})
 	reportPerRecord(b, n)
-}
-
-// BenchmarkDomain is this package's share of BenchmarkPipeline: readings
-// decoded, validated, windowed and turned into prepared writes, from records
-// already decoded.
-func BenchmarkDomain(b *testing.B) {
-	payload, gen := benchEvent(b)
-	ps := newPrepOnly(b)
-	h, _ := New(Config{Store: ps, Now: func() time.Time { return gen }})
-	st := h.state.Get().(*state)
-	recs, err := kinesisbatch.DecodeEvent(payload)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var ptrs []*kinesisbatch.Record
-	for i := range recs {
-		ptrs = append(ptrs, &recs[i])
-	}
-	measure(b, func() {
-		p := h.prepare(&kinesisbatch.Batch{Records: ptrs, Attempt: 1}, st, gen)
-		sinkWrites = ps.s.PrepareWrites(p.Groups)
-	})
-	reportPerRecord(b, len(recs))
 }

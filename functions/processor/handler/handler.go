@@ -1,7 +1,9 @@
-// Package handler is the example pipeline's processor logic: it turns the
-// records of a Kinesis batch into sensor readings, quarantines the invalid
-// ones, groups the rest by (sensor, event-time window) and merges each group
-// into its DynamoDB aggregate exactly once. It plugs into the batch toolkit
+// Package handler is the example pipeline's processor logic, only its
+// domain: it decodes a Kinesis record into a sensor reading, quarantines the
+// invalid ones, and hands the rest to the event-time engine
+// (functions/eventtime) keyed by sensor, at the reading's event time, with
+// the temperature as value. Windows, watermarks, exactly-once state, final
+// results and late records are the engine's. It plugs into the batch toolkit
 // as a kinesisbatch.BatchHandler, which provides decoding of the Lambda
 // event, retries, quarantine, the batch response, logs and metrics.
 package handler
@@ -10,113 +12,110 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
-	"github.com/streamproc/streamproc/functions/processor/aggstore"
 	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/functions/processor/sensor"
 )
 
-// Store applies reading groups; *aggstore.Store implements it.
-type Store interface {
-	Apply(ctx context.Context, groups []sensor.Group) ([]error, aggstore.Stats)
-}
+// Engine is the example's windowing on the event-time engine: per-sensor
+// tumbling windows of the temperature, with a declared out-of-orderness,
+// allowed lateness, final results and a late output.
+type Engine = eventtime.Engine[string, eventtime.Fixed, eventtime.Stats]
 
 // Config configures a Handler.
 type Config struct {
-	// Store receives the grouped readings.
-	Store Store
-	// Windows is the event-time windowing.
-	// Default: 1-minute windows
-	Windows sensor.Windows
+	// Engine windows, stores and publishes the readings (eventtime.New with
+	// Tumbling windows of the example's size).
+	Engine *Engine
 	// Limits bound valid readings.
 	// Default: sensor.DefaultLimits()
 	Limits sensor.Limits
-	// Now is the processing-time clock.
+	// Now is the processing-time clock (reading validation).
 	// Default: time.Now
 	Now func() time.Time
 }
 
-// Handler is a kinesisbatch.BatchHandler. It is safe for concurrent use.
+// Handler is the example's kinesisbatch.BatchHandler. It is safe for
+// concurrent use.
 type Handler struct {
-	cfg   Config
-	state sync.Pool // *state: decoder and batcher buffers, reused across invocations
+	cfg  Config
+	pool sync.Pool // *engineState
 }
 
-type state struct {
-	dec *sensor.Decoder
-	bat *sensor.Batcher
+type engineState struct {
+	dec  *sensor.Decoder
+	recs []eventtime.Record[string, eventtime.Fixed]
+	refs []int
 }
 
 // New returns a Handler.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("handler: Config.Store is nil: pass an aggstore.Store (aggstore.New)")
-	}
-	if cfg.Windows.Size() == 0 {
-		w, err := sensor.NewWindows(config.DefaultWindowSize)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Windows = w
+	if cfg.Engine == nil {
+		return nil, errors.New("handler: Config.Engine is nil: build one with eventtime.New")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	h := &Handler{cfg: cfg}
-	h.state.New = func() any {
-		return &state{dec: sensor.NewDecoder(cfg.Limits), bat: sensor.NewBatcher(cfg.Windows)}
-	}
+	h.pool.New = func() any { return &engineState{dec: sensor.NewDecoder(cfg.Limits)} }
 	return h, nil
 }
 
-// prepared is the outcome of prepare: the groups to store and what was seen.
-type prepared struct {
-	Groups []sensor.Group
-	// Valid counts readings that decoded and validated.
-	Valid int
-	// Late counts readings that arrived in Kinesis after their window ended.
-	Late int
-	// Oldest is the earliest event time among the valid readings (Unix ms),
-	// 0 if there are none.
-	Oldest int64
-}
-
-// prepare decodes and validates every record of b, fails the invalid ones
-// permanently (with the reason) and groups the rest. Point.Ref is the index in
-// b.Records. The groups alias st's buffers.
-func (h *Handler) prepare(b *kinesisbatch.Batch, st *state, now time.Time) prepared {
-	var p prepared
-	nowMs := now.UnixMilli()
-	st.bat.Reset()
-	w := h.cfg.Windows
-	// Decoding is sequential, on this goroutine: fanning a batch out over
-	// GOMAXPROCS goroutines was measured slower on 2 vCPUs (the 8,000-record
-	// benchmark event: more CPU, no wall-clock gain, and the second core is
-	// better left to the garbage collector).
+// HandleBatch implements kinesisbatch.BatchHandler. A Lambda batch comes
+// from one shard.
+func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error {
+	if len(b.Records) == 0 {
+		return nil
+	}
+	st := h.pool.Get().(*engineState)
+	defer h.pool.Put(st)
+	now := h.cfg.Now().UnixMilli()
+	st.recs, st.refs = st.recs[:0], st.refs[:0]
 	for i, r := range b.Records {
-		rd, err := decode(st.dec, r.Data, nowMs)
+		rd, err := decode(st.dec, r.Data, now)
 		if err != nil {
 			b.Fail(r, err)
 			continue
 		}
-		st.bat.Add(rd, int32(i))
-		p.Valid++
-		arrived := nowMs
-		if !r.ApproximateArrivalTimestamp.IsZero() {
-			arrived = r.ApproximateArrivalTimestamp.UnixMilli()
-		}
-		if arrived >= w.End(w.Start(rd.EventTime)) {
-			p.Late++
-		}
-		if p.Oldest == 0 || rd.EventTime < p.Oldest {
-			p.Oldest = rd.EventTime
-		}
+		st.recs = append(st.recs, eventtime.Record[string, eventtime.Fixed]{
+			Hash: rd.EventIDHash, // identity: the event id's hash (the decoder keeps no string)
+			Key:  rd.SensorID, EventTime: rd.EventTime, Value: eventtime.Fixed(rd.Temperature),
+			Payload: r.Data, Source: r,
+		})
+		st.refs = append(st.refs, i)
 	}
-	p.Groups = st.bat.Groups()
-	return p
+	if len(st.recs) == 0 {
+		return nil
+	}
+	out := h.process(ctx, b.Records[0].ShardID(), st.recs)
+	for j, err := range out.Errs {
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, eventtime.ErrWindowFull) {
+			err = kinesisbatch.Permanent(err)
+		}
+		b.Fail(b.Records[st.refs[j]], err)
+	}
+	m := kinesisbatch.MetricsFromContext(ctx)
+	m.Add(config.MetricLateRecords, kinesisbatch.UnitCount, float64(out.Late))
+	m.Add(config.MetricDuplicatesSkipped, kinesisbatch.UnitCount, float64(out.Duplicates))
+	m.Add(config.MetricResultsPublished, kinesisbatch.UnitCount, float64(out.Fire.Published))
+	if out.Fire.Watermark > 0 {
+		m.Observe(config.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(now-out.Fire.Watermark))
+	}
+	if out.FireErr != nil {
+		// The records are stored; the due windows fire again on the next
+		// batch or scheduled run.
+		m.Add(config.MetricPublishFailures, kinesisbatch.UnitCount, 1)
+		slog.WarnContext(ctx, "firing windows", "error", out.FireErr.Error())
+	}
+	return nil
 }
 
 // decode runs the reading decoder with panic isolation: a panic fails that
@@ -135,50 +134,16 @@ func decode(d *sensor.Decoder, data []byte, now int64) (r sensor.Reading, err er
 	return r, err
 }
 
-// HandleBatch implements kinesisbatch.BatchHandler.
-func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error {
-	st := h.state.Get().(*state)
-	defer h.state.Put(st)
-	now := h.cfg.Now()
-	p := h.prepare(b, st, now)
-	m := kinesisbatch.MetricsFromContext(ctx)
-	if b.Attempt <= 1 { // retries see a subset of the same records: count once
-		m.Add(config.MetricLateRecords, kinesisbatch.UnitCount, float64(p.Late))
-		if p.Oldest != 0 {
-			m.Observe(config.MetricEventTimeLag, kinesisbatch.UnitMilliseconds, float64(now.UnixMilli()-p.Oldest))
-		}
-	}
-	if len(p.Groups) == 0 {
-		return nil
-	}
-	errs, stats := h.apply(ctx, p.Groups)
-	m.Add(config.MetricWindowsWritten, kinesisbatch.UnitCount, float64(stats.WindowsWritten))
-	m.Add(config.MetricDuplicatesSkipped, kinesisbatch.UnitCount, float64(stats.DuplicatesSkipped))
-	m.Add(config.MetricWriteCalls, kinesisbatch.UnitCount, float64(stats.WriteCalls))
-	for gi, err := range errs {
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, aggstore.ErrWindowFull) {
-			err = kinesisbatch.Permanent(err)
-		}
-		for _, pt := range p.Groups[gi].Points {
-			b.Fail(b.Records[pt.Ref], err)
-		}
-	}
-	return nil
-}
-
-// apply calls the store; a panic there fails every group (transiently).
-func (h *Handler) apply(ctx context.Context, groups []sensor.Group) (errs []error, stats aggstore.Stats) {
+// process calls the engine; a panic there fails every record (transiently).
+func (h *Handler) process(ctx context.Context, shard string, recs []eventtime.Record[string, eventtime.Fixed]) (out eventtime.Outcome) {
 	defer func() {
 		if v := recover(); v != nil {
-			err := fmt.Errorf("handler: panic in the aggregate store: %v", v)
-			errs = make([]error, len(groups))
-			for i := range errs {
-				errs[i] = err
+			err := fmt.Errorf("handler: panic in the event-time engine: %v", v)
+			out = eventtime.Outcome{Errs: make([]error, len(recs))}
+			for i := range out.Errs {
+				out.Errs[i] = err
 			}
 		}
 	}()
-	return h.cfg.Store.Apply(ctx, groups)
+	return h.cfg.Engine.Process(ctx, shard, recs)
 }

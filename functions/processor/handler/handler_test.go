@@ -15,9 +15,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/streamproc/streamproc/functions/awsjson"
+	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
-	"github.com/streamproc/streamproc/functions/processor/aggstore"
-	"github.com/streamproc/streamproc/functions/processor/aggstore/fakedb"
 	"github.com/streamproc/streamproc/functions/processor/handler"
 	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
@@ -47,24 +47,83 @@ func (q *memQuarantine) Put(_ context.Context, fs []kinesisbatch.Failure) []erro
 	return errs
 }
 
+// hookedStore lets a test fail or hold chosen window writes of a real store.
+type hookedStore struct {
+	eventtime.Store
+	mu      sync.Mutex
+	putHook func(key [2]string, n int) error // key: sensor, window start; n counts PutWindow calls from 1
+	// block, if set, makes PutWindow of that window wait until its context
+	// ends, like a connection that never answers.
+	block [2]string
+	puts  int
+}
+
+func (s *hookedStore) PutWindow(ctx context.Context, k eventtime.WindowKey, st eventtime.WindowState) (int64, error) {
+	s.mu.Lock()
+	s.puts++
+	n, hook := s.puts, s.putHook
+	s.mu.Unlock()
+	key := [2]string{k.Key, sensor.FormatWindowStart(k.Window.Start)}
+	if hook != nil {
+		if err := hook(key, n); err != nil {
+			return 0, err
+		}
+	}
+	if key == s.block {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	return s.Store.PutWindow(ctx, k, st)
+}
+
+func (s *hookedStore) setHook(h func(key [2]string, n int) error) {
+	s.mu.Lock()
+	s.putHook = h
+	s.mu.Unlock()
+}
+
+// throttled is DynamoDB's throttling answer.
+func throttled() error {
+	return &awsjson.APIError{Service: "DynamoDB", StatusCode: 400, Code: "ProvisionedThroughputExceededException", Message: "test: throughput exceeded"}
+}
+
+// discardResults takes results and late records and keeps nothing: these
+// tests look at the applied state; results are results_dynalite_test.go's.
+type discardResults struct{}
+
+func (discardResults) Publish(_ context.Context, rs []eventtime.Result[string, eventtime.Stats]) []error {
+	return make([]error, len(rs))
+}
+func (discardResults) PutLate(_ context.Context, ls []eventtime.LateRecord[string]) []error {
+	return make([]error, len(ls))
+}
+
 type rig struct {
-	db      *fakedb.DB
+	store   *hookedStore
 	q       *memQuarantine
 	p       *kinesisbatch.Processor
+	mu      sync.Mutex
 	metrics bytes.Buffer
 }
 
-func newRig(t *testing.T, store handler.Store, retry kinesisbatch.RetryPolicy) *rig {
+// newRig runs the example's handler on an engine over store (a MemoryStore
+// if nil) with a bound of an hour: no window of the tests' readings becomes
+// due, so every reading is applied and none is late.
+func newRig(t *testing.T, store eventtime.Store, retry kinesisbatch.RetryPolicy) *rig {
 	t.Helper()
-	r := &rig{db: fakedb.New(), q: &memQuarantine{}}
 	if store == nil {
-		s, err := aggstore.New(r.db, aggstore.Config{Table: "aggs"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		store = s
+		store = eventtime.NewMemoryStore()
 	}
-	h, err := handler.New(handler.Config{Store: store})
+	r := &rig{store: &hookedStore{Store: store}, q: &memQuarantine{}}
+	windows, _ := eventtime.Tumbling(time.Minute)
+	eng, err := eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
+		Windows: windows, OutOfOrderness: time.Hour, IdleTimeout: time.Hour,
+		Store: r.store, Results: discardResults{}, Late: discardResults{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := handler.New(handler.Config{Engine: eng})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,15 +134,25 @@ func newRig(t *testing.T, store handler.Store, retry kinesisbatch.RetryPolicy) *
 		Quarantine:    r.q,
 		Retry:         retry,
 		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		MetricsOutput: &r.metrics,
+		MetricsOutput: writerFunc(func(p []byte) { r.mu.Lock(); r.metrics.Write(p); r.mu.Unlock() }),
 		FunctionName:  "processor-test",
 	})
 	return r
 }
 
+type writerFunc func([]byte)
+
+func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+func (r *rig) metricsText() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.metrics.String()
+}
+
 func (r *rig) invoke(t *testing.T, recs []workload.Record) events.KinesisEventResponse {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := r.p.Invoke(ctx, workload.Event(recs))
 	if err != nil {
@@ -125,6 +194,12 @@ func corrupt(recs []workload.Record, payloads map[int]string) []workload.Record 
 	return out
 }
 
+// windowOf is the (sensor, window start) of a generated reading.
+func windowOf(r workload.Record) [2]string {
+	ms := r.EventTime.UnixMilli()
+	return [2]string{r.SensorID, time.UnixMilli(ms - ms%60000).UTC().Format(time.RFC3339)}
+}
+
 func TestInvalidRecordsAreQuarantinedWithReasonsAndAcknowledged(t *testing.T) {
 	r := newRig(t, nil, kinesisbatch.RetryPolicy{})
 	recs := corrupt(small(40, 4), map[int]string{
@@ -145,17 +220,14 @@ func TestInvalidRecordsAreQuarantinedWithReasonsAndAcknowledged(t *testing.T) {
 			t.Errorf("record %s quarantined with %q, want a reason mentioning %q", seq, r.q.got[seq], reason)
 		}
 	}
-	total := int64(0)
-	for _, it := range r.db.Items() {
-		_, agg, _, _ := aggstore.DecodeItem(it)
-		total += agg.Count
-	}
-	if total != 37 {
-		t.Fatalf("stored %d readings, want 37", total)
-	}
-	for _, name := range []string{"WindowsWritten", "DuplicatesSkipped", "WriteCalls", "LateRecords", "EventTimeLag", "RecordsQuarantined"} {
-		if !strings.Contains(r.metrics.String(), `"`+name+`"`) {
-			t.Errorf("EMF document lacks %s: %s", name, r.metrics.String())
+	valid := slices.Clone(recs)
+	valid = slices.Delete(valid, 30, 31)
+	valid = slices.Delete(valid, 17, 18)
+	valid = slices.Delete(valid, 3, 4)
+	checkTotals(t, r.store, valid)
+	for _, name := range []string{"DuplicatesSkipped", "LateRecords", "ResultsPublished", "RecordsQuarantined"} {
+		if !strings.Contains(r.metricsText(), `"`+name+`"`) {
+			t.Errorf("EMF document lacks %s: %s", name, r.metricsText())
 		}
 	}
 }
@@ -173,19 +245,16 @@ func TestQuarantineOutageReportsExactlyTheInvalidRecords(t *testing.T) {
 func TestStoreFailureFailsExactlyThatWindowsRecords(t *testing.T) {
 	r := newRig(t, nil, kinesisbatch.RetryPolicy{MaxAttempts: 3})
 	recs := small(60, 3)
-	// Make sensor-0001's first window fail on every write.
-	win, _ := sensor.NewWindows(time.Minute)
-	target := recs[1]
-	wkey := sensor.FormatWindowStart(win.Start(target.EventTime.UnixMilli()))
-	r.db.Hook = func(op string, k [2]string) error {
-		if op == "PutItem" && k[0] == target.SensorID && k[1] == wkey {
-			return fakedb.Throttled()
+	target := windowOf(recs[1]) // this window fails on every write
+	r.store.setHook(func(k [2]string, _ int) error {
+		if k == target {
+			return throttled()
 		}
 		return nil
-	}
+	})
 	var want []string
 	for _, rec := range recs {
-		if rec.SensorID == target.SensorID && sensor.FormatWindowStart(win.Start(rec.EventTime.UnixMilli())) == wkey {
+		if windowOf(rec) == target {
 			want = append(want, rec.Sequence)
 		}
 	}
@@ -193,50 +262,48 @@ func TestStoreFailureFailsExactlyThatWindowsRecords(t *testing.T) {
 	if got := failed(resp); !slices.Equal(got, want) {
 		t.Fatalf("batch item failures\n%v\nwant exactly the window's records\n%v", got, want)
 	}
-	if n := r.db.Calls["PutItem"]; n > 3*countWindows(recs)+2 {
-		t.Fatalf("%d PutItem calls", n)
+	var rest []workload.Record
+	for _, rec := range recs {
+		if windowOf(rec) != target {
+			rest = append(rest, rec)
+		}
 	}
-}
-
-func countWindows(recs []workload.Record) int {
-	win, _ := sensor.NewWindows(time.Minute)
-	seen := map[[2]string]bool{}
-	for _, r := range recs {
-		seen[[2]string{r.SensorID, sensor.FormatWindowStart(win.Start(r.EventTime.UnixMilli()))}] = true
-	}
-	return len(seen)
+	checkTotals(t, r.store, rest)
 }
 
 func TestTransientThrottlingIsRetriedWithinTheInvocation(t *testing.T) {
 	r := newRig(t, nil, kinesisbatch.RetryPolicy{MaxAttempts: 4})
 	recs := small(100, 5)
 	var mu sync.Mutex
-	throttled := map[[2]string]bool{}
-	r.db.Hook = func(op string, k [2]string) error {
+	seen := map[[2]string]bool{}
+	r.store.setHook(func(k [2]string, _ int) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if op == "PutItem" && !throttled[k] {
-			throttled[k] = true // every item's first write is throttled
-			return fakedb.Throttled()
+		if !seen[k] {
+			seen[k] = true // every window's first write is throttled
+			return throttled()
 		}
 		return nil
-	}
+	})
 	resp := r.invoke(t, recs)
 	if len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("failures %v after retries", failed(resp))
 	}
-	if !strings.Contains(r.metrics.String(), `"RecordsRetried":100`) {
-		t.Fatalf("want 100 retried records in %s", r.metrics.String())
+	if !strings.Contains(r.metricsText(), `"RecordsRetried":100`) {
+		t.Fatalf("want 100 retried records in %s", r.metricsText())
 	}
-	checkTotals(t, r.db.Items(), recs)
+	checkTotals(t, r.store, recs)
 }
 
-type panickyStore struct{}
+// panickyStore panics on every window read.
+type panickyStore struct{ eventtime.Store }
 
-func (panickyStore) Apply(context.Context, []sensor.Group) ([]error, aggstore.Stats) { panic("boom") }
+func (panickyStore) GetWindows(context.Context, []eventtime.WindowKey) ([]eventtime.WindowState, error) {
+	panic("boom")
+}
 
 func TestPanicInTheStoreFailsValidRecordsButStillQuarantinesInvalidOnes(t *testing.T) {
-	r := newRig(t, panickyStore{}, kinesisbatch.RetryPolicy{MaxAttempts: 1})
+	r := newRig(t, panickyStore{eventtime.NewMemoryStore()}, kinesisbatch.RetryPolicy{MaxAttempts: 1})
 	recs := corrupt(small(10, 2), map[int]string{0: `{`})
 	resp := r.invoke(t, recs)
 	if got, want := failed(resp), seqs(recs[1:]); !slices.Equal(got, want) {
@@ -249,7 +316,7 @@ func TestPanicInTheStoreFailsValidRecordsButStillQuarantinesInvalidOnes(t *testi
 
 // TestLargeBatchWithInvalidRecordsAtTheEdges runs a 3,000-record batch with
 // invalid records at its start, middle and end: each is quarantined, the rest
-// stored.
+// applied.
 func TestLargeBatchWithInvalidRecordsAtTheEdges(t *testing.T) {
 	r := newRig(t, nil, kinesisbatch.RetryPolicy{})
 	recs := corrupt(small(3000, 50), map[int]string{0: `{`, 1499: `[]`, 1500: `{"event_id":"x"}`, 2999: `null`})
@@ -261,12 +328,12 @@ func TestLargeBatchWithInvalidRecordsAtTheEdges(t *testing.T) {
 		t.Fatalf("quarantined %d records, want 4: %v", len(r.q.got), r.q.got)
 	}
 	valid := append(slices.Clone(recs[1:1499]), recs[1501:2999]...)
-	checkTotals(t, r.db.Items(), valid)
+	checkTotals(t, r.store, valid)
 }
 
-func TestNewWithoutStoreSaysWhatToPass(t *testing.T) {
+func TestNewWithoutEngineSaysWhatToPass(t *testing.T) {
 	_, err := handler.New(handler.Config{})
-	if err == nil || err.Error() != "handler: Config.Store is nil: pass an aggstore.Store (aggstore.New)" {
+	if err == nil || err.Error() != "handler: Config.Engine is nil: build one with eventtime.New" {
 		t.Fatalf("err %v", err)
 	}
 }

@@ -66,7 +66,7 @@ func TestEngineOnDynalite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := handler.NewEngineHandler(handler.EngineConfig{Engine: eng})
+	h, err := handler.New(handler.Config{Engine: eng})
 	if err != nil {
 		t.Fatal(err)
 	}
