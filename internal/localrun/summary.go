@@ -481,9 +481,19 @@ func (s Summary) Accounted() bool { return s.accounted() == s.Produced }
 
 func (s Summary) accounted() int64 {
 	if s.Aggregates {
-		return s.Applied + s.Late + int64(s.Quarantined) + int64(s.DLQBatchRecords) + s.DuplicatesSkipped
+		return s.Applied + s.Late + int64(s.Quarantined) + s.failedRecords() + s.DuplicatesSkipped
 	}
-	return s.Succeeded + int64(s.Quarantined) + int64(s.DLQBatchRecords)
+	return s.Succeeded + int64(s.Quarantined) + s.failedRecords()
+}
+
+// failedRecords is the records at the failure destination in the unit the
+// producer counts: DLQBatchRecords counts Kinesis records, so with KPL
+// aggregation the poller's count of the user records it sent there stands in.
+func (s Summary) failedRecords() int64 {
+	if s.ProducedKinesisRecords > 0 && s.ProducedKinesisRecords != s.Produced {
+		return s.Poller.OnFailureUserRecords
+	}
+	return int64(s.DLQBatchRecords)
 }
 
 func (s Summary) accounting() string {

@@ -18,7 +18,7 @@ import (
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
 
-// The benchmarks run on the issue's workload: the event file named by
+// The benchmarks run on the benchmark workload: the event file named by
 // $BENCH_EVENT (what `make bench` generates once for every language), or a
 // freshly generated one.
 func benchEvent(b *testing.B) ([]byte, time.Time) {
@@ -77,7 +77,7 @@ func benchHandler(b *testing.B, gen time.Time) *Handler {
 	return h
 }
 
-// BenchmarkPipeline is the issue's figure: the raw invoke payload ->
+// BenchmarkPipeline is the headline figure: the raw invoke payload ->
 // envelope and base64 decode -> reading decode and validation -> the
 // engine's grouping, exactly-once merge and encoded window states (no I/O),
 // then its (empty) firing; without the toolkit's per-invocation bookkeeping.
@@ -180,7 +180,7 @@ func BenchmarkDomain(b *testing.B) {
 	reportPerRecord(b, len(recs))
 }
 
-// BenchmarkEncodingJSON is the reference point the issue quotes: lambda.Start's
+// BenchmarkEncodingJSON is the reference point the targets are stated against: lambda.Start's
 // encoding/json into events.KinesisEvent, then encoding/json per reading and
 // the same grouping, with maps.
 func BenchmarkEncodingJSON(b *testing.B) {

@@ -1,4 +1,4 @@
-// Command bench is `make bench`: it generates the issue-4 workload once (a
+// Command bench is `make bench`: it generates the benchmark workload once (a
 // ~6 MB Lambda Kinesis event of 8,000 sensor readings from 200 sensors, out of
 // order by up to 30 s), runs the Go benchmarks of the processor on it and, in
 // the same run, the Python, plain Node.js and Powertools-TypeScript baselines
@@ -371,7 +371,7 @@ func printFigures(figs []samples) {
 	if ej := find("go:encoding/json"); len(ej.wall) > 0 {
 		ew, _ := med(ej)
 		scale := ew / 44
-		fmt.Printf("machine speed: encoding/json here %.1f ms vs the issue's 44 ms reference: %.1fx slower; Go pipeline scaled to the reference machine: %.2f ms wall\n",
+		fmt.Printf("machine speed: encoding/json here %.1f ms vs the 44 ms of the reference machine: %.1fx slower; Go pipeline scaled to the reference machine: %.2f ms wall\n",
 			ew, scale, gw/scale)
 	}
 }

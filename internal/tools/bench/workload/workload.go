@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// Options shape a workload. Zero fields take the values.
+// Options shape a workload. Zero fields take the benchmark's values.
 type Options struct {
 	Readings int           // Default: 8000
 	Sensors  int           // Default: 200
