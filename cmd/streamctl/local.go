@@ -32,7 +32,7 @@ By default it runs the example pipeline with generated sensor readings. For
 another application give its template, its function's directory and its
 payloads, e.g. the orders example:
 
-  streamctl local --template examples/orders/cdk.out/OrdersApp-dev.template.json \
+  streamctl local --template examples/orders/cdk.out/OrdersApp.template.json \
     --package ./examples/orders/functions/orders --from examples/orders/testdata/orders.ndjson
 
 --package is built inside the Go module that holds it (its nearest go.mod).
