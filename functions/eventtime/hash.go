@@ -16,6 +16,10 @@ import (
 // can already write arbitrary readings to the stream.
 func HashID(id string) uint64 { return xxh64([]byte(id)) }
 
+// HashIDBytes is HashID of an id held as bytes, for decoders that have the id
+// in their input buffer and should not allocate a string for it.
+func HashIDBytes(id []byte) uint64 { return xxh64(id) }
+
 const (
 	prime1 uint64 = 11400714785074694791
 	prime2 uint64 = 14029467366897019727

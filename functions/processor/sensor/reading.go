@@ -365,7 +365,7 @@ func (d *Decoder) intern(b []byte) string {
 			first = first<<8 | uint64(c)
 		}
 	}
-	h := (first ^ bits.RotateLeft64(last, 29) ^ uint64(len(b))) * prime1
+	h := (first ^ bits.RotateLeft64(last, 29) ^ uint64(len(b))) * internMul
 	e := &d.recent[h>>(64-internBits)]
 	if len(e.s) == len(b) && e.first == first && e.last == last && (len(b) <= 16 || e.s == string(b)) {
 		return e.s
