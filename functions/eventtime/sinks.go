@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/streamproc/streamproc/functions/contract"
@@ -36,6 +37,9 @@ type KinesisSink[K ~string, A any] struct {
 	// Client calls Kinesis.
 	Client DynamoAPI
 	// StreamARN names the stream (StreamName is used when it is empty).
+	// With an ARN the request carries the name too, as Kinesis allows ("either
+	// the StreamARN or the StreamName parameter, or both"), so servers that
+	// only read StreamName (kinesalite) accept it.
 	StreamARN, StreamName string
 }
 
@@ -72,10 +76,12 @@ func (s *KinesisSink[K, A]) Publish(ctx context.Context, results []Result[K, A])
 			continue
 		}
 		in := map[string]any{"Records": recs}
+		in["StreamName"] = s.StreamName
 		if s.StreamARN != "" {
 			in["StreamARN"] = s.StreamARN
-		} else {
-			in["StreamName"] = s.StreamName
+			if i := strings.LastIndex(s.StreamARN, ":stream/"); i >= 0 && s.StreamName == "" {
+				in["StreamName"] = s.StreamARN[i+len(":stream/"):]
+			}
 		}
 		var out struct {
 			FailedRecordCount int

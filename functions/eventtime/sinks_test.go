@@ -44,7 +44,44 @@ func TestKinesisSink(t *testing.T) {
 	defer p.Stop()
 	c := &awsjson.Client{Service: awsjson.Kinesis, Region: "us-east-1", Endpoint: p.Endpoint,
 		Credentials: awsjson.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}}
-	sink := &eventtime.KinesisSink[string, eventtime.Stats]{Client: c, StreamName: "results"}
+	publishAndRead(t, c, &eventtime.KinesisSink[string, eventtime.Stats]{Client: c, StreamName: "results"})
+}
+
+// TestKinesisSinkByARN publishes by stream ARN to kinesalite, which reads
+// only StreamName: the sink sends both, as Kinesis allows.
+func TestKinesisSinkByARN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kinesalite: skipped in -short mode")
+	}
+	ctx := context.Background()
+	p, err := emulator.StartKinesalite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	c := &awsjson.Client{Service: awsjson.Kinesis, Region: "us-east-1", Endpoint: p.Endpoint,
+		Credentials: awsjson.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}}
+	if err := c.Call(ctx, "CreateStream", map[string]any{"StreamName": "results", "ShardCount": 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var d struct{ StreamDescriptionSummary struct{ StreamStatus string } }
+		if err := c.Call(ctx, "DescribeStreamSummary", map[string]string{"StreamName": "results"}, &d); err == nil && d.StreamDescriptionSummary.StreamStatus == "ACTIVE" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("stream results not ACTIVE after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	publishAndRead(t, c, &eventtime.KinesisSink[string, eventtime.Stats]{Client: c, StreamARN: "arn:aws:kinesis:us-east-1:000000000000:stream/results"})
+}
+
+// publishAndRead publishes seven results through sink and reads them back
+// from the stream "results".
+func publishAndRead(t *testing.T, c *awsjson.Client, sink *eventtime.KinesisSink[string, eventtime.Stats]) {
+	t.Helper()
+	ctx := context.Background()
 	rs := testResults(7)
 	for i, err := range sink.Publish(ctx, rs) {
 		if err != nil {

@@ -121,8 +121,10 @@ type Pipeline struct {
 	// Fires and FireErrors count the schedule's invocations and those that
 	// failed.
 	Fires, FireErrors atomic.Int64
-	DLQName           string // the on-failure queue
-	DLQURL            string
+	// lastFireError is the latest failed fire request's error or answer.
+	lastFireError atomic.Value
+	DLQName       string // the on-failure queue
+	DLQURL        string
 	// FailedBucket is the S3 on-failure destination's bucket ("" with an
 	// SQS destination), served by S3Server.
 	FailedBucket string
@@ -620,8 +622,13 @@ func (p *Pipeline) playSchedule(ctx context.Context, sc Schedule, every time.Dur
 		out, err := p.Pool.Invoke(ictx, []byte(sc.Input))
 		cancel()
 		p.Fires.Add(1)
-		if err != nil || bytes.Contains(out, []byte(`"errorMessage"`)) {
+		switch {
+		case err != nil:
 			p.FireErrors.Add(1)
+			p.lastFireError.Store(err.Error())
+		case bytes.Contains(out, []byte(`"errorMessage"`)):
+			p.FireErrors.Add(1)
+			p.lastFireError.Store(string(out))
 		}
 	}
 }

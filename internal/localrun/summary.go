@@ -251,8 +251,10 @@ type Summary struct {
 	Late, LateMetric int64
 	// Fires and FireErrors count the schedule's invocations.
 	Fires, FireErrors int64
-	TableItems        int   // items in the first table of the template
-	Succeeded         int64 // the toolkit's RecordsSucceeded metric, summed (a redelivered record counts again)
+	// LastFireError is the latest failed fire request's error, if any.
+	LastFireError string
+	TableItems    int   // items in the first table of the template
+	Succeeded     int64 // the toolkit's RecordsSucceeded metric, summed (a redelivered record counts again)
 	// AppMetrics are the sums of the function's own EMF metrics (those that
 	// are not the toolkit's), for an application other than the example.
 	AppMetrics        map[string]float64
@@ -363,6 +365,9 @@ func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.D
 	s.DuplicatesSkipped = int64(m[config.MetricDuplicatesSkipped])
 	s.LateMetric = int64(m[config.MetricLateRecords])
 	s.Fires, s.FireErrors = p.Fires.Load(), p.FireErrors.Load()
+	if e, ok := p.lastFireError.Load().(string); ok {
+		s.LastFireError = e
+	}
 	s.SinkCalls, s.SinkTime = p.Sink.Calls.Load(), time.Duration(p.Sink.Busy.Load())
 	cfg := p.Poller.Config()
 	s.Shards, s.Factor, s.BatchSize = p.Stack.Stream.ShardCount, cfg.ParallelizationFactor, cfg.BatchSize
@@ -392,7 +397,7 @@ func (s Summary) Print(w io.Writer) {
 			[2]string{"applied (state table)", fmt.Sprintf("%d readings in %d (sensor, minute) windows", s.Applied, s.Windows)},
 			[2]string{"results published", fmt.Sprintf("%d final results and %d corrections for %d windows (the rest wait for the watermark)", s.FinalResults, s.Corrections, s.ResultWindows)},
 			[2]string{"late (side output)", fmt.Sprintf("%d records", s.Late)},
-			[2]string{"schedule", fmt.Sprintf("%d fire requests (%d failed)", s.Fires, s.FireErrors)})
+			[2]string{"schedule", fireText(s)})
 	} else {
 		rows = append(rows,
 			[2]string{"succeeded (function)", fmt.Sprintf("%d records (the toolkit's %s metric)", s.Succeeded, contract.MetricRecordsSucceeded)},
@@ -538,4 +543,18 @@ func (p *Pipeline) failedObjects() map[string]contract.FailedBatchObject {
 		}
 		token = list.NextContinuationToken
 	}
+}
+
+// fireText reports the schedule's fire requests, with the last failure's
+// reason so that a failing schedule says why.
+func fireText(s Summary) string {
+	t := fmt.Sprintf("%d fire requests (%d failed)", s.Fires, s.FireErrors)
+	if s.LastFireError != "" {
+		e := strings.TrimSpace(s.LastFireError)
+		if len(e) > 300 {
+			e = e[:300] + "..."
+		}
+		t += "; last failure: " + e
+	}
+	return t
 }
