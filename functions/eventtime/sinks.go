@@ -85,24 +85,10 @@ func (s *KinesisSink[K, A]) Publish(ctx context.Context, results []Result[K, A])
 		}
 		var out struct {
 			FailedRecordCount int
-			Records           []struct {
-				SequenceNumber string
-				ErrorCode      string
-				ErrorMessage   string
-			}
+			Records           []entryStatus
 		}
 		err := s.Client.Call(ctx, "PutRecords", in, &out)
-		if err == nil && len(out.Records) != len(recs) {
-			err = fmt.Errorf("eventtime: PutRecords answered %d records for %d", len(out.Records), len(recs))
-		}
-		for j, i := range idx {
-			switch {
-			case err != nil:
-				errs[i] = err
-			case out.Records[j].ErrorCode != "":
-				errs[i] = fmt.Errorf("eventtime: Kinesis refused result %s: %s: %s", results[i].ID, out.Records[j].ErrorCode, out.Records[j].ErrorMessage)
-			}
-		}
+		setEntryErrors(errs, idx, err, out.Records, "Kinesis", func(i int) string { return results[i].ID })
 	}
 	return errs
 }
@@ -164,26 +150,33 @@ func (s *EventBridgeSink[K, A]) Publish(ctx context.Context, results []Result[K,
 		}
 		var out struct {
 			FailedEntryCount int
-			Entries          []struct {
-				EventId      string
-				ErrorCode    string
-				ErrorMessage string
-			}
+			Entries          []entryStatus
 		}
 		err := s.Client.Call(ctx, "PutEvents", map[string]any{"Entries": ents}, &out)
-		if err == nil && len(out.Entries) != len(ents) {
-			err = fmt.Errorf("eventtime: PutEvents answered %d entries for %d", len(out.Entries), len(ents))
-		}
-		for j, i := range idx {
-			switch {
-			case err != nil:
-				errs[i] = err
-			case out.Entries[j].ErrorCode != "":
-				errs[i] = fmt.Errorf("eventtime: EventBridge refused result %s: %s: %s", results[i].ID, out.Entries[j].ErrorCode, out.Entries[j].ErrorMessage)
-			}
-		}
+		setEntryErrors(errs, idx, err, out.Entries, "EventBridge", func(i int) string { return results[i].ID })
 	}
 	return errs
+}
+
+// entryStatus is one entry of a PutRecords or PutEvents answer: an error code
+// for an entry the service refused (the rest of the entry is not needed).
+type entryStatus struct{ ErrorCode, ErrorMessage string }
+
+// setEntryErrors sets errs[idx[j]] for the j-th entry of one batch call: the
+// call's error for every entry, an error for an answer that does not have one
+// status per entry sent, or the entry's own refusal.
+func setEntryErrors(errs []error, idx []int, err error, out []entryStatus, service string, id func(int) string) {
+	if err == nil && len(out) != len(idx) {
+		err = fmt.Errorf("eventtime: %s answered %d entries for %d", service, len(out), len(idx))
+	}
+	for j, i := range idx {
+		switch {
+		case err != nil:
+			errs[i] = err
+		case out[j].ErrorCode != "":
+			errs[i] = fmt.Errorf("eventtime: %s refused result %s: %s: %s", service, id(i), out[j].ErrorCode, out[j].ErrorMessage)
+		}
+	}
 }
 
 // ErrLate is the reason of a late record in the quarantine (errors.Is).
