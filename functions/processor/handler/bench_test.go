@@ -180,6 +180,32 @@ func BenchmarkDomain(b *testing.B) {
 	reportPerRecord(b, len(recs))
 }
 
+// BenchmarkEngine is the engine's share of BenchmarkPipeline: the batch's
+// engine records (decoded once, beforehand) through Engine.Process on the
+// no-I/O store.
+func BenchmarkEngine(b *testing.B) {
+	payload, gen := benchEvent(b)
+	h := benchHandler(b, gen)
+	recs, err := kinesisbatch.DecodeEvent(payload)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := h.pool.Get().(*engineState)
+	for _, r := range recs {
+		rd, err := decode(st.dec, r.Data, gen.UnixMilli())
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.recs = append(st.recs, eventtime.Record[string, eventtime.Fixed]{Hash: rd.EventIDHash, Key: rd.SensorID, EventTime: rd.EventTime, Value: eventtime.Fixed(rd.Temperature), Payload: r.Data})
+	}
+	measure(b, func() {
+		if out := h.process(context.Background(), recs[0].ShardID(), st.recs); out.FirstFailed() >= 0 || out.Applied != len(st.recs) {
+			b.Fatalf("%+v", out)
+		}
+	})
+	reportPerRecord(b, len(recs))
+}
+
 // BenchmarkEncodingJSON is the reference point the targets are stated against: lambda.Start's
 // encoding/json into events.KinesisEvent, then encoding/json per reading and
 // the same grouping, with maps.
