@@ -19,7 +19,6 @@ import (
 	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
-	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/emulator"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
@@ -156,10 +155,9 @@ func TestRedeliveryWithDifferentBatchBoundaries(t *testing.T) {
 	c, table := dynamo(t)
 	r := newLiveRig(t, c, table, 1)
 	recs := liveRecords(800, 25, 2)
-	win, _ := sensor.NewWindows(time.Minute)
 	// First delivery: one window fails (partial batch response).
 	victim := recs[300]
-	vkey := [2]string{victim.SensorID, sensor.FormatWindowStart(win.Start(victim.EventTime.UnixMilli()))}
+	vkey := [2]string{victim.SensorID, windowStart(minuteStart(victim.EventTime.UnixMilli()))}
 	r.store.setHook(func(k [2]string, _ int) error {
 		if k == vkey {
 			return throttled()
@@ -169,7 +167,7 @@ func TestRedeliveryWithDifferentBatchBoundaries(t *testing.T) {
 	failedSeqs := r.invokeLive(t, recs)
 	var want []string
 	for _, rec := range recs {
-		if rec.SensorID == vkey[0] && sensor.FormatWindowStart(win.Start(rec.EventTime.UnixMilli())) == vkey[1] {
+		if rec.SensorID == vkey[0] && windowStart(minuteStart(rec.EventTime.UnixMilli())) == vkey[1] {
 			want = append(want, rec.Sequence)
 		}
 	}
@@ -307,13 +305,12 @@ func TestAHungWriteIsReportedBeforeTheDeadline(t *testing.T) {
 	c, table := dynamo(t)
 	r := newLiveRig(t, c, table, 5)
 	recs := liveRecords(300, 10, 7)
-	win, _ := sensor.NewWindows(time.Minute)
 	victim := recs[42]
-	r.store.block = [2]string{victim.SensorID, sensor.FormatWindowStart(win.Start(victim.EventTime.UnixMilli()))}
+	r.store.block = [2]string{victim.SensorID, windowStart(minuteStart(victim.EventTime.UnixMilli()))}
 	var want []string
 	var rest []workload.Record
 	for _, rec := range recs {
-		if rec.SensorID == r.store.block[0] && sensor.FormatWindowStart(win.Start(rec.EventTime.UnixMilli())) == r.store.block[1] {
+		if rec.SensorID == r.store.block[0] && windowStart(minuteStart(rec.EventTime.UnixMilli())) == r.store.block[1] {
 			want = append(want, rec.Sequence)
 		} else {
 			rest = append(rest, rec)
@@ -348,9 +345,8 @@ func TestKPLAggregatedBatchAppliedExactlyOnce(t *testing.T) {
 	if len(agg) != 24 {
 		t.Fatalf("%d aggregated records, want 24", len(agg))
 	}
-	win, _ := sensor.NewWindows(time.Minute)
 	victim := readings[310]
-	vkey := [2]string{victim.SensorID, sensor.FormatWindowStart(win.Start(victim.EventTime.UnixMilli()))}
+	vkey := [2]string{victim.SensorID, windowStart(minuteStart(victim.EventTime.UnixMilli()))}
 	r.store.setHook(func(k [2]string, _ int) error {
 		if k == vkey {
 			return throttled()
@@ -361,7 +357,7 @@ func TestKPLAggregatedBatchAppliedExactlyOnce(t *testing.T) {
 	// The Kinesis records holding a reading of the failed window, each once.
 	var want []string
 	for i, rd := range readings {
-		if rd.SensorID == vkey[0] && sensor.FormatWindowStart(win.Start(rd.EventTime.UnixMilli())) == vkey[1] {
+		if rd.SensorID == vkey[0] && windowStart(minuteStart(rd.EventTime.UnixMilli())) == vkey[1] {
 			if s := agg[i/25].Sequence; len(want) == 0 || want[len(want)-1] != s {
 				want = append(want, s)
 			}
@@ -382,3 +378,6 @@ func TestKPLAggregatedBatchAppliedExactlyOnce(t *testing.T) {
 	}
 	checkTotals(t, dynamoStore(t, c, table), readings)
 }
+
+// minuteStart is the start (Unix ms) of the 1-minute window holding ms.
+func minuteStart(ms int64) int64 { return ms - ms%60_000 }

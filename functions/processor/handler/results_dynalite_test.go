@@ -15,7 +15,6 @@ import (
 	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
 	"github.com/streamproc/streamproc/functions/processor/handler"
-	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
 
@@ -99,7 +98,7 @@ func TestEngineOnDynalite(t *testing.T) {
 		if r.Revision != 0 {
 			t.Errorf("correction %s: no record arrived late", r.ID)
 		}
-		got[[2]string{r.Key, sensor.FormatWindowStart(r.Window.Start)}] = r
+		got[[2]string{r.Key, windowStart(r.Window.Start)}] = r
 	}
 	fired := 0
 	for k, w := range want {

@@ -1,9 +1,9 @@
 // Package sensor is the example pipeline's domain: it decodes and validates
-// sensor readings from Kinesis record payloads, assigns them to event-time
-// windows and merges them into per-(sensor, window) aggregates.
+// sensor readings from Kinesis record payloads into what the event-time
+// engine keys, times and aggregates (functions/eventtime).
 //
-// It has no AWS dependencies. The hot path (Decoder.Decode, Batcher.Add) does
-// not allocate per record once warm: the reading parser is hand-written for
+// It has no AWS dependencies. The hot path (Decoder.Decode) does not
+// allocate per record once warm: the reading parser is hand-written for
 // the flat reading object, numbers become fixed-point integers (Micro), event
 // ids are reduced to a 64-bit hash, and sensor ids are interned.
 package sensor
