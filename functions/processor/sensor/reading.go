@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/streamproc/streamproc/functions/eventtime"
 )
 
 // Reading is one decoded, validated sensor reading. Its input is a JSON object
@@ -465,8 +467,8 @@ func number(s *scanner, field string) (Micro, error) {
 	if err != nil {
 		return 0, invalid(field, err.Error())
 	}
-	m, ok := parseFixed(num)
-	if !ok {
+	m, err := eventtime.ParseFixed(string(num))
+	if err != nil {
 		return 0, invalid(field, quoteShort(num)+" is out of range")
 	}
 	return m, nil
