@@ -15,6 +15,7 @@ import (
 	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
 	"github.com/streamproc/streamproc/functions/processor/handler"
+	"github.com/streamproc/streamproc/internal/emulator/dynamotest"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
 
@@ -43,7 +44,7 @@ func (l *resultLog) PutLate(_ context.Context, ls []eventtime.LateRecord[string]
 }
 
 func TestEngineOnDynalite(t *testing.T) {
-	c, _ := dynamo(t)
+	c, _ := dynamotest.StateTable(t)
 	table := "engine-state"
 	if err := eventtime.CreateDynamoTable(context.Background(), c, table); err != nil {
 		t.Fatal(err)
