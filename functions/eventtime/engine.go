@@ -447,8 +447,8 @@ func (e *Engine[K, V, A]) parallel(n int, f func(i int)) {
 
 // batchScratch is the memory of one Process call, kept for the next one
 // (Engine.scratch): grouping a 6 MB event of 8,000 records otherwise
-// allocates ~700 KB of slabs per call, and the garbage collector's cycles
-// that this memory causes cost more than the grouping.
+// allocates ~700 KB of slabs per call; reused, the engine's share of that
+// event takes about a sixth less CPU (BenchmarkEngine).
 type batchScratch[K comparable] struct {
 	byKey               map[K]int
 	perKey, sizes, link []int // per key: its newest group; per group: entries, the key's previous group

@@ -87,7 +87,8 @@ var ErrConflict = errors.New("eventtime: window changed since it was read")
 // memory, for tests and single-process use) and DynamoStore.
 type Store interface {
 	// GetWindows reads the current state of each key (strongly consistent);
-	// a window not stored reads as the zero WindowState.
+	// a window not stored reads as the zero WindowState. keys is only valid
+	// during the call: the engine reuses its array.
 	GetWindows(ctx context.Context, keys []WindowKey) ([]WindowState, error)
 	// PutWindow stores s for k if the stored version is s.Version (0: not
 	// stored) and returns the new version; otherwise it returns an error
