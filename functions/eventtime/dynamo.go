@@ -186,6 +186,7 @@ func encodeWindow(k WindowKey, s WindowState, version int64, ttl int64) item {
 			pc = 1
 		}
 		it["p_closed"] = nAttr(pc)
+		it["p_at"] = nAttr(p.ReservedAt)
 	}
 	it[DynamoTTL] = nAttr(ttl)
 	return it
@@ -209,7 +210,7 @@ func decodeWindow(it item) (WindowState, error) {
 	s.Closed = it.int("closed") == 1
 	s.DataVersion, s.PublishedData, s.Revisions = it.int("dv"), it.int("pdv"), it.int("revs")
 	if rev, ok := it.num("p_rev"); ok {
-		s.Pending = &PendingResult{Revision: rev, DataVersion: it.int("p_dv"), Agg: it["p_agg"].B, Closed: it.int("p_closed") == 1}
+		s.Pending = &PendingResult{Revision: rev, DataVersion: it.int("p_dv"), Agg: it["p_agg"].B, Closed: it.int("p_closed") == 1, ReservedAt: it.int("p_at")}
 	}
 	return s, nil
 }

@@ -88,6 +88,14 @@ type Config[K ~string, V any, A Aggregate[A, V]] struct {
 	// writes within one call; past it the records fail transiently.
 	// Default: 8
 	MaxConflictRetries int
+	// PendingTimeout is how long a result reserved by one firing is left
+	// to it: firings that overlap it (every batch fires) do not publish it
+	// again, so that it is delivered once; after this, any firing publishes
+	// it again (the reserving one failed or its function ended). A shorter
+	// value delivers a result whose publishing failed sooner, and a copy of
+	// a slow one more often.
+	// Default: 1 minute
+	PendingTimeout time.Duration
 	// MaxWindowBytes bounds a window's state: 8 bytes per applied or late
 	// record plus the encoded aggregate (twice while a result is pending).
 	// DynamoDB's item limit is 400 KB.
@@ -143,6 +151,9 @@ func New[K ~string, V any, A Aggregate[A, V]](cfg Config[K, V, A]) (*Engine[K, V
 	}
 	if cfg.MaxConflictRetries <= 0 {
 		cfg.MaxConflictRetries = 8
+	}
+	if cfg.PendingTimeout <= 0 {
+		cfg.PendingTimeout = time.Minute
 	}
 	if cfg.MaxWindowBytes <= 0 {
 		cfg.MaxWindowBytes = 350_000

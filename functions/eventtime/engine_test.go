@@ -319,6 +319,9 @@ func (r run) check(t *testing.T, base eventtime.Store, windows func() map[eventt
 	clk.now += 2*r.idle.Milliseconds() + 1
 	or.fire(clk.now)
 	for i := 0; ; i++ {
+		// Each round a minute later: results whose reserving firing
+		// failed to publish them are taken over (PendingTimeout).
+		clk.now += time.Minute.Milliseconds()
 		fs, err := eng.Fire(ctx)
 		if err == nil && fs.Published == 0 {
 			break
@@ -581,5 +584,68 @@ func TestWindowFull(t *testing.T) {
 	o = eng.Process(ctx, "s", batch("d", 40, t0+3))
 	if o.FirstFailed() >= 0 || o.Late != 40 || len(out.late) != 40 {
 		t.Fatalf("late records for a full window: %+v, %d late outputs", o, len(out.late))
+	}
+}
+
+// TestOverlappingFiringsPublishOnce: a firing that overlaps another (every
+// batch fires) leaves the result that one reserved to it; when its
+// publishing failed, a firing PendingTimeout later takes the result over and
+// publishes it.
+func TestOverlappingFiringsPublishOnce(t *testing.T) {
+	a, _ := eventtime.Tumbling(time.Minute)
+	clk := &clock{now: t0 + 10_000}
+	var (
+		eng        *eventtime.Engine[string, eventtime.Fixed, eventtime.Stats]
+		calls      int
+		overlapped eventtime.FireStats
+		delivered  []string
+	)
+	results := eventtime.ResultSinkFunc[string, eventtime.Stats](func(ctx context.Context, rs []eventtime.Result[string, eventtime.Stats]) []error {
+		calls++
+		errs := make([]error, len(rs))
+		if calls == 1 {
+			// Another firing while this one publishes; then this one fails.
+			var err error
+			if overlapped, err = eng.Fire(ctx); err != nil {
+				t.Errorf("overlapping firing: %v", err)
+			}
+			for i := range errs {
+				errs[i] = errInjected
+			}
+			return errs
+		}
+		for _, r := range rs {
+			delivered = append(delivered, r.ID)
+		}
+		return errs
+	})
+	var err error
+	eng, err = eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
+		Windows: a, Store: eventtime.NewMemoryStore(), Results: results, Late: &sinks{}, Now: clk.Now,
+		IdleTimeout: time.Minute, PendingTimeout: 30 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The second record moves the watermark past the first one's window:
+	// the batch's firing reserves its result, and fails to publish it.
+	o := eng.Process(ctx, "s", []eventtime.Record[string, eventtime.Fixed]{{ID: "r1", Key: "k", EventTime: t0 + 1, Value: 1}, {ID: "r2", Key: "k", EventTime: t0 + 61_000, Value: 1}})
+	if o.FirstFailed() >= 0 || !errors.Is(o.FireErr, errInjected) {
+		t.Fatalf("process: %+v, want the injected publishing failure", o)
+	}
+	if overlapped.Published != 0 || overlapped.Due != 1 {
+		t.Errorf("the overlapping firing: %+v, want the due window left to the firing that reserved it", overlapped)
+	}
+	clk.now += 29_000
+	if fs, err := eng.Fire(ctx); err != nil || fs.Published != 0 {
+		t.Errorf("within PendingTimeout: %+v %v, want nothing published", fs, err)
+	}
+	clk.now += 1_000
+	if fs, err := eng.Fire(ctx); err != nil || fs.Published != 1 {
+		t.Errorf("at PendingTimeout: %+v %v, want the result taken over and published", fs, err)
+	}
+	if fs, err := eng.Fire(ctx); err != nil || fs.Published != 0 || len(delivered) != 1 {
+		t.Errorf("after: %+v %v, delivered %v; want one delivery", fs, err, delivered)
 	}
 }

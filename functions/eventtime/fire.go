@@ -28,7 +28,10 @@ type FireStats struct {
 // write that may also close it); the reserved results are published together
 // (the sinks batch them: 500 per PutRecords, 10 per PutEvents); each window
 // then confirms what was published. A retry at any point publishes the same
-// revision with the same content, so each revision has one content.
+// revision with the same content, so each revision has one content. A
+// reserved result belongs to the firing that reserved it for
+// Config.PendingTimeout: overlapping firings leave it alone, later ones take
+// it over and publish it again.
 func (e *Engine[K, V, A]) Fire(ctx context.Context) (FireStats, error) {
 	var fs FireStats
 	wms, err := e.cfg.Store.GetWatermarks(ctx)
@@ -59,9 +62,11 @@ func (e *Engine[K, V, A]) Fire(ctx context.Context) (FireStats, error) {
 	}
 
 	// 1. Reserve.
+	now := e.cfg.Now().UnixMilli()
 	closed := make([]bool, len(due))
+	mine := make([]bool, len(due))
 	errs := make([]error, len(due))
-	e.parallel(len(due), func(i int) { states[i], closed[i], errs[i] = e.reserve(ctx, due[i], states[i], w) })
+	e.parallel(len(due), func(i int) { states[i], closed[i], mine[i], errs[i] = e.reserve(ctx, due[i], states[i], w, now) })
 	var (
 		results []Result[K, A]
 		owners  []int
@@ -71,7 +76,7 @@ func (e *Engine[K, V, A]) Fire(ctx context.Context) (FireStats, error) {
 			fs.Closed++
 		}
 		p := states[i].Pending
-		if errs[i] != nil || p == nil {
+		if errs[i] != nil || p == nil || !mine[i] {
 			continue
 		}
 		agg, derr := e.cfg.Codec.Decode(p.Agg)
@@ -135,8 +140,10 @@ func (e *Engine[K, V, A]) publish(ctx context.Context, results []Result[K, A]) (
 
 // reserve brings k's state st (as read) to the point where its next result,
 // if any, is Pending, and returns that state; closed reports that this call
-// closed the window.
-func (e *Engine[K, V, A]) reserve(ctx context.Context, k WindowKey, st WindowState, w int64) (out WindowState, closed bool, err error) {
+// closed the window, mine that this firing is to publish the pending
+// result: it reserved it at processing time now, or the reservation is
+// older than PendingTimeout.
+func (e *Engine[K, V, A]) reserve(ctx context.Context, k WindowKey, st WindowState, w, now int64) (out WindowState, closed, mine bool, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("eventtime: panic firing %s %s: %v", k.Key, k.Window, v)
@@ -152,39 +159,47 @@ func (e *Engine[K, V, A]) reserve(ctx context.Context, k WindowKey, st WindowSta
 			// late redelivery of its records is late here too. Before that
 			// a writer may still be creating it: leave it.
 			if !e.closedAt(k.Window, w) {
-				return st, false, nil
+				return st, false, false, nil
 			}
 			next = WindowState{Closed: true}
 		case st.Done():
 			// Listed although done: the store's index entry outlived the
 			// window's last write. Write the state again to drop it.
 		case st.Pending != nil:
-			return st, false, nil // reserved earlier, not confirmed: publish it again
+			// Reserved earlier, not confirmed: the reserving firing is
+			// publishing it, or failed to. Past PendingTimeout this firing
+			// takes it over (one firing of those that find it stale).
+			if now-st.Pending.ReservedAt < e.cfg.PendingTimeout.Milliseconds() {
+				return st, false, false, nil
+			}
+			p := *st.Pending
+			p.ReservedAt = now
+			next.Pending = &p
 		default:
 			publish := st.DataVersion > st.PublishedData && k.Window.End <= w
 			closing := !st.Closed && e.closedAt(k.Window, w)
 			if !publish && !closing {
-				return st, false, nil
+				return st, false, false, nil
 			}
 			next.Closed = st.Closed || closing
 			if publish {
-				next.Pending = &PendingResult{Revision: st.Revisions, DataVersion: st.DataVersion, Agg: st.Agg, Closed: next.Closed}
+				next.Pending = &PendingResult{Revision: st.Revisions, DataVersion: st.DataVersion, Agg: st.Agg, Closed: next.Closed, ReservedAt: now}
 			}
 		}
 		v, perr := e.cfg.Store.PutWindow(ctx, k, next)
 		if perr == nil {
 			next.Version = v
-			return next, next.Closed && !st.Closed, nil
+			return next, next.Closed && !st.Closed, next.Pending != nil, nil
 		}
 		if !errors.Is(perr, ErrConflict) {
-			return st, false, fmt.Errorf("eventtime: storing %s %s: %w", k.Key, k.Window, perr)
+			return st, false, false, fmt.Errorf("eventtime: storing %s %s: %w", k.Key, k.Window, perr)
 		}
 		if conflicts++; conflicts > e.cfg.MaxConflictRetries {
-			return st, false, fmt.Errorf("eventtime: firing %s %s: still conflicting after %d re-reads: %w", k.Key, k.Window, conflicts-1, perr)
+			return st, false, false, fmt.Errorf("eventtime: firing %s %s: still conflicting after %d re-reads: %w", k.Key, k.Window, conflicts-1, perr)
 		}
 		cur, gerr := e.cfg.Store.GetWindows(ctx, []WindowKey{k})
 		if gerr != nil {
-			return st, false, fmt.Errorf("eventtime: re-reading %s %s: %w", k.Key, k.Window, gerr)
+			return st, false, false, fmt.Errorf("eventtime: re-reading %s %s: %w", k.Key, k.Window, gerr)
 		}
 		st = cur[0]
 	}

@@ -57,6 +57,8 @@ type PendingResult struct {
 	// Closed: the window was closed when the result was reserved, so this
 	// is its last revision.
 	Closed bool
+	// ReservedAt is the processing time of the reservation (Unix ms).
+	ReservedAt int64
 }
 
 // ShardState is the stored watermark state of one shard.
