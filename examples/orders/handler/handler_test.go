@@ -157,10 +157,7 @@ func TestHoppingWindowsByHand(t *testing.T) {
 	}
 
 	// Order "a" (10:00:30) is in the windows starting 09:56 to 10:00.
-	var wins []eventtime.Window
-	for _, w := range mustHopping(t).Assign(at("10:00:30").UnixMilli(), nil) {
-		wins = append(wins, w)
-	}
+	wins := mustHopping(t).Assign(at("10:00:30").UnixMilli(), nil)
 	if len(wins) != 5 || wins[0].StartTime() != at("09:56:00") || wins[4].StartTime() != at("10:00:00") {
 		t.Fatalf("order a is in windows %v, want the 5 starting 09:56 to 10:00", wins)
 	}

@@ -147,15 +147,15 @@ func setup(ctx context.Context) (lambda.Handler, error) {
 	// cost most of the INIT time of this small function.
 	db, err := awsjson.NewFromEnv(awsjson.DynamoDB)
 	if err != nil {
-		return nil, fmt.Errorf("DynamoDB client: %w", err)
+		return nil, fmt.Errorf("client for DynamoDB: %w", err)
 	}
 	kin, err := awsjson.NewFromEnv(awsjson.Kinesis)
 	if err != nil {
-		return nil, fmt.Errorf("Kinesis client: %w", err)
+		return nil, fmt.Errorf("client for Kinesis: %w", err)
 	}
 	sqs, err := awsjson.NewFromEnv(awsjson.SQS)
 	if err != nil {
-		return nil, fmt.Errorf("SQS client: %w", err)
+		return nil, fmt.Errorf("client for SQS: %w", err)
 	}
 	store, err := eventtime.NewDynamoStore(db, eventtime.DynamoConfig{Table: table, AllowedLateness: lateness})
 	if err != nil {
