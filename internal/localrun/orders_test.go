@@ -128,6 +128,10 @@ func TestOrdersApp(t *testing.T) {
 			revs[k], latest[k] = m.Revision, v
 		}
 	}
+	if len(msgs) > 0 {
+		b, _ := json.Marshal(msgs[len(msgs)/2])
+		t.Logf("a result on the results stream: %s", b)
+	}
 	wrong := 0
 	for c, byStart := range want.windows {
 		for ws, v := range byStart {
@@ -143,8 +147,8 @@ func TestOrdersApp(t *testing.T) {
 	if len(finals) != 0 {
 		t.Errorf("%d (customer, window) results for windows the watermark did not pass or that hold no order", len(finals))
 	}
-	t.Logf("%d lines: %d unique orders on time, %d late, %d resends, %d invalid; %d (customer, window) final results expected up to the watermark %s, %d published",
-		want.lines, want.onTime, want.late, want.resends, want.invalid, want.count(), time.UnixMilli(want.watermark).UTC().Format(time.RFC3339Nano), s.FinalResults)
+	t.Logf("%d lines: %d unique orders on time, %d late, %d resends, %d invalid; %d (customer, window) final results expected up to the watermark %s, %d published (%d messages)",
+		want.lines, want.onTime, want.late, want.resends, want.invalid, want.count(), time.UnixMilli(want.watermark).UTC().Format(time.RFC3339Nano), s.FinalResults, s.ResultMessages)
 	if wrong > 0 {
 		t.Errorf("%d of %d windows wrong", wrong, want.count())
 	}

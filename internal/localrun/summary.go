@@ -271,9 +271,11 @@ type Summary struct {
 	Aggregates bool
 	Applied    int64 // readings counted in the stored windows
 	Windows    int   // windows in the state table
-	// Results on the results stream: final results (revision 0), numbered
-	// corrections, and the windows they cover.
-	FinalResults, Corrections, ResultWindows int
+	// Results on the results stream, distinct by id: final results
+	// (revision 0), numbered corrections, and the windows they cover;
+	// ResultMessages counts the messages, a result delivered twice (a
+	// firing retried or overlapping another) counting again.
+	FinalResults, Corrections, ResultWindows, ResultMessages int
 	// Late is the distinct records in the late output (LateRecords counts
 	// what the function reported, a redelivery counting again).
 	Late, LateMetric int64
@@ -368,8 +370,13 @@ func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.D
 		if err != nil {
 			return Summary{}, err
 		}
-		windows := map[string]bool{}
+		windows, ids := map[string]bool{}, map[string]bool{}
+		s.ResultMessages = len(rs)
 		for _, r := range rs {
+			if ids[r.ID] {
+				continue // delivered again (the sinks are at least once)
+			}
+			ids[r.ID] = true
 			if r.Revision == 0 {
 				s.FinalResults++
 			} else {
@@ -429,8 +436,12 @@ func (s Summary) Print(w io.Writer) {
 		rate = float64(s.Poller.AcknowledgedRecords+s.Poller.DroppedRecords) / s.Elapsed.Seconds()
 	}
 	rows := [][2]string{{"produced", fmt.Sprint(s.Produced)}}
+	published := fmt.Sprintf("%d final results and %d corrections for %d windows (the rest wait for the watermark)", s.FinalResults, s.Corrections, s.ResultWindows)
+	if again := s.ResultMessages - s.FinalResults - s.Corrections; again > 0 {
+		published += fmt.Sprintf("; %d delivered twice (at least once: consumers keep the first of each id)", again)
+	}
 	results := [][2]string{
-		{"results published", fmt.Sprintf("%d final results and %d corrections for %d windows (the rest wait for the watermark)", s.FinalResults, s.Corrections, s.ResultWindows)},
+		{"results published", published},
 		{"late (side output)", fmt.Sprintf("%d records", s.Late)},
 		{"schedule", fireText(s)},
 	}
