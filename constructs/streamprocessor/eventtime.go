@@ -88,6 +88,14 @@ type EventTime struct {
 	Alarms []awscloudwatch.IAlarm
 }
 
+// The event-time alarms' kinds: alarm names are "<prefix>-<kind>" and
+// construct ids "<kind>Alarm", as for the construct's own alarms.
+const (
+	kindWatermarkLag    AlarmKind = "WatermarkLag"
+	kindPublishFailures AlarmKind = "PublishFailures"
+	kindLateRecords     AlarmKind = "LateRecords"
+)
+
 // fireRequest is the schedule's payload (eventtime.FireRequest).
 var fireRequest = map[string]interface{}{"eventtime": "fire"}
 
@@ -220,40 +228,43 @@ func (sp *StreamProcessor) addEventTimeMonitoring(scope constructs.Construct, p 
 		lagThreshold = awscdk.Duration_Millis(jsii.Number(*p.OutOfOrderness.ToMilliseconds(nil) + *p.AllowedLateness.ToMilliseconds(nil) +
 			*p.IdleTimeout.ToMilliseconds(nil) + 10*60*1000))
 	}
-	et.Alarms = append(et.Alarms,
-		awscloudwatch.NewAlarm(scope, jsii.String("WatermarkLagAlarm"), &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String("The stream watermark trails processing time: windows are not closing (a stuck shard, or no firing)."),
-			Metric:             lag,
-			Threshold:          lagThreshold.ToMilliseconds(nil),
-			EvaluationPeriods:  jsii.Number(3),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			TreatMissingData:   missing,
-		}),
-		awscloudwatch.NewAlarm(scope, jsii.String("PublishFailuresAlarm"), &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String("Final results could not be published in two 5-minute periods in a row: check the result sink and the function's logs."),
-			Metric:             failures,
-			Threshold:          jsii.Number(1),
-			EvaluationPeriods:  jsii.Number(2),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		}),
-	)
+	specs := []alarmSpec{{
+		Kind: kindWatermarkLag, Metric: lag, Threshold: *lagThreshold.ToMilliseconds(nil),
+		Comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, Evaluation: 3, Datapoints: 3, Missing: missing,
+		What:       "The stream watermark trails processing time: windows are not closing, so final results are late.",
+		Runbook:    "Find the shard that holds it back (iterator age per shard, the function's errors); check that the fire schedule invokes the function; an idle shard stops counting after the idle timeout.",
+		Annotation: "WatermarkLag alarm",
+	}, {
+		Kind: kindPublishFailures, Metric: failures, Threshold: 1,
+		Comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, Evaluation: 2, Datapoints: 2, Missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
+		What:       "Final results could not be published in two 5-minute periods in a row.",
+		Runbook:    "Check the result stream or bus (throttling, permissions, KMS) and the function's logs ('firing windows'); reserved results are published again by the next firing.",
+		Annotation: "PublishFailures alarm",
+	}}
 	if t := p.LateRecordsThreshold; t != nil {
-		et.Alarms = append(et.Alarms, awscloudwatch.NewAlarm(scope, jsii.String("LateRecordsAlarm"), &awscloudwatch.AlarmProps{
-			AlarmDescription:   jsii.String("More records than expected arrived after their window closed: raise the allowed lateness or the out-of-orderness, or check the producers' clocks."),
-			Metric:             late,
-			Threshold:          t,
-			EvaluationPeriods:  jsii.Number(1),
-			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
-			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-		}))
+		specs = append(specs, alarmSpec{
+			Kind: kindLateRecords, Metric: late, Threshold: *t,
+			Comparison: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, Evaluation: 1, Datapoints: 1, Missing: awscloudwatch.TreatMissingData_NOT_BREACHING,
+			What:       "More records than expected arrived after their window closed; they are in the late output.",
+			Runbook:    "Raise the allowed lateness or the out-of-orderness, or check the producers' clocks; redrive the late output if the records still matter.",
+			Annotation: "LateRecords alarm",
+		})
 	}
-	for _, a := range et.Alarms {
-		sp.Monitoring().AddAlarm(a)
+	mon := sp.Monitoring()
+	lines := map[AlarmKind][]*awscloudwatch.HorizontalAnnotation{}
+	if !mon.disabled {
+		for _, spec := range specs {
+			a := spec.build(scope, mon.prefix)
+			et.Alarms = append(et.Alarms, a)
+			mon.AddAlarm(a)
+			lines[spec.Kind] = []*awscloudwatch.HorizontalAnnotation{{
+				Value: jsii.Number(spec.Threshold), Label: jsii.String(spec.Annotation + ": " + thresholdText(spec)), Color: jsii.String(colorAlarmLine),
+			}}
+		}
 	}
-	sp.Monitoring().AddWidgets(
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Watermark lag (ms)"), Left: &[]awscloudwatch.IMetric{lag}, Width: jsii.Number(8)}),
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Late records"), Left: &[]awscloudwatch.IMetric{late}, Width: jsii.Number(8)}),
-		awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{Title: jsii.String("Results published / failures"), Left: &[]awscloudwatch.IMetric{published, failures}, Width: jsii.Number(8)}),
+	mon.AddWidgets(
+		graph("Watermark lag (ms)", 8, []awscloudwatch.IMetric{lag}, nil, lines[kindWatermarkLag], nil),
+		graph("Late records", 8, []awscloudwatch.IMetric{late}, nil, lines[kindLateRecords], nil),
+		graph("Results published / failures", 8, []awscloudwatch.IMetric{published, failures}, nil, lines[kindPublishFailures], nil),
 	)
 }

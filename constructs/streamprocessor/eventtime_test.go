@@ -123,6 +123,20 @@ func TestEventTime(t *testing.T) {
 			t.Errorf("no graph of %s", metric)
 		}
 	}
+	// Named and described like the construct's own alarms, thresholds drawn.
+	for _, a := range resources(tmpl, "AWS::CloudWatch::Alarm") {
+		props := a["Properties"].(m)
+		raw, _ := json.Marshal(props)
+		if strings.Contains(string(raw), contract.MetricPublishFailures) {
+			if name, _ := props["AlarmName"].(string); !strings.HasSuffix(name, "-PublishFailures") || !strings.Contains(props["AlarmDescription"].(string), "Runbook: ") {
+				t.Errorf("publish-failures alarm named %q, described %q: want <prefix>-PublishFailures and a runbook", name, props["AlarmDescription"])
+			}
+		}
+	}
+	if !strings.Contains(string(dashboards), `WatermarkLag alarm: \u003e 17m20s\",\"value\":1040000`) {
+		i := strings.Index(string(dashboards), "WatermarkLag alarm")
+		t.Errorf("the watermark-lag graph lacks its threshold line: %.200s", string(dashboards)[max(i, 0):])
+	}
 
 	// Invalid props: every problem listed.
 	func() {

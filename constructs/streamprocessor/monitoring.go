@@ -395,6 +395,7 @@ func compositeAlarm(scope constructs.Construct, prefix string, m *Monitoring, pa
 			"The notification names the alarms that triggered it; each one's description has its runbook."),
 		AlarmRule: &anyOfRule{m: m},
 	})
+	c.Node().AddValidation(&compositeLimit{m: m})
 	if page != nil {
 		action := awscloudwatchactions.NewSnsAction(page)
 		c.AddAlarmAction(action)
@@ -420,6 +421,23 @@ func (r *anyOfRule) Produce(awscdk.IResolveContext) *string {
 		rules = append(rules, awscloudwatch.AlarmRule_FromAlarm(a, awscloudwatch.AlarmState_ALARM))
 	}
 	return awscloudwatch.AlarmRule_AnyOf(rules...).RenderAlarmRule()
+}
+
+// maxCompositeAlarms is CloudWatch's limit on the alarms one composite
+// alarm's rule names (PutCompositeAlarm: "as many as 100 underlying alarms").
+const maxCompositeAlarms = 100
+
+// compositeLimit fails synthesis, rather than the deployment, when the
+// application has added more alarms than the composite rule can name.
+type compositeLimit struct{ m *Monitoring }
+
+func (v *compositeLimit) Validate() *[]*string {
+	n := len(v.m.compositeAlarms())
+	if n <= maxCompositeAlarms {
+		return &[]*string{}
+	}
+	return &[]*string{jsii.String(fmt.Sprintf("the PipelineUnhealthy composite alarm would name %d alarms (%d of them added with Monitoring.AddAlarm); CloudWatch allows %d: "+
+		"group the application's alarms in a composite alarm of their own and add that one instead", n, len(v.m.appAlarms), maxCompositeAlarms))}
 }
 
 func boolValue(b *bool) bool { return b != nil && *b }

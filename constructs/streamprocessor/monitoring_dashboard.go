@@ -403,7 +403,7 @@ func thresholdText(s alarmSpec) string {
 	}
 	v := s.Threshold
 	switch s.Kind {
-	case AlarmIteratorAge, AlarmStreamIteratorAge, AlarmDuration:
+	case AlarmIteratorAge, AlarmStreamIteratorAge, AlarmDuration, kindWatermarkLag:
 		return op + " " + human(time.Duration(v)*time.Millisecond)
 	case AlarmDLQAge:
 		return op + " " + human(time.Duration(v)*time.Second)

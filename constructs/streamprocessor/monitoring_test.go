@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
@@ -779,5 +780,19 @@ func TestDashboardURLOutput(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no DashboardUrl output in %v", keys(outs))
+	}
+}
+
+// TestCompositeAlarmLimit: more alarms than a composite rule may name fail
+// synthesis with the count and the fix, not the deployment.
+func TestCompositeAlarmLimit(t *testing.T) {
+	m := &Monitoring{Alarms: make([]awscloudwatch.IAlarm, 15), appAlarms: make([]awscloudwatch.IAlarm, maxCompositeAlarms-15)}
+	if errs := *(&compositeLimit{m: m}).Validate(); len(errs) != 0 {
+		t.Errorf("%d alarms: %v, want no error", maxCompositeAlarms, errs)
+	}
+	m.appAlarms = append(m.appAlarms, nil)
+	errs := *(&compositeLimit{m: m}).Validate()
+	if len(errs) != 1 || !strings.Contains(*errs[0], "would name 101 alarms (86 of them added with Monitoring.AddAlarm)") || !strings.Contains(*errs[0], "composite alarm of their own") {
+		t.Errorf("101 alarms: %v, want one error with the count and the fix", errs)
 	}
 }

@@ -37,9 +37,22 @@ type Stats struct {
 // Avg is Sum/Count rounded half away from zero to the Fixed unit.
 func (s Stats) Avg() Fixed { return DivRound(s.Sum, s.Count) }
 
-// Add implements Aggregate.
+// Add implements Aggregate. It is Merge with the aggregate of one record,
+// written out: the engine calls it once per record and window.
 func (s Stats) Add(t int64, v Fixed) Stats {
-	return s.Merge(Stats{Count: 1, Sum: v, Min: v, Max: v, FirstTime: t, First: v, LastTime: t, Last: v})
+	if s.Count == 0 {
+		return Stats{Count: 1, Sum: v, Min: v, Max: v, FirstTime: t, First: v, LastTime: t, Last: v}
+	}
+	s.Count++
+	s.Sum += v
+	s.Min, s.Max = min(s.Min, v), max(s.Max, v)
+	if t < s.FirstTime || (t == s.FirstTime && v < s.First) {
+		s.FirstTime, s.First = t, v
+	}
+	if t > s.LastTime || (t == s.LastTime && v > s.Last) {
+		s.LastTime, s.Last = t, v
+	}
+	return s
 }
 
 // Merge implements Aggregate.

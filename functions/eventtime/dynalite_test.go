@@ -9,48 +9,19 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/eventtime"
-	"github.com/streamproc/streamproc/internal/emulator"
-)
-
-var (
-	dynOnce sync.Once
-	dynProc *emulator.Process
-	dynErr  error
+	"github.com/streamproc/streamproc/internal/emulator/dynamotest"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dynProc != nil {
-		dynProc.Stop()
-	}
+	dynamotest.Stop()
 	os.Exit(code)
-}
-
-// dynamoTable returns a client and a fresh table in the package's dynalite.
-func dynamoTable(t *testing.T) (*awsjson.Client, string) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("dynalite: skipped in -short mode")
-	}
-	dynOnce.Do(func() { dynProc, dynErr = emulator.StartDynamo(context.Background()) })
-	if dynErr != nil {
-		t.Fatal(dynErr)
-	}
-	c := &awsjson.Client{Service: awsjson.DynamoDB, Region: "us-east-1", Endpoint: dynProc.Endpoint,
-		Credentials: awsjson.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}}
-	table := regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-")
-	if err := eventtime.CreateDynamoTable(context.Background(), c, table); err != nil {
-		t.Fatal(err)
-	}
-	return c, table
 }
 
 // scanWindows lists the window items of table with consistent Scans.
@@ -107,7 +78,7 @@ func TestDynamoOracle(t *testing.T) {
 		{"tumbling-faults", 3, time.Minute, time.Minute, 20 * time.Second, 2 * time.Minute, 90 * time.Second, 0.05},
 	} {
 		t.Run(fmt.Sprintf("%s/seed=%d", r.name, r.seed), func(t *testing.T) {
-			c, table := dynamoTable(t)
+			c, table := dynamotest.StateTable(t)
 			st, err := eventtime.NewDynamoStore(c, eventtime.DynamoConfig{Table: table, AllowedLateness: r.lateness})
 			if err != nil {
 				t.Fatal(err)
@@ -129,7 +100,7 @@ func TestDynamoOracle(t *testing.T) {
 // TestDynamoConcurrentWriters: four writers apply the same records at once
 // (conditional-write conflicts and re-reads); every record counts once.
 func TestDynamoConcurrentWriters(t *testing.T) {
-	c, table := dynamoTable(t)
+	c, table := dynamotest.StateTable(t)
 	st, err := eventtime.NewDynamoStore(c, eventtime.DynamoConfig{Table: table})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +114,7 @@ func TestDynamoConcurrentWriters(t *testing.T) {
 // the entry goes, and a late record for it is late.
 func TestDynamoOrphanDue(t *testing.T) {
 	ctx := context.Background()
-	c, table := dynamoTable(t)
+	c, table := dynamotest.StateTable(t)
 	st, err := eventtime.NewDynamoStore(c, eventtime.DynamoConfig{Table: table})
 	if err != nil {
 		t.Fatal(err)

@@ -29,18 +29,68 @@ func FixedFromFloat(f float64) (Fixed, bool) {
 }
 
 // ParseFixed reads a decimal number ("21.374", "-3", "1e2"); more than six
-// decimals round half away from zero.
+// decimals round half away from zero. Numbers without an exponent and with
+// at most 12 integer digits are read exactly, in integer arithmetic; others
+// go through a float64, exact for up to ~15 significant digits.
 func ParseFixed(s string) (Fixed, error) {
+	if v, ok := parseDecimal(s); ok {
+		return v, nil
+	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return 0, fmt.Errorf("eventtime: %q is not a decimal number", s)
 	}
 	if v, ok := FixedFromFloat(f); ok {
-		// Exact for up to ~15 significant digits; values with more digits
-		// than a float64 holds round at its precision.
 		return v, nil
 	}
 	return 0, fmt.Errorf("eventtime: %q is out of range for a six-decimal fixed-point value", s)
+}
+
+// parseDecimal is ParseFixed's exact path: an optional '-', 1 to 12 integer
+// digits, optionally '.' and at least one digit; the seventh decimal rounds
+// half away from zero. It reports false for anything else.
+func parseDecimal(num string) (Fixed, bool) {
+	i := 0
+	neg := i < len(num) && num[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var mant uint64
+	for i < len(num) && num[i] >= '0' && num[i] <= '9' {
+		mant = mant*10 + uint64(num[i]-'0')
+		i++
+	}
+	if n := i - start; n == 0 || n > 12 { // 12 digits * 1e6 stays far inside int64
+		return 0, false
+	}
+	mant *= FixedScale
+	if i < len(num) && num[i] == '.' {
+		i++
+		fstart := i
+		var frac uint64
+		scale := uint64(FixedScale)
+		for i < len(num) && num[i] >= '0' && num[i] <= '9' {
+			if scale > 1 {
+				scale /= 10
+				frac += uint64(num[i]-'0') * scale
+			} else if i-fstart == 6 && num[i] >= '5' {
+				frac++ // the seventh decimal rounds half away from zero
+			}
+			i++
+		}
+		if i == fstart {
+			return 0, false
+		}
+		mant += frac
+	}
+	if i != len(num) {
+		return 0, false
+	}
+	if neg {
+		return Fixed(-int64(mant)), true
+	}
+	return Fixed(mant), true
 }
 
 // Float returns f in units.

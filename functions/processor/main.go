@@ -40,7 +40,6 @@ import (
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
 	"github.com/streamproc/streamproc/functions/processor/config"
 	"github.com/streamproc/streamproc/functions/processor/handler"
-	"github.com/streamproc/streamproc/functions/processor/sensor"
 )
 
 func main() {
@@ -108,13 +107,13 @@ func duration(env string, def time.Duration) (time.Duration, error) {
 }
 
 func setupEngine(ctx context.Context) (lambda.Handler, error) {
-	windows, err := sensor.ParseWindowSize(os.Getenv(config.EnvWindowSize), config.DefaultWindowSize)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", config.EnvWindowSize, err)
-	}
-	assigner, err := eventtime.Tumbling(windows.Size())
+	size, err := duration(config.EnvWindowSize, config.DefaultWindowSize)
 	if err != nil {
 		return nil, err
+	}
+	assigner, err := eventtime.Tumbling(size)
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: %w", config.EnvWindowSize, os.Getenv(config.EnvWindowSize), err)
 	}
 	ooo, err := duration(config.EnvOutOfOrderness, 20*time.Second)
 	if err != nil {

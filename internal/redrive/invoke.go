@@ -36,6 +36,27 @@ type Record struct {
 	Arrival        time.Time
 	EncryptionType string
 	Data           []byte
+
+	event []byte // eventRecord as JSON, once encoded (eventJSON)
+}
+
+// eventJSON is r's event record as JSON, encoded on first use: sizing,
+// chunking and invoking all use these bytes.
+func (r *Record) eventJSON() ([]byte, error) {
+	if r.event == nil {
+		b, err := json.Marshal(r.eventRecord())
+		if err != nil {
+			return nil, fmt.Errorf("record %s/%s: encoding it as an event: %w", r.ShardID, r.SequenceNumber, err)
+		}
+		r.event = b
+	}
+	return r.event, nil
+}
+
+// aloneBytes is the size of an event holding only r.
+func (r *Record) aloneBytes() (int, error) {
+	b, err := r.eventJSON()
+	return len(b) + len(eventEnvelope), err
 }
 
 // eventRecord shapes r exactly as the event source mapping delivers it, so
@@ -69,29 +90,30 @@ func chunks(recs []Record, maxBytes int) ([][]Record, error) {
 	var out [][]Record
 	var cur []Record
 	size := len(eventEnvelope)
-	for _, r := range recs {
-		b, err := json.Marshal(r.eventRecord())
+	for i := range recs {
+		r := &recs[i]
+		alone, err := r.aloneBytes()
 		if err != nil {
 			return nil, err
 		}
-		n := len(b) + 1
-		if n+len(eventEnvelope) > InvokeLimit {
-			return nil, fmt.Errorf("record %s/%s is %d bytes as an event, over Lambda's %d-byte invoke limit", r.ShardID, r.SequenceNumber, n, InvokeLimit)
+		if alone > InvokeLimit {
+			return nil, fmt.Errorf("record %s/%s is %d bytes as an event, over Lambda's %d-byte invoke limit", r.ShardID, r.SequenceNumber, alone, InvokeLimit)
 		}
-		if n+len(eventEnvelope) > maxBytes {
+		n := alone - len(eventEnvelope) + 1 // with the comma before it
+		if alone > maxBytes {
 			// Over the chosen bound but within Lambda's limit: alone.
 			if len(cur) > 0 {
 				out = append(out, cur)
 				cur, size = nil, len(eventEnvelope)
 			}
-			out = append(out, []Record{r})
+			out = append(out, []Record{*r})
 			continue
 		}
 		if len(cur) > 0 && size+n > maxBytes {
 			out = append(out, cur)
 			cur, size = nil, len(eventEnvelope)
 		}
-		cur = append(cur, r)
+		cur = append(cur, *r)
 		size += n
 	}
 	if len(cur) > 0 {
@@ -153,14 +175,20 @@ func (r *Redriver) replay(ctx context.Context, function string, recs []Record) e
 // record was applied, otherwise the index from which records must be sent
 // again and why. err is only for a cancelled context.
 func (r *Redriver) invokeOnce(ctx context.Context, function string, recs []Record) (int, string, error) {
-	ev := events.KinesisEvent{Records: make([]events.KinesisEventRecord, len(recs))}
-	for i, rec := range recs {
-		ev.Records[i] = rec.eventRecord()
+	// An events.KinesisEvent as encoding/json writes it, from the records'
+	// encoded bytes.
+	payload := append(make([]byte, 0, InvokeLimit/8), `{"Records":[`...)
+	for i := range recs {
+		b, err := recs[i].eventJSON()
+		if err != nil {
+			return 0, err.Error(), nil
+		}
+		if i > 0 {
+			payload = append(payload, ',')
+		}
+		payload = append(payload, b...)
 	}
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		return 0, "encoding the event: " + err.Error(), nil
-	}
+	payload = append(payload, "]}"...)
 	out, err := r.lambda.Invoke(ctx, &lambda.InvokeInput{
 		FunctionName:   aws.String(function),
 		InvocationType: lambdatypes.InvocationTypeRequestResponse,

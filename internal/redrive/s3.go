@@ -212,12 +212,13 @@ func (r *Redriver) handleObject(ctx context.Context, o s3Object) Result {
 	// Records the function can never take: their event alone is over the
 	// invoke limit. They stay in the object; the others are replayed.
 	var fit []Record
-	for _, rec := range recs {
-		if n, err := eventSize(rec); err != nil || n > InvokeLimit {
+	for i := range recs {
+		rec := &recs[i]
+		if n, err := rec.aloneBytes(); err != nil || n > InvokeLimit {
 			res.TooLarge = append(res.TooLarge, TooLargeRecord{RecordID: rec.ShardID + "/" + rec.SequenceNumber, Size: len(rec.Data), EventBytes: n})
 			continue
 		}
-		fit = append(fit, rec)
+		fit = append(fit, *rec)
 	}
 	function := r.cfg.Function
 	if function == "" {
@@ -290,12 +291,6 @@ type TooLargeRecord struct {
 	RecordID   string `json:"recordId"`   // "<shardId>/<sequenceNumber>"
 	Size       int    `json:"size"`       // data bytes
 	EventBytes int    `json:"eventBytes"` // the record alone as a Kinesis event
-}
-
-// eventSize is the size of an event holding only rec.
-func eventSize(rec Record) (int, error) {
-	b, err := json.Marshal(rec.eventRecord())
-	return len(b) + len(eventEnvelope), err
 }
 
 func orDash(s string) string {

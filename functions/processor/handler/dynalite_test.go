@@ -19,47 +19,14 @@ import (
 	"github.com/streamproc/streamproc/functions/awsjson"
 	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
-	"github.com/streamproc/streamproc/functions/processor/sensor"
-	"github.com/streamproc/streamproc/internal/emulator"
+	"github.com/streamproc/streamproc/internal/emulator/dynamotest"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
-)
-
-var (
-	dynOnce sync.Once
-	dynProc *emulator.Process
-	dynErr  error
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dynProc != nil {
-		dynProc.Stop()
-	}
+	dynamotest.Stop()
 	os.Exit(code)
-}
-
-// dynamo returns a client for a fresh state table in the package's
-// dynalite.
-func dynamo(t *testing.T) (*awsjson.Client, string) {
-	t.Helper()
-	dynOnce.Do(func() {
-		// The process lives as long as this context: the whole package run.
-		dynProc, dynErr = emulator.StartDynamo(context.Background())
-	})
-	if dynErr != nil {
-		t.Fatal(dynErr)
-	}
-	c := &awsjson.Client{
-		Service:     awsjson.DynamoDB,
-		Region:      "us-east-1",
-		Endpoint:    dynProc.Endpoint,
-		Credentials: awsjson.Credentials{AccessKeyID: "test", SecretAccessKey: "test"},
-	}
-	table := regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-")
-	if err := eventtime.CreateDynamoTable(context.Background(), c, table); err != nil {
-		t.Fatal(err)
-	}
-	return c, table
 }
 
 // dynamoStore is the engine's DynamoStore on table.
@@ -137,7 +104,7 @@ func storedWindows(t *testing.T, s eventtime.Store) int {
 }
 
 func TestRedeliverySameBatchAgain(t *testing.T) {
-	c, table := dynamo(t)
+	c, table := dynamotest.StateTable(t)
 	r := newLiveRig(t, c, table, 3)
 	recs := liveRecords(600, 20, 1)
 	if f := r.invokeLive(t, recs); len(f) != 0 {
@@ -153,13 +120,12 @@ func TestRedeliverySameBatchAgain(t *testing.T) {
 }
 
 func TestRedeliveryWithDifferentBatchBoundaries(t *testing.T) {
-	c, table := dynamo(t)
+	c, table := dynamotest.StateTable(t)
 	r := newLiveRig(t, c, table, 1)
 	recs := liveRecords(800, 25, 2)
-	win, _ := sensor.NewWindows(time.Minute)
 	// First delivery: one window fails (partial batch response).
 	victim := recs[300]
-	vkey := [2]string{victim.SensorID, sensor.FormatWindowStart(win.Start(victim.EventTime.UnixMilli()))}
+	vkey := [2]string{victim.SensorID, windowStart(minuteStart(victim.EventTime.UnixMilli()))}
 	r.store.setHook(func(k [2]string, _ int) error {
 		if k == vkey {
 			return throttled()
@@ -169,7 +135,7 @@ func TestRedeliveryWithDifferentBatchBoundaries(t *testing.T) {
 	failedSeqs := r.invokeLive(t, recs)
 	var want []string
 	for _, rec := range recs {
-		if rec.SensorID == vkey[0] && sensor.FormatWindowStart(win.Start(rec.EventTime.UnixMilli())) == vkey[1] {
+		if rec.SensorID == vkey[0] && windowStart(minuteStart(rec.EventTime.UnixMilli())) == vkey[1] {
 			want = append(want, rec.Sequence)
 		}
 	}
@@ -191,7 +157,7 @@ func TestRedeliveryWithDifferentBatchBoundaries(t *testing.T) {
 }
 
 func TestRedeliveryAfterACrashMidBatch(t *testing.T) {
-	c, table := dynamo(t)
+	c, table := dynamotest.StateTable(t)
 	r := newLiveRig(t, c, table, 1)
 	recs := liveRecords(1000, 40, 3)
 	// The first invocation "crashes" after 30 writes: every later call
@@ -223,7 +189,7 @@ func TestRedeliveryAfterACrashMidBatch(t *testing.T) {
 }
 
 func TestRedriveOfOldRecordsAfterNewerOnes(t *testing.T) {
-	c, table := dynamo(t)
+	c, table := dynamotest.StateTable(t)
 	r := newLiveRig(t, c, table, 2)
 	recs := liveRecords(900, 30, 4)
 	old, newer := recs[:400], recs[400:]
@@ -253,7 +219,7 @@ func TestRedriveOfOldRecordsAfterNewerOnes(t *testing.T) {
 }
 
 func TestProducerRetryWithTheSameEventIDUnderANewSequenceNumber(t *testing.T) {
-	c, table := dynamo(t)
+	c, table := dynamotest.StateTable(t)
 	r := newLiveRig(t, c, table, 1)
 	recs := liveRecords(500, 10, 5)
 	seq := workload.NewSequence(99)
@@ -280,7 +246,7 @@ func TestProducerRetryWithTheSameEventIDUnderANewSequenceNumber(t *testing.T) {
 }
 
 func TestConcurrentWritersConvergeOnDynalite(t *testing.T) {
-	c, table := dynamo(t)
+	c, table := dynamotest.StateTable(t)
 	recs := liveRecords(400, 4, 6)
 	// Two containers apply overlapping halves at the same time (e.g. a
 	// redrive running while the live consumer works): conditional writes on
@@ -304,16 +270,15 @@ func TestConcurrentWritersConvergeOnDynalite(t *testing.T) {
 // answers; the invocation still returns before its deadline, with exactly
 // that window's records as batch item failures and everything else applied.
 func TestAHungWriteIsReportedBeforeTheDeadline(t *testing.T) {
-	c, table := dynamo(t)
+	c, table := dynamotest.StateTable(t)
 	r := newLiveRig(t, c, table, 5)
 	recs := liveRecords(300, 10, 7)
-	win, _ := sensor.NewWindows(time.Minute)
 	victim := recs[42]
-	r.store.block = [2]string{victim.SensorID, sensor.FormatWindowStart(win.Start(victim.EventTime.UnixMilli()))}
+	r.store.block = [2]string{victim.SensorID, windowStart(minuteStart(victim.EventTime.UnixMilli()))}
 	var want []string
 	var rest []workload.Record
 	for _, rec := range recs {
-		if rec.SensorID == r.store.block[0] && sensor.FormatWindowStart(win.Start(rec.EventTime.UnixMilli())) == r.store.block[1] {
+		if rec.SensorID == r.store.block[0] && windowStart(minuteStart(rec.EventTime.UnixMilli())) == r.store.block[1] {
 			want = append(want, rec.Sequence)
 		} else {
 			rest = append(rest, rec)
@@ -341,16 +306,15 @@ func TestAHungWriteIsReportedBeforeTheDeadline(t *testing.T) {
 // from the lowest failed (aggregated) sequence number: the store dedups by
 // each reading's event id, which every user record carries.
 func TestKPLAggregatedBatchAppliedExactlyOnce(t *testing.T) {
-	c, table := dynamo(t)
+	c, table := dynamotest.StateTable(t)
 	r := newLiveRig(t, c, table, 1)
 	readings := liveRecords(600, 20, 7)
 	agg := workload.Aggregate(readings, 25, workload.NewSequence(99))
 	if len(agg) != 24 {
 		t.Fatalf("%d aggregated records, want 24", len(agg))
 	}
-	win, _ := sensor.NewWindows(time.Minute)
 	victim := readings[310]
-	vkey := [2]string{victim.SensorID, sensor.FormatWindowStart(win.Start(victim.EventTime.UnixMilli()))}
+	vkey := [2]string{victim.SensorID, windowStart(minuteStart(victim.EventTime.UnixMilli()))}
 	r.store.setHook(func(k [2]string, _ int) error {
 		if k == vkey {
 			return throttled()
@@ -361,7 +325,7 @@ func TestKPLAggregatedBatchAppliedExactlyOnce(t *testing.T) {
 	// The Kinesis records holding a reading of the failed window, each once.
 	var want []string
 	for i, rd := range readings {
-		if rd.SensorID == vkey[0] && sensor.FormatWindowStart(win.Start(rd.EventTime.UnixMilli())) == vkey[1] {
+		if rd.SensorID == vkey[0] && windowStart(minuteStart(rd.EventTime.UnixMilli())) == vkey[1] {
 			if s := agg[i/25].Sequence; len(want) == 0 || want[len(want)-1] != s {
 				want = append(want, s)
 			}
@@ -382,3 +346,6 @@ func TestKPLAggregatedBatchAppliedExactlyOnce(t *testing.T) {
 	}
 	checkTotals(t, dynamoStore(t, c, table), readings)
 }
+
+// minuteStart is the start (Unix ms) of the 1-minute window holding ms.
+func minuteStart(ms int64) int64 { return ms - ms%60_000 }

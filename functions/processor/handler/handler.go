@@ -76,18 +76,8 @@ func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error 
 	defer h.pool.Put(st)
 	now := h.cfg.Now().UnixMilli()
 	st.recs, st.refs = st.recs[:0], st.refs[:0]
-	for i, r := range b.Records {
-		rd, err := decode(st.dec, r.Data, now)
-		if err != nil {
-			b.Fail(r, err)
-			continue
-		}
-		st.recs = append(st.recs, eventtime.Record[string, eventtime.Fixed]{
-			Hash: rd.EventIDHash, // identity: the event id's hash (the decoder keeps no string)
-			Key:  rd.SensorID, EventTime: rd.EventTime, Value: eventtime.Fixed(rd.Temperature),
-			Payload: r.Data, Source: r,
-		})
-		st.refs = append(st.refs, i)
+	for i := 0; i < len(b.Records); {
+		i = st.decode(b, i, now)
 	}
 	if len(st.recs) == 0 {
 		return nil
@@ -118,20 +108,34 @@ func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error 
 	return nil
 }
 
-// decode runs the reading decoder with panic isolation: a panic fails that
-// record only (transiently, like any unexpected failure: a bug must not
-// quarantine valid data).
-func decode(d *sensor.Decoder, data []byte, now int64) (r sensor.Reading, err error) {
+// decode turns b.Records[from:] into engine records, failing the invalid
+// ones, and returns len(b.Records); when the decoder panics on a record, it
+// fails that record only (transiently, like any unexpected failure: a bug
+// must not quarantine valid data) and returns the index after it, where the
+// caller resumes. One deferred recover per batch instead of one per record.
+func (st *engineState) decode(b *kinesisbatch.Batch, from int, now int64) (next int) {
+	i := from
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("handler: panic decoding the reading: %v", v)
+			b.Fail(b.Records[i], fmt.Errorf("handler: panic decoding the reading: %v", v))
+			next = i + 1
 		}
 	}()
-	r, err = d.Decode(data, now)
-	if err != nil {
-		err = kinesisbatch.Permanent(err)
+	for ; i < len(b.Records); i++ {
+		r := b.Records[i]
+		rd, err := st.dec.Decode(r.Data, now)
+		if err != nil {
+			b.Fail(r, kinesisbatch.Permanent(err))
+			continue
+		}
+		st.recs = append(st.recs, eventtime.Record[string, eventtime.Fixed]{
+			Hash: rd.EventIDHash, // identity: the event id's hash (the decoder keeps no string)
+			Key:  rd.SensorID, EventTime: rd.EventTime, Value: eventtime.Fixed(rd.Temperature),
+			Payload: r.Data, Source: r,
+		})
+		st.refs = append(st.refs, i)
 	}
-	return r, err
+	return i
 }
 
 // process calls the engine; a panic there fails every record (transiently).

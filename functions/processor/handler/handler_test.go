@@ -19,7 +19,6 @@ import (
 	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
 	"github.com/streamproc/streamproc/functions/processor/handler"
-	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
 
@@ -63,7 +62,7 @@ func (s *hookedStore) PutWindow(ctx context.Context, k eventtime.WindowKey, st e
 	s.puts++
 	n, hook := s.puts, s.putHook
 	s.mu.Unlock()
-	key := [2]string{k.Key, sensor.FormatWindowStart(k.Window.Start)}
+	key := [2]string{k.Key, windowStart(k.Window.Start)}
 	if hook != nil {
 		if err := hook(key, n); err != nil {
 			return 0, err
@@ -337,3 +336,6 @@ func TestNewWithoutEngineSaysWhatToPass(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// windowStart names a window start (Unix ms) in test keys and messages.
+func windowStart(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }

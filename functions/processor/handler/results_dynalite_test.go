@@ -15,7 +15,7 @@ import (
 	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
 	"github.com/streamproc/streamproc/functions/processor/handler"
-	"github.com/streamproc/streamproc/functions/processor/sensor"
+	"github.com/streamproc/streamproc/internal/emulator/dynamotest"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
 
@@ -44,7 +44,7 @@ func (l *resultLog) PutLate(_ context.Context, ls []eventtime.LateRecord[string]
 }
 
 func TestEngineOnDynalite(t *testing.T) {
-	c, _ := dynamo(t)
+	c, _ := dynamotest.StateTable(t)
 	table := "engine-state"
 	if err := eventtime.CreateDynamoTable(context.Background(), c, table); err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestEngineOnDynalite(t *testing.T) {
 		if r.Revision != 0 {
 			t.Errorf("correction %s: no record arrived late", r.ID)
 		}
-		got[[2]string{r.Key, sensor.FormatWindowStart(r.Window.Start)}] = r
+		got[[2]string{r.Key, windowStart(r.Window.Start)}] = r
 	}
 	fired := 0
 	for k, w := range want {

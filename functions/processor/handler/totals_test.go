@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/streamproc/streamproc/functions/eventtime"
-	"github.com/streamproc/streamproc/functions/processor/sensor"
 	"github.com/streamproc/streamproc/internal/tools/bench/workload"
 )
 
@@ -79,7 +78,7 @@ func checkTotals(t *testing.T, store eventtime.Store, recs []workload.Record) {
 		if err := json.Unmarshal(states[i].Agg, &times); err != nil {
 			t.Fatal(err)
 		}
-		got[[2]string{k.Key, sensor.FormatWindowStart(k.Window.Start)}] = totals{a.Count, micro(t, a.Sum), micro(t, a.Min), micro(t, a.Max), times.First, times.Last}
+		got[[2]string{k.Key, windowStart(k.Window.Start)}] = totals{a.Count, micro(t, a.Sum), micro(t, a.Min), micro(t, a.Max), times.First, times.Last}
 	}
 	if len(got) != len(want) {
 		t.Errorf("%d windows stored, want %d", len(got), len(want))

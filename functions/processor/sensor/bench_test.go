@@ -67,31 +67,6 @@ func BenchmarkDecodeWorkload(b *testing.B) {
 	}
 }
 
-func BenchmarkBatch8000(b *testing.B) {
-	w, _ := NewWindows(time.Minute)
-	bt := NewBatcher(w)
-	rs := make([]Reading, 8000)
-	ids := make([]string, 200)
-	for i := range ids {
-		ids[i] = string(rune('A'+i%26)) + string(rune('a'+i/26))
-	}
-	for i := range rs {
-		rs[i] = Reading{SensorID: ids[i%200], EventIDHash: uint64(i) * 0x9E3779B97F4A7C15, EventTime: testNow - int64(i*5)%90000}
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		bt.Reset()
-		for i, r := range rs {
-			bt.Add(r, int32(i))
-		}
-		g := bt.Groups()
-		var a Aggregate
-		for _, gr := range g {
-			a.Merge(gr.Points, nil)
-		}
-	}
-}
-
 func BenchmarkDecodeEncodingJSON(b *testing.B) {
 	var v struct {
 		EventID     string  `json:"event_id"`

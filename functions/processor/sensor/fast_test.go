@@ -66,7 +66,7 @@ func TestFastPathTakesWorkload(t *testing.T) {
 }
 
 // TestInternSharesStrings: intern returns the id, and equal ids as the same
-// string whether the cache or the map answers (the Batcher relies on it).
+// string whether the cache or the map answers (the engine groups by key).
 func TestInternSharesStrings(t *testing.T) {
 	d := NewDecoder(Limits{})
 	first := map[string]*byte{}

@@ -1,9 +1,9 @@
 // Package sensor is the example pipeline's domain: it decodes and validates
-// sensor readings from Kinesis record payloads, assigns them to event-time
-// windows and merges them into per-(sensor, window) aggregates.
+// sensor readings from Kinesis record payloads into what the event-time
+// engine keys, times and aggregates (functions/eventtime).
 //
-// It has no AWS dependencies. The hot path (Decoder.Decode, Batcher.Add) does
-// not allocate per record once warm: the reading parser is hand-written for
+// It has no AWS dependencies. The hot path (Decoder.Decode) does not
+// allocate per record once warm: the reading parser is hand-written for
 // the flat reading object, numbers become fixed-point integers (Micro), event
 // ids are reduced to a 64-bit hash, and sensor ids are interned.
 package sensor
@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/streamproc/streamproc/functions/eventtime"
 )
 
 // Reading is one decoded, validated sensor reading. Its input is a JSON object
@@ -465,8 +467,8 @@ func number(s *scanner, field string) (Micro, error) {
 	if err != nil {
 		return 0, invalid(field, err.Error())
 	}
-	m, ok := parseFixed(num)
-	if !ok {
+	m, err := eventtime.ParseFixed(string(num))
+	if err != nil {
 		return 0, invalid(field, quoteShort(num)+" is out of range")
 	}
 	return m, nil

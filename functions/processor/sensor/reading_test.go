@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/streamproc/streamproc/functions/eventtime"
 )
 
 var testNow = time.Date(2026, 11, 25, 10, 8, 0, 0, time.UTC).UnixMilli()
@@ -118,15 +120,15 @@ func TestMicroFormatting(t *testing.T) {
 		if got := tc.m.String(); got != tc.want {
 			t.Errorf("%d: %q, want %q", int64(tc.m), got, tc.want)
 		}
-		back, err := ParseMicro(tc.want)
+		back, err := eventtime.ParseFixed(tc.want)
 		if err != nil || back != tc.m {
-			t.Errorf("ParseMicro(%q) = %d, %v", tc.want, back, err)
+			t.Errorf("ParseFixed(%q) = %d, %v", tc.want, back, err)
 		}
 	}
-	if got := DivRound(10, 4); got != 3 { // 2.5 -> 3
+	if got := eventtime.DivRound(10, 4); got != 3 { // 2.5 -> 3
 		t.Errorf("DivRound(10,4)=%d", got)
 	}
-	if got := DivRound(-10, 4); got != -3 {
+	if got := eventtime.DivRound(-10, 4); got != -3 {
 		t.Errorf("DivRound(-10,4)=%d", got)
 	}
 }
@@ -169,7 +171,7 @@ func FuzzDecode(f *testing.F) {
 		if utf8.ValidString(eid) && !strings.ContainsRune(eid, utf8.RuneError) && r.EventIDHash != HashEventID([]byte(eid)) {
 			t.Fatalf("%q: event_id hash differs from encoding/json's %q", in, eid)
 		}
-		if want, _ := MicroFromFloat(temp); absDiff(r.Temperature, want) > 1 {
+		if want, _ := eventtime.FixedFromFloat(temp); absDiff(r.Temperature, want) > 1 {
 			t.Fatalf("%q: temperature %d, encoding/json %v", in, r.Temperature, temp)
 		}
 	})

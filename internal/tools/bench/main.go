@@ -228,7 +228,7 @@ func verdict(ok bool) string {
 // fresh process with warmup untimed iterations before n timed ones.
 func goBench(ctx context.Context, root, eventPath, kplPath string, n, warmup int) ([]figure, error) {
 	cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$",
-		"-bench", "^Benchmark(Pipeline|PipelineKPL|Envelope|Domain|Invoke|EncodingJSON)$",
+		"-bench", "^Benchmark(Pipeline|PipelineKPL|Envelope|Domain|Engine|Invoke|EncodingJSON)$",
 		"-benchmem", "-benchtime", strconv.Itoa(n)+"x", "-count", "1",
 		"./functions/processor/handler/")
 	cmd.Dir = root
@@ -277,6 +277,7 @@ func goBench(ctx context.Context, root, eventPath, kplPath string, n, warmup int
 		{"Pipeline", "go", "Go pipeline: raw event -> records -> readings -> event-time engine (window states encoded, no I/O)"},
 		{"Envelope", "go:envelope", "  of which the event JSON + base64 (kinesisbatch.Decoder)"},
 		{"Domain", "go:domain", "  of which decode + validate into engine records (sensor)"},
+		{"Engine", "go:engine", "  of which the event-time engine: grouping, exactly-once merge, encoded states"},
 		{"Invoke", "go:invoke", "Go Processor.Invoke, whole toolkit (retry bookkeeping, EMF, logs, response)"},
 		{"EncodingJSON", "go:encoding/json", "Go encoding/json into events.KinesisEvent + per reading, maps"},
 		{"PipelineKPL", "go:kpl", "Go pipeline on the KPL event (more readings: compare per record below)"},
