@@ -14,7 +14,7 @@ import (
 // Alarm construct ids (in the stack: a public contract).
 const (
 	idDuplicatesAlarm = "DuplicateOrdersAlarm"
-	idThrottlesAlarm  = "TotalsThrottledAlarm"
+	idThrottlesAlarm  = "StateThrottledAlarm"
 )
 
 // DuplicateOrdersThreshold is how many resent or redelivered orders in 5
@@ -23,11 +23,20 @@ const (
 // or batches keep failing after part of them was applied.
 const DuplicateOrdersThreshold = 100
 
+// stateTableOperations are the calls eventtime.DynamoStore makes on the
+// state table.
+var stateTableOperations = []awsdynamodb.Operation{
+	awsdynamodb.Operation_BATCH_GET_ITEM, awsdynamodb.Operation_PUT_ITEM, awsdynamodb.Operation_QUERY,
+	awsdynamodb.Operation_GET_ITEM, awsdynamodb.Operation_UPDATE_ITEM, awsdynamodb.Operation_DELETE_ITEM,
+}
+
 // addOrdersMonitoring adds the app's graphs and alarms to the pipeline's
 // dashboard and composite alarm through the construct's monitoring API: the
 // function's own metrics come from sp.Metric (namespace and FunctionName
-// dimension right by construction), the table's from aws-cdk-lib's helpers.
-func addOrdersMonitoring(sp *streamprocessor.StreamProcessor, totals awsdynamodb.Table) {
+// dimension right by construction), the state table's from aws-cdk-lib's
+// helpers. AddEventTime already graphs and alarms on watermark lag, late
+// orders, results and publishing failures.
+func addOrdersMonitoring(sp *streamprocessor.StreamProcessor, et *streamprocessor.EventTime) {
 	period := awscdk.Duration_Minutes(jsii.Number(5))
 	sum := func(name, label string) awscloudwatch.IMetric {
 		return sp.Metric(jsii.String(name), &awscloudwatch.MetricOptions{
@@ -43,22 +52,20 @@ func addOrdersMonitoring(sp *streamprocessor.StreamProcessor, totals awsdynamodb
 			Height:    jsii.Number(6),
 		})
 	}
-	duplicates := sum(config.MetricDuplicateOrders, "Duplicate orders skipped")
 	// The alarm's own metric has no label: a labelled metric would be
 	// rendered as a one-metric math expression.
 	duplicatesAlarmMetric := sp.Metric(jsii.String(config.MetricDuplicateOrders), &awscloudwatch.MetricOptions{
 		Statistic: jsii.String("Sum"), Period: period,
 	})
-	throttled := totals.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{
-		Operations: &[]awsdynamodb.Operation{awsdynamodb.Operation_UPDATE_ITEM, awsdynamodb.Operation_GET_ITEM},
+	throttled := et.StateTable.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{
+		Operations: &stateTableOperations,
 		Period:     period,
-		Label:      jsii.String("Throttled UpdateItem + GetItem"),
+		Label:      jsii.String("Throttled state table calls"),
 	})
 	m := sp.Monitoring()
 	m.AddWidgets(
-		graph("Orders", sum(config.MetricOrdersApplied, "Orders applied"), duplicates),
-		graph("Revenue (cents)", sum(config.MetricRevenueCents, "Revenue")),
-		graph("Customer totals table", throttled),
+		graph("Orders", sum(config.MetricOrdersApplied, "Orders applied"), sum(config.MetricDuplicateOrders, "Duplicate orders skipped")),
+		graph("Engine state table", throttled),
 	)
 	m.AddAlarm(awscloudwatch.NewAlarm(sp, jsii.String(idDuplicatesAlarm), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String("More than 100 duplicate orders in 5 minutes: a producer resends in a loop, " +
@@ -70,7 +77,7 @@ func addOrdersMonitoring(sp *streamprocessor.StreamProcessor, totals awsdynamodb
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	}))
 	m.AddAlarm(awscloudwatch.NewAlarm(sp, jsii.String(idThrottlesAlarm), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String("The customer totals table throttled the function's calls: orders are retried and the " +
+		AlarmDescription: jsii.String("The event-time state table throttled the function's calls: orders are retried and the " +
 			"stream falls behind. Check the table's capacity and hot customers."),
 		Metric:             throttled,
 		Threshold:          jsii.Number(1),

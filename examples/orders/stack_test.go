@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -68,36 +67,33 @@ func TestNoNagFindings(t *testing.T) {
 	}
 }
 
-func TestTableAndFunction(t *testing.T) {
+// The engine's infrastructure from AddEventTime, and the app's hopping
+// windows in the function's environment.
+func TestEventTimeAndFunction(t *testing.T) {
+	template(t).ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(1))
+	template(t).ResourceCountIs(jsii.String("AWS::Kinesis::Stream"), jsii.Number(2)) // orders in, results out
 	hasProps(t, "AWS::DynamoDB::Table", m{
-		"KeySchema":                        []interface{}{m{"AttributeName": config.TablePartitionKey, "KeyType": "HASH"}},
-		"BillingMode":                      "PAY_PER_REQUEST",
-		"PointInTimeRecoverySpecification": m{"PointInTimeRecoveryEnabled": true},
+		"KeySchema":   []interface{}{m{"AttributeName": "pk", "KeyType": "HASH"}, m{"AttributeName": "sk", "KeyType": "RANGE"}},
+		"BillingMode": "PAY_PER_REQUEST", "TimeToLiveSpecification": m{"AttributeName": "ttl", "Enabled": true},
 	})
+	ref := func(prefix string) m { return m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^" + prefix))} }
 	hasProps(t, "AWS::Lambda::Function", m{
 		"Environment": m{"Variables": m{
-			config.EnvTableName:            m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^" + idTotals))},
-			contract.EnvMetricsNamespace:   config.MetricsNamespace,
-			contract.EnvQuarantineQueueURL: m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^" + idOrders + "DeadLetterQueue"))},
+			config.EnvWindowSize:                  "5m0s",
+			config.EnvWindowSlide:                 "1m0s",
+			contract.EnvEventTimeTable:            ref(idOrders + "EventTimeState"),
+			contract.EnvEventTimeResultsStreamARN: m{"Fn::GetAtt": []interface{}{assertions.Match_StringLikeRegexp(jsii.String("^" + idOrders + "EventTimeResults")), "Arn"}},
+			contract.EnvEventTimeOutOfOrderness:   "30s",
+			contract.EnvEventTimeAllowedLateness:  "120s",
+			contract.EnvMetricsNamespace:          config.MetricsNamespace,
+			contract.EnvQuarantineQueueURL:        ref(idOrders + "DeadLetterQueue"),
 		}},
 	})
 	hasProps(t, "AWS::Lambda::EventSourceMapping", m{"BatchSize": 500.0, "FunctionResponseTypes": []interface{}{"ReportBatchItemFailures"}})
-
-	// The function may call exactly what totals.Store calls on the table.
-	var got []string
-	for _, r := range *template(t).FindResources(jsii.String("AWS::IAM::Policy"), nil) {
-		for _, st := range (*r)["Properties"].(m)["PolicyDocument"].(m)["Statement"].([]interface{}) {
-			if strings.Contains(fmt.Sprint(st.(m)["Resource"]), idTotals) {
-				for _, a := range st.(m)["Action"].([]interface{}) {
-					got = append(got, a.(string))
-				}
-			}
-		}
-	}
-	sort.Strings(got)
-	if want := []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("table actions %v, want %v", got, want)
-	}
+	hasProps(t, "AWS::Events::Rule", m{
+		"ScheduleExpression": "rate(1 minute)",
+		"Targets":            assertions.Match_ArrayWith(&[]interface{}{assertions.Match_ObjectLike(&map[string]interface{}{"Input": `{"eventtime":"fire"}`})}),
+	})
 }
 
 // The app's alarms watch the metrics the function emits, in its namespace
@@ -112,10 +108,17 @@ func TestMonitoring(t *testing.T) {
 	for id := range *fn {
 		fnID = id
 	}
+	dims := []interface{}{m{"Name": contract.MetricDimension, "Value": m{"Ref": fnID}}}
 	hasProps(t, "AWS::CloudWatch::Alarm", m{
 		"Namespace": config.MetricsNamespace, "MetricName": config.MetricDuplicateOrders, "Statistic": "Sum",
-		"Dimensions": []interface{}{m{"Name": contract.MetricDimension, "Value": m{"Ref": fnID}}},
-		"Threshold":  float64(DuplicateOrdersThreshold),
+		"Dimensions": dims, "Threshold": float64(DuplicateOrdersThreshold),
+	})
+	// AddEventTime's late-records alarm, at the app's threshold.
+	hasProps(t, "AWS::CloudWatch::Alarm", m{
+		"Threshold": float64(LateOrdersThreshold),
+		"Metrics": assertions.Match_ArrayWith(&[]interface{}{assertions.Match_ObjectLike(&map[string]interface{}{
+			"MetricStat": m{"Metric": m{"Namespace": config.MetricsNamespace, "MetricName": config.MetricLateOrders, "Dimensions": dims}, "Period": 300.0, "Stat": "Sum"},
+		})}),
 	})
 
 	var alarmIDs []string
@@ -127,7 +130,7 @@ func TestMonitoring(t *testing.T) {
 			alarmIDs = append(alarmIDs, id)
 			// aws-cdk-lib's table helper: a sum over the operations' metrics.
 			js, _ := json.Marshal((*a)["Properties"].(m)["Metrics"])
-			for _, want := range []string{"ThrottledRequests", `"UpdateItem"`, `"GetItem"`, idTotals} {
+			for _, want := range []string{"ThrottledRequests", `"PutItem"`, `"BatchGetItem"`, `"Query"`, idOrders + "EventTimeState"} {
 				if !strings.Contains(string(js), want) {
 					t.Errorf("%s: metrics do not name %s: %s", id, want, js)
 				}
@@ -152,7 +155,7 @@ func TestMonitoring(t *testing.T) {
 
 	for _, d := range *template(t).FindResources(jsii.String("AWS::CloudWatch::Dashboard"), nil) {
 		body, _ := json.Marshal((*d)["Properties"].(m)["DashboardBody"])
-		for _, want := range []string{config.MetricOrdersApplied, config.MetricDuplicateOrders, config.MetricRevenueCents, "ThrottledRequests"} {
+		for _, want := range []string{config.MetricOrdersApplied, config.MetricDuplicateOrders, config.MetricLateOrders, config.MetricWatermarkLag, "ThrottledRequests"} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("the dashboard does not graph %s", want)
 			}

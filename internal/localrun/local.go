@@ -21,7 +21,10 @@ type LocalOptions struct {
 	// From is an NDJSON file whose lines are sent as the records, as they are
 	// (what `streamctl put --from` sends), instead of generated sensor
 	// readings: the load for an application with its own payloads. The
-	// generator fields below are then unused.
+	// lines go in file order, one PutRecords call at a time, so that an
+	// event-time application sees the event times the file has (concurrent
+	// calls would reorder whole batches). The generator fields below are
+	// then unused.
 	// Default: generated readings.
 	From       string
 	Count      int64         // readings to send
@@ -42,6 +45,7 @@ type load struct {
 	source producer.Source
 	kinds  *[3]atomic.Int64 // nil for a file
 	count  int64            // 0: until the source ends
+	inFile bool             // keep the source's order: one PutRecords call at a time
 	what   string
 	close  func()
 }
@@ -52,7 +56,7 @@ func newLoad(o LocalOptions) (*load, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--from: %w", err)
 		}
-		return &load{source: producer.NDJSONSource(f), what: "the records of " + o.From, close: func() { f.Close() }}, nil
+		return &load{source: producer.NDJSONSource(f), inFile: true, what: "the records of " + o.From, close: func() { f.Close() }}, nil
 	}
 	var kinds [3]atomic.Int64
 	gen := producer.NewGenerator(producer.GenOptions{
@@ -90,7 +94,11 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 		p.Stop()
 	}()
 
-	prod := producer.New(p.Kinesis, producer.Config{Stream: p.StreamName, Count: ld.count, Rate: o.Rate, Aggregate: o.Aggregate})
+	cfg := producer.Config{Stream: p.StreamName, Count: ld.count, Rate: o.Rate, Aggregate: o.Aggregate}
+	if ld.inFile {
+		cfg.Concurrency = 1
+	}
+	prod := producer.New(p.Kinesis, cfg)
 	start := time.Now()
 	fmt.Fprintf(out, "sending %s (%s)\n", ld.what, rateText(o.Rate))
 	stopProgress := reportProgress(out, p, prod, ld.count, start)

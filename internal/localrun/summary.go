@@ -29,6 +29,9 @@ type Aggregate struct {
 	SensorID, WindowStart string
 	Count                 int64
 	Sum, Min, Max         *big.Rat
+	// Stats: the aggregate is the example's eventtime.Stats. Another
+	// application's own aggregate type leaves Count, Sum, Min and Max zero.
+	Stats bool
 }
 
 // Aggregates reads every window of the event-time engine's state table
@@ -54,14 +57,16 @@ func (p *Pipeline) Aggregates(ctx context.Context) ([]Aggregate, error) {
 			}
 			if b, ok := it["agg"].(*ddbtypes.AttributeValueMemberB); ok && len(b.Value) > 0 {
 				var v struct {
-					Count         int64
-					Sum, Min, Max json.Number
+					Count         *int64      `json:"count"`
+					Sum, Min, Max json.Number `json:",omitempty"`
 				}
 				if err := json.Unmarshal(b.Value, &v); err != nil {
 					return nil, fmt.Errorf("localrun: window %s %s: aggregate %q: %w", a.SensorID, a.WindowStart, b.Value, err)
 				}
-				a.Count = v.Count
-				a.Sum, a.Min, a.Max = rat(v.Sum), rat(v.Min), rat(v.Max)
+				if a.Stats = v.Count != nil && v.Sum != ""; a.Stats {
+					a.Count = *v.Count
+					a.Sum, a.Min, a.Max = rat(v.Sum), rat(v.Min), rat(v.Max)
+				}
 			}
 			out = append(out, a)
 		}
@@ -81,12 +86,31 @@ func rat(n json.Number) *big.Rat {
 }
 
 // Results reads every message of the event-time engine's results stream
-// (final results and corrections), all shards from their start.
+// (final results and corrections), all shards from their start, with the
+// example's aggregate (eventtime.Stats).
 func (p *Pipeline) Results(ctx context.Context) ([]eventtime.ResultMessage[eventtime.Stats], error) {
+	raw, err := p.ResultMessages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eventtime.ResultMessage[eventtime.Stats], len(raw))
+	for i, r := range raw {
+		out[i] = eventtime.ResultMessage[eventtime.Stats]{ID: r.ID, Key: r.Key, WindowStart: r.WindowStart, WindowEnd: r.WindowEnd, Revision: r.Revision, Last: r.Last}
+		if err := json.Unmarshal(r.Value, &out[i].Value); err != nil {
+			return nil, fmt.Errorf("localrun: result %s: value %s: %w", r.ID, r.Value, err)
+		}
+	}
+	return out, nil
+}
+
+// ResultMessages reads every message of the event-time engine's results
+// stream like Results, with the value as published: any application's own
+// aggregate type.
+func (p *Pipeline) ResultMessages(ctx context.Context) ([]eventtime.ResultMessage[json.RawMessage], error) {
 	if p.ResultsStream == "" {
 		return nil, nil
 	}
-	var out []eventtime.ResultMessage[eventtime.Stats]
+	var out []eventtime.ResultMessage[json.RawMessage]
 	shards, err := p.Kinesis.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(p.ResultsStream)})
 	if err != nil {
 		return nil, fmt.Errorf("localrun: list shards of %s: %w", p.ResultsStream, err)
@@ -103,7 +127,7 @@ func (p *Pipeline) Results(ctx context.Context) ([]eventtime.ResultMessage[event
 				return nil, fmt.Errorf("localrun: read %s: %w", p.ResultsStream, err)
 			}
 			for _, r := range got.Records {
-				var m eventtime.ResultMessage[eventtime.Stats]
+				var m eventtime.ResultMessage[json.RawMessage]
 				if err := json.Unmarshal(r.Data, &m); err != nil {
 					return nil, fmt.Errorf("localrun: result %s on %s: %w", aws.ToString(r.SequenceNumber), p.ResultsStream, err)
 				}
@@ -236,16 +260,22 @@ func (p *Pipeline) DLQ() DLQContents {
 // Summary is the end-of-run report of `streamctl local`.
 type Summary struct {
 	Produced int64
-	// Aggregates reports that the table is the event-time engine's state
-	// table, so Applied and Windows count readings and windows. For another
-	// application's table only TableItems and the function's toolkit metrics
-	// are known.
+	// EventTime reports that the function runs the event-time engine (its
+	// table is the engine's state table): Windows, the results and the late
+	// output are read.
+	EventTime bool
+	// Aggregates reports that the state table holds the example's aggregate
+	// (eventtime.Stats over tumbling windows), so Applied counts readings.
+	// For another application's table or aggregate the run is judged by
+	// TableItems and the function's toolkit metrics.
 	Aggregates bool
 	Applied    int64 // readings counted in the stored windows
 	Windows    int   // windows in the state table
-	// Results on the results stream: final results (revision 0), numbered
-	// corrections, and the windows they cover.
-	FinalResults, Corrections, ResultWindows int
+	// Results on the results stream, distinct by id: final results
+	// (revision 0), numbered corrections, and the windows they cover;
+	// ResultMessages counts the messages, a result delivered twice (a
+	// firing retried or overlapping another) counting again.
+	FinalResults, Corrections, ResultWindows, ResultMessages int
 	// Late is the distinct records in the late output (LateRecords counts
 	// what the function reported, a redelivery counting again).
 	Late, LateMetric int64
@@ -310,29 +340,43 @@ func (p *Pipeline) countItems(ctx context.Context) (int, error) {
 	}
 }
 
+// toolkitMetrics are the product's metrics, reported in rows of their own
+// rather than as the function's own.
 var toolkitMetrics = map[string]bool{
 	contract.MetricRecordsReceived: true, contract.MetricRecordsSucceeded: true, contract.MetricRecordsQuarantined: true,
 	contract.MetricRecordsRetried: true, contract.MetricRecordsFailed: true, contract.MetricBatchDuration: true,
+	contract.MetricLateRecords: true, contract.MetricResultsPublished: true, contract.MetricPublishFailures: true,
+	contract.MetricWatermarkLag: true,
 }
 
 // Summarize collects a Summary.
 func (p *Pipeline) Summarize(ctx context.Context, produced int64, elapsed time.Duration) (Summary, error) {
-	s := Summary{Produced: produced, Elapsed: elapsed, Poller: p.Poller.Stats(), Aggregates: p.IsAggregateTable()}
-	if s.Aggregates {
+	s := Summary{Produced: produced, Elapsed: elapsed, Poller: p.Poller.Stats(), EventTime: p.IsAggregateTable()}
+	if s.EventTime {
 		aggs, err := p.Aggregates(ctx)
 		if err != nil {
 			return Summary{}, err
 		}
 		s.Windows, s.TableItems = len(aggs), len(aggs)
+		s.Aggregates = true // every window holds eventtime.Stats (none stored: the example's view)
 		for _, a := range aggs {
 			s.Applied += a.Count
+			s.Aggregates = s.Aggregates && a.Stats
 		}
-		rs, err := p.Results(ctx)
+		if !s.Aggregates {
+			s.Applied = 0
+		}
+		rs, err := p.ResultMessages(ctx)
 		if err != nil {
 			return Summary{}, err
 		}
-		windows := map[string]bool{}
+		windows, ids := map[string]bool{}, map[string]bool{}
+		s.ResultMessages = len(rs)
 		for _, r := range rs {
+			if ids[r.ID] {
+				continue // delivered again (the sinks are at least once)
+			}
+			ids[r.ID] = true
 			if r.Revision == 0 {
 				s.FinalResults++
 			} else {
@@ -392,16 +436,26 @@ func (s Summary) Print(w io.Writer) {
 		rate = float64(s.Poller.AcknowledgedRecords+s.Poller.DroppedRecords) / s.Elapsed.Seconds()
 	}
 	rows := [][2]string{{"produced", fmt.Sprint(s.Produced)}}
+	published := fmt.Sprintf("%d final results and %d corrections for %d windows (the rest wait for the watermark)", s.FinalResults, s.Corrections, s.ResultWindows)
+	if again := s.ResultMessages - s.FinalResults - s.Corrections; again > 0 {
+		published += fmt.Sprintf("; %d delivered twice (at least once: consumers keep the first of each id)", again)
+	}
+	results := [][2]string{
+		{"results published", published},
+		{"late (side output)", fmt.Sprintf("%d records", s.Late)},
+		{"schedule", fireText(s)},
+	}
 	if s.Aggregates {
-		rows = append(rows,
-			[2]string{"applied (state table)", fmt.Sprintf("%d readings in %d (sensor, minute) windows", s.Applied, s.Windows)},
-			[2]string{"results published", fmt.Sprintf("%d final results and %d corrections for %d windows (the rest wait for the watermark)", s.FinalResults, s.Corrections, s.ResultWindows)},
-			[2]string{"late (side output)", fmt.Sprintf("%d records", s.Late)},
-			[2]string{"schedule", fireText(s)})
+		rows = append(rows, [2]string{"applied (state table)", fmt.Sprintf("%d readings in %d (sensor, minute) windows", s.Applied, s.Windows)})
+		rows = append(rows, results...)
 	} else {
 		rows = append(rows,
 			[2]string{"succeeded (function)", fmt.Sprintf("%d records (the toolkit's %s metric)", s.Succeeded, contract.MetricRecordsSucceeded)},
 			[2]string{"items in the table", fmt.Sprint(s.TableItems)})
+		if s.EventTime {
+			rows[len(rows)-1] = [2]string{"windows (state table)", fmt.Sprintf("%d (key, window) windows of the function's own aggregate", s.Windows)}
+			rows = append(rows, results...)
+		}
 		if len(s.AppMetrics) > 0 {
 			names := make([]string, 0, len(s.AppMetrics))
 			for n := range s.AppMetrics {
@@ -505,6 +559,9 @@ func (s Summary) accounting() string {
 	verdict := "every produced record is applied, late (side output), quarantined, a suppressed duplicate or at the failure destination"
 	if !s.Aggregates {
 		verdict = "every produced record succeeded in the function, was quarantined or is described in the DLQ"
+		if s.EventTime {
+			verdict = "every produced record succeeded in the function (applied, late or a duplicate), was quarantined or is described in the DLQ"
+		}
 	}
 	if !s.Accounted() {
 		verdict = "does not add up: records in flight, or redeliveries counted as duplicates; `make e2e` checks this exactly"

@@ -1,25 +1,43 @@
-// Package config holds the names the orders app shares between its CDK stack
-// and its function: the environment variable, the table's key and the
-// function's own metric names. It imports nothing, so both sides can use it.
+// Package config holds the names and settings the orders app shares between
+// its CDK stack and its function: the window environment variables and their
+// defaults, and the function's own metric names. It imports only the
+// product's public contract, so both sides can use it.
 package config
 
+import (
+	"time"
+
+	"github.com/streamproc/streamproc/functions/contract"
+)
+
+// The app's hopping windows: revenue over the last WINDOW_SIZE, every
+// WINDOW_SLIDE. The stack sets both on the function; the slide must divide
+// the size (eventtime.Hopping).
 const (
-	// EnvTableName names the customer totals table in the function's
-	// environment.
-	EnvTableName = "TABLE_NAME"
+	EnvWindowSize      = "WINDOW_SIZE"  // Go duration
+	EnvWindowSlide     = "WINDOW_SLIDE" // Go duration
+	DefaultWindowSize  = 5 * time.Minute
+	DefaultWindowSlide = time.Minute
+)
 
-	// TablePartitionKey is the table's only key attribute (type S).
-	TablePartitionKey = "customer_id"
+// MetricsNamespace is the CloudWatch namespace of the function's EMF metrics
+// (the StreamProcessor's MetricsNamespace prop).
+const MetricsNamespace = "Orders"
 
-	// MetricsNamespace is the CloudWatch namespace of the function's EMF
-	// metrics (the StreamProcessor's MetricsNamespace prop).
-	MetricsNamespace = "Orders"
-
-	// MetricOrdersApplied counts orders added to a customer's totals.
+// The function's own metrics, beside the toolkit's.
+const (
+	// MetricOrdersApplied counts orders added to at least one window.
 	MetricOrdersApplied = "OrdersApplied"
-	// MetricDuplicateOrders counts orders that were already in the totals
-	// (a producer resend or a redelivered batch), skipped.
+	// MetricDuplicateOrders counts orders every window already held (a
+	// producer resend or a redelivered batch), skipped.
 	MetricDuplicateOrders = "DuplicateOrders"
-	// MetricRevenueCents sums the amounts of the applied orders.
-	MetricRevenueCents = "RevenueCents"
+)
+
+// The engine's metrics, named by the product's contract: the alarms and
+// graphs StreamProcessor.AddEventTime makes watch them.
+const (
+	MetricLateOrders       = contract.MetricLateRecords      // orders sent to the late output for at least one window
+	MetricResultsPublished = contract.MetricResultsPublished // final results and corrections published
+	MetricPublishFailures  = contract.MetricPublishFailures  // firings that failed to publish
+	MetricWatermarkLag     = contract.MetricWatermarkLag     // processing time minus the stream watermark, ms
 )

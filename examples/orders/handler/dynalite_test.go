@@ -1,9 +1,10 @@
 package handler_test
 
-// Redelivery against dynalite (the real DynamoDB wire protocol): the same
-// orders delivered as Lambda would on retries, bisection and producer
-// resends, through Processor.Invoke with real event JSON, must leave each
-// customer's totals equal to the sum of its unique valid orders.
+// Redelivery against dynalite (the real DynamoDB wire protocol): the engine's
+// DynamoStore through awsjson, as in the Lambda. The same orders delivered
+// as Lambda would on retries, bisection and producer resends, through
+// Processor.Invoke with real event JSON, must publish each (customer, window)
+// once, with the revenue computed here from the unique valid orders.
 
 import (
 	"context"
@@ -17,11 +18,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/streamproc/streamproc/functions/awsjson"
 
-	"example.com/orders/config"
+	"github.com/streamproc/streamproc/functions/eventtime"
+
 	"example.com/orders/internal/dynalitetest"
-	"example.com/orders/totals"
+	"example.com/orders/revenue"
 )
 
 func TestMain(m *testing.M) {
@@ -54,54 +55,65 @@ func event(t *testing.T, payloads []string, firstSeq int) []byte {
 	return b
 }
 
-func TestRedeliveriesCountEachOrderOnce(t *testing.T) {
+func TestRedeliveriesOnDynalite(t *testing.T) {
 	c := dynalitetest.Client(t)
 	tbl := regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := totals.CreateTable(ctx, c, tbl); err != nil {
+	if err := eventtime.CreateDynamoTable(ctx, c, tbl); err != nil {
 		t.Fatal(err)
 	}
-	st, err := totals.New(c, tbl, nil)
+	store, err := eventtime.NewDynamoStore(c, eventtime.DynamoConfig{Table: tbl, AllowedLateness: allowedLateness})
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := &sinks{}
 	q := &memQuarantine{}
-	p := processor(t, st, q)
+	p := processor(t, engine(t, store, s, nil), q)
 
-	// 300 records: orders of 12 customers, every 10th a producer resend of
-	// an earlier order (same order_id, new sequence number), every 25th
-	// invalid.
+	// 300 records: orders of 12 customers placed 2 s apart (give or take
+	// 5 s, within the out-of-orderness: none late), every 10th a producer
+	// resend of an earlier order (same order_id, new sequence number),
+	// every 25th invalid; then one order an hour later that moves the
+	// watermark past every window of the others.
 	rng := rand.New(rand.NewPCG(7, 7))
+	start := at("10:00:00")
 	var payloads []string
-	want := map[string]int64{} // customer -> total of unique valid orders
-	wantCount := map[string]int64{}
-	const bad = `{"order_id":"x","amount_cents":1}` // no customer_id
+	want := map[string]revenue.Revenue{} // "customer window-start" -> revenue of the unique valid orders
+	assign := mustHopping(t)
+	const bad = `{"order_id":"x","amount_cents":1,"placed_at":"2026-01-15T10:00:00Z"}` // no customer_id
 	for i := range 300 {
 		switch {
 		case i%25 == 24:
 			payloads = append(payloads, bad)
 		case i%10 == 9:
-			payloads = append(payloads, payloads[rng.IntN(len(payloads))])
+			for {
+				if p := payloads[rng.IntN(len(payloads))]; p != bad {
+					payloads = append(payloads, p)
+					break
+				}
+			}
 		default:
 			cust := fmt.Sprintf("c-%d", rng.IntN(12))
 			cents := int64(1 + rng.IntN(10_000))
-			payloads = append(payloads, ord(fmt.Sprintf("o-%d", i), cust, int(cents)))
-			want[cust] += cents
-			wantCount[cust]++
+			placed := start.Add(time.Duration(i)*2*time.Second + time.Duration(rng.IntN(5000))*time.Millisecond)
+			payloads = append(payloads, ord(fmt.Sprintf("o-%d", i), cust, int(cents), placed))
+			for _, w := range assign.Assign(placed.UnixMilli(), nil) {
+				k := cust + " " + w.StartTime().Format("15:04")
+				want[k] = want[k].Add(0, cents)
+			}
 		}
 	}
-
-	invalid := 0 // records (sequence numbers) holding an invalid order
+	invalid := 0
 	for _, p := range payloads {
 		if p == bad {
 			invalid++
 		}
 	}
 
-	invoke := func(from, to int) {
+	invoke := func(from, to int, extra ...string) {
 		t.Helper()
-		out, err := p.Invoke(ctx, event(t, payloads[from:to], 1000+from))
+		out, err := p.Invoke(ctx, event(t, append(payloads[from:to:to], extra...), 1000+from))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,50 +128,26 @@ func TestRedeliveriesCountEachOrderOnce(t *testing.T) {
 	invoke(100, 125) // bisected halves
 	invoke(125, 150)
 	invoke(150, 300)
-	invoke(0, 300) // a redrive of everything
+	invoke(0, 300, ord("push", "c-push", 1, start.Add(time.Hour))) // a redrive of everything, and an order an hour later
 
-	got, gotCount := scanTotals(t, c, tbl)
-	for cust, total := range want {
-		if got[cust] != total || gotCount[cust] != wantCount[cust] {
-			t.Errorf("%s: stored %d orders, %d cents; want %d orders, %d cents", cust, gotCount[cust], got[cust], wantCount[cust], total)
+	got := map[string]revenue.Revenue{}
+	for _, r := range s.results {
+		if r.Key == "c-push" {
+			continue
 		}
+		k := r.Key + " " + r.Window.StartTime().Format("15:04")
+		if _, dup := got[k]; dup || r.Revision != 0 {
+			t.Errorf("%s: revision %d published again: want each window's final result once, no corrections", k, r.Revision)
+		}
+		got[k] = r.Value
 	}
-	if len(got) != len(want) {
-		t.Errorf("stored %d customers, want %d", len(got), len(want))
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("published %d windows, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
+	}
+	if len(s.late) != 0 {
+		t.Errorf("%d late records, want none", len(s.late))
 	}
 	if len(q.reasons) != invalid {
 		t.Errorf("quarantined %d distinct records, want the %d invalid ones", len(q.reasons), invalid)
-	}
-}
-
-// scanTotals reads every customer's totals with a consistent Scan, decoded
-// here rather than through the store.
-func scanTotals(t *testing.T, c *awsjson.Client, tbl string) (total, count map[string]int64) {
-	t.Helper()
-	total, count = map[string]int64{}, map[string]int64{}
-	var start map[string]any
-	for {
-		in := map[string]any{"TableName": tbl, "ConsistentRead": true}
-		if start != nil {
-			in["ExclusiveStartKey"] = start
-		}
-		var out struct {
-			Items []map[string]struct {
-				S, N string
-			}
-			LastEvaluatedKey map[string]any
-		}
-		if err := c.Call(context.Background(), "Scan", in, &out); err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range out.Items {
-			cust := it[config.TablePartitionKey].S
-			total[cust], _ = strconv.ParseInt(it[totals.AttrTotalCents].N, 10, 64)
-			count[cust], _ = strconv.ParseInt(it[totals.AttrOrderCount].N, 10, 64)
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return total, count
-		}
-		start = out.LastEvaluatedKey
 	}
 }

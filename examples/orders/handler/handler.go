@@ -1,116 +1,110 @@
-// Package handler is the orders app's batch logic on the streamproc batch
-// toolkit: it parses every record of an attempt, quarantines the invalid
-// ones, and adds the valid orders to their customers' totals, customers in
-// parallel and each customer's orders in record order.
+// Package handler is the orders app's batch logic, only its domain: it
+// parses every record into an order, quarantines the invalid ones, and hands
+// the rest to the event-time engine (functions/eventtime) keyed by customer,
+// at the time the order was placed, with its amount as value. Windows,
+// watermarks, exactly-once state, final results and late orders are the
+// engine's. It plugs into the batch toolkit as a kinesisbatch.BatchHandler,
+// which decodes the Lambda event, retries, quarantines, answers with the
+// partial batch response and emits the metrics.
 package handler
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"log/slog"
+	"time"
 
+	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
 
 	"example.com/orders/config"
 	"example.com/orders/order"
-	"example.com/orders/totals"
+	"example.com/orders/revenue"
 )
 
-// Store adds an order to the totals; *totals.Store implements it.
-type Store interface {
-	Add(ctx context.Context, o order.Order) (totals.Outcome, error)
-}
+// Engine is the app's windowing: revenue per customer (the key) in hopping
+// windows of the orders' event time.
+type Engine = eventtime.Engine[string, int64, revenue.Revenue]
 
 // Handler is a kinesisbatch.BatchHandler. It is safe for concurrent use.
 type Handler struct {
-	store       Store
-	concurrency int
+	eng *Engine
+	now func() time.Time
 }
 
-// New returns a Handler that adds orders to store with at most concurrency
-// customers in flight (0 means 8).
-func New(store Store, concurrency int) (*Handler, error) {
-	if store == nil {
-		return nil, errors.New("handler: nil store: pass totals.New(...)")
+// New returns a Handler that processes orders through eng (eventtime.New
+// with Hopping windows, a Store and the result and late sinks).
+func New(eng *Engine) (*Handler, error) {
+	if eng == nil {
+		return nil, errors.New("handler: nil engine: build one with eventtime.New")
 	}
-	if concurrency < 0 {
-		return nil, fmt.Errorf("handler: concurrency %d: give a positive number, or 0 for the default 8", concurrency)
-	}
-	if concurrency == 0 {
-		concurrency = 8
-	}
-	return &Handler{store: store, concurrency: concurrency}, nil
+	return &Handler{eng: eng, now: time.Now}, nil
 }
 
-type item struct {
-	rec *kinesisbatch.Record
-	ord order.Order
-}
-
-// HandleBatch implements kinesisbatch.BatchHandler. It fails records one by
-// one through b.Fail (Grouped would fail a whole customer for one order the
-// store refuses), so every record gets its own outcome.
+// HandleBatch implements kinesisbatch.BatchHandler. A Lambda batch comes
+// from one shard. Each record gets its own outcome through b.Fail: invalid
+// orders are quarantined, records the engine could not store are retried.
 func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error {
-	var customers []string
-	groups := map[string][]item{}
-	for _, r := range b.Records {
+	if len(b.Records) == 0 {
+		return nil
+	}
+	recs := make([]eventtime.Record[string, int64], 0, len(b.Records))
+	refs := make([]int, 0, len(b.Records)) // recs[j] came from b.Records[refs[j]]
+	for i, r := range b.Records {
 		o, err := order.Parse(r.Data)
 		if err != nil {
 			b.Fail(r, kinesisbatch.Permanent(err))
 			continue
 		}
-		if _, ok := groups[o.CustomerID]; !ok {
-			customers = append(customers, o.CustomerID)
+		recs = append(recs, eventtime.Record[string, int64]{
+			ID:  o.OrderID, // a resend under a new sequence number is the same order
+			Key: o.CustomerID, EventTime: o.PlacedAt.UnixMilli(), Value: o.AmountCents,
+			Payload: r.Data, Source: r,
+		})
+		refs = append(refs, i)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	out := h.process(ctx, b.Records[0].ShardID(), recs)
+	for j, err := range out.Errs {
+		if err == nil {
+			continue // applied, late or a duplicate: stored
 		}
-		groups[o.CustomerID] = append(groups[o.CustomerID], item{rec: r, ord: o})
+		if errors.Is(err, eventtime.ErrWindowFull) {
+			err = kinesisbatch.Permanent(err) // quarantined with its payload
+		}
+		b.Fail(b.Records[refs[j]], err)
 	}
-
 	m := kinesisbatch.MetricsFromContext(ctx)
-	sem := make(chan struct{}, h.concurrency)
-	var wg sync.WaitGroup
-	for _, c := range customers {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(items []item) {
-			defer func() { <-sem; wg.Done() }()
-			h.addAll(ctx, b, m, items)
-		}(groups[c])
+	m.Add(config.MetricOrdersApplied, kinesisbatch.UnitCount, float64(out.Applied))
+	m.Add(config.MetricDuplicateOrders, kinesisbatch.UnitCount, float64(out.Duplicates))
+	m.Add(config.MetricLateOrders, kinesisbatch.UnitCount, float64(out.Late))
+	m.Add(config.MetricResultsPublished, kinesisbatch.UnitCount, float64(out.Fire.Published))
+	if out.Fire.Watermark > 0 {
+		m.Observe(config.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(h.now().UnixMilli()-out.Fire.Watermark))
 	}
-	wg.Wait()
+	if out.FireErr != nil {
+		// The orders are stored; the due windows fire on the next batch or
+		// the next scheduled run.
+		m.Add(config.MetricPublishFailures, kinesisbatch.UnitCount, 1)
+		slog.WarnContext(ctx, "firing windows", "error", out.FireErr.Error())
+	}
 	return nil
 }
 
-// addAll adds one customer's orders in record order. After a transient
-// error the rest of the customer's orders fail with it (they are retried,
-// and the ones already added are then recognised as duplicates). A panic
-// fails the orders not yet added, transiently.
-func (h *Handler) addAll(ctx context.Context, b *kinesisbatch.Batch, m *kinesisbatch.Metrics, items []item) {
-	next := 0
+// process calls the engine; a panic there fails every record, transiently
+// (a bug must not quarantine valid orders).
+func (h *Handler) process(ctx context.Context, shard string, recs []eventtime.Record[string, int64]) (out eventtime.Outcome) {
 	defer func() {
 		if v := recover(); v != nil {
-			err := fmt.Errorf("handler: panic adding orders: %v", v)
-			for _, it := range items[next:] {
-				b.Fail(it.rec, err)
+			err := fmt.Errorf("handler: panic in the event-time engine: %v", v)
+			out = eventtime.Outcome{Errs: make([]error, len(recs))}
+			for i := range out.Errs {
+				out.Errs[i] = err
 			}
 		}
 	}()
-	for ; next < len(items); next++ {
-		it := items[next]
-		out, err := h.store.Add(ctx, it.ord)
-		switch {
-		case errors.Is(err, totals.ErrCustomerFull):
-			b.Fail(it.rec, kinesisbatch.Permanent(err))
-		case err != nil:
-			for _, rest := range items[next:] {
-				b.Fail(rest.rec, err)
-			}
-			return
-		case out == totals.Duplicate:
-			m.Add(config.MetricDuplicateOrders, kinesisbatch.UnitCount, 1)
-		default:
-			m.Add(config.MetricOrdersApplied, kinesisbatch.UnitCount, 1)
-			m.Add(config.MetricRevenueCents, kinesisbatch.UnitCount, float64(it.ord.AmountCents))
-		}
-	}
+	return h.eng.Process(ctx, shard, recs)
 }

@@ -6,44 +6,25 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/streamproc/streamproc/functions/eventtime"
 	"github.com/streamproc/streamproc/functions/kinesisbatch"
 
 	"example.com/orders/handler"
-	"example.com/orders/order"
-	"example.com/orders/totals"
+	"example.com/orders/revenue"
 )
 
-// fakeStore records what it was asked to add and answers from fail.
-type fakeStore struct {
-	mu    sync.Mutex
-	added []string
-	seen  map[string]bool
-	fail  func(o order.Order) error
-}
-
-func (f *fakeStore) Add(_ context.Context, o order.Order) (totals.Outcome, error) {
-	if f.fail != nil {
-		if err := f.fail(o); err != nil {
-			return 0, err
-		}
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.seen == nil {
-		f.seen = map[string]bool{}
-	}
-	if f.seen[o.OrderID] {
-		return totals.Duplicate, nil
-	}
-	f.seen[o.OrderID] = true
-	f.added = append(f.added, o.OrderID)
-	return totals.Applied, nil
-}
+// The app's windows and bounds, as the stack sets them.
+const (
+	size, slide     = 5 * time.Minute, time.Minute
+	outOfOrderness  = 30 * time.Second
+	allowedLateness = 2 * time.Minute
+)
 
 // memQuarantine keeps the quarantined records' sequence numbers and reasons.
 type memQuarantine struct {
@@ -63,21 +44,53 @@ func (q *memQuarantine) Put(_ context.Context, fs []kinesisbatch.Failure) []erro
 	return make([]error, len(fs))
 }
 
-func records(payloads ...string) []kinesisbatch.Record {
-	rs := make([]kinesisbatch.Record, len(payloads))
-	for i, p := range payloads {
-		rs[i] = kinesisbatch.Record{Data: []byte(p), SequenceNumber: fmt.Sprint(100 + i), PartitionKey: "k", Index: i}
-	}
-	return rs
+// sinks collect what the engine publishes and sends late.
+type sinks struct {
+	mu      sync.Mutex
+	results []eventtime.Result[string, revenue.Revenue]
+	late    []eventtime.LateRecord[string]
 }
 
-func ord(id, customer string, cents int) string {
-	return fmt.Sprintf(`{"order_id":%q,"customer_id":%q,"amount_cents":%d}`, id, customer, cents)
+func (s *sinks) publish(_ context.Context, rs []eventtime.Result[string, revenue.Revenue]) []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.results = append(s.results, rs...)
+	return make([]error, len(rs))
 }
 
-func processor(t *testing.T, st handler.Store, q kinesisbatch.Quarantine) *kinesisbatch.Processor {
+func (s *sinks) putLate(_ context.Context, ls []eventtime.LateRecord[string]) []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.late = append(s.late, ls...)
+	return make([]error, len(ls))
+}
+
+// engine is the app's engine on store, with sinks that collect.
+func engine(t *testing.T, store eventtime.Store, s *sinks, tune func(*eventtime.Config[string, int64, revenue.Revenue])) *handler.Engine {
 	t.Helper()
-	h, err := handler.New(st, 2)
+	w, err := eventtime.Hopping(size, slide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := eventtime.Config[string, int64, revenue.Revenue]{
+		Windows: w, OutOfOrderness: outOfOrderness, AllowedLateness: allowedLateness, IdleTimeout: -1,
+		Store:   store,
+		Results: eventtime.ResultSinkFunc[string, revenue.Revenue](s.publish),
+		Late:    eventtime.LateSinkFunc[string](s.putLate),
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	eng, err := eventtime.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+func processor(t *testing.T, eng *handler.Engine, q kinesisbatch.Quarantine) *kinesisbatch.Processor {
+	t.Helper()
+	h, err := handler.New(eng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,51 +100,189 @@ func processor(t *testing.T, st handler.Store, q kinesisbatch.Quarantine) *kines
 	})
 }
 
-func TestEveryRecordGetsItsOwnOutcome(t *testing.T) {
-	throttled := errors.New("throttled")
-	st := &fakeStore{fail: func(o order.Order) error {
-		switch o.OrderID {
-		case "full":
-			return fmt.Errorf("%w: no room", totals.ErrCustomerFull)
-		case "slow":
-			return throttled
-		case "boom":
-			panic("store bug")
-		}
-		return nil
-	}}
-	q := &memQuarantine{}
-	res := processor(t, st, q).Process(context.Background(), records(
-		ord("a", "c-1", 10),   // 100 applied
-		`{"order_id":"bad"}`,  // 101 invalid: quarantined
-		ord("full", "c-2", 1), // 102 customer full: quarantined, c-2's next order still applied
-		ord("b", "c-2", 5),    // 103 applied
-		ord("slow", "c-3", 1), // 104 transient: failed
-		ord("c", "c-3", 1),    // 105 after a transient error of its customer: failed, retried later
-		ord("a", "c-1", 10),   // 106 duplicate: succeeds, not added again
-		ord("boom", "c-4", 1), // 107 panic: failed
-	))
-	slices.Sort(st.added) // customers run concurrently
-	if got := strings.Join(st.added, ","); got != "a,b" {
-		t.Errorf("added %s, want a,b", got)
+// records makes one shard's batch; sequence numbers count from first.
+func records(first int, payloads ...string) []kinesisbatch.Record {
+	rs := make([]kinesisbatch.Record, len(payloads))
+	for i, p := range payloads {
+		seq := fmt.Sprint(first + i)
+		rs[i] = kinesisbatch.Record{Data: []byte(p), SequenceNumber: seq, EventID: "shardId-000000000000:" + seq, PartitionKey: "k", Index: i}
 	}
-	if len(q.reasons) != 2 || !strings.Contains(q.reasons["101"], "customer_id is missing") || !strings.Contains(q.reasons["102"], "no room") {
-		t.Errorf("quarantined %v, want 101 (invalid) and 102 (customer full)", q.reasons)
+	return rs
+}
+
+// at is a time on 2026-01-15 UTC, "hh:mm:ss".
+func at(hms string) time.Time {
+	t, err := time.Parse(time.RFC3339, "2026-01-15T"+hms+"Z")
+	if err != nil {
+		panic(err)
 	}
-	var failed []string
+	return t
+}
+
+func ord(id, customer string, cents int, placed time.Time) string {
+	return fmt.Sprintf(`{"order_id":%q,"customer_id":%q,"amount_cents":%d,"placed_at":%q}`, id, customer, cents, placed.Format(time.RFC3339Nano))
+}
+
+func failures(res kinesisbatch.Result) string {
+	var ids []string
 	for _, f := range res.Response.BatchItemFailures {
-		failed = append(failed, f.ItemIdentifier)
+		ids = append(ids, f.ItemIdentifier)
 	}
-	if got := strings.Join(failed, ","); got != "104,105,107" {
-		t.Errorf("batch item failures %s, want 104,105,107", got)
+	return strings.Join(ids, ",")
+}
+
+// A small case computed by hand: every order is in 5 windows of 5 minutes
+// sliding every minute, and each (customer, window) whose end the watermark
+// passed publishes its revenue once.
+func TestHoppingWindowsByHand(t *testing.T) {
+	s := &sinks{}
+	store := eventtime.NewMemoryStore()
+	q := &memQuarantine{}
+	p := processor(t, engine(t, store, s, nil), q)
+	ctx := context.Background()
+
+	// Batch 1: watermark afterwards 10:06:00 - 30s = 10:05:30.
+	if res := p.Process(ctx, records(100,
+		ord("a", "c-1", 100, at("10:00:30")),
+		ord("b", "c-1", 250, at("10:02:10")),
+		ord("c", "c-2", 7, at("10:01:00")),
+		ord("d", "c-1", 40, at("10:06:00")),
+	)); failures(res) != "" {
+		t.Fatalf("batch 1 failed %s", failures(res))
+	}
+	// Batch 2 moves the watermark to 10:19:30 (the order itself is in
+	// windows that end after it: no result yet).
+	if res := p.Process(ctx, records(200, ord("e", "c-9", 1, at("10:20:00")))); failures(res) != "" {
+		t.Fatalf("batch 2 failed %s", failures(res))
+	}
+
+	// Order "a" (10:00:30) is in the windows starting 09:56 to 10:00.
+	wins := mustHopping(t).Assign(at("10:00:30").UnixMilli(), nil)
+	if len(wins) != 5 || wins[0].StartTime() != at("09:56:00") || wins[4].StartTime() != at("10:00:00") {
+		t.Fatalf("order a is in windows %v, want the 5 starting 09:56 to 10:00", wins)
+	}
+
+	rev := func(orders, cents, largest int64) revenue.Revenue {
+		return revenue.Revenue{Orders: orders, Cents: cents, LargestCents: largest}
+	}
+	want := map[string]revenue.Revenue{
+		// c-1: a (100 at 10:00:30), b (250 at 10:02:10), d (40 at 10:06:00)
+		"c-1 09:56": rev(1, 100, 100), "c-1 09:57": rev(1, 100, 100),
+		"c-1 09:58": rev(2, 350, 250), "c-1 09:59": rev(2, 350, 250), "c-1 10:00": rev(2, 350, 250),
+		"c-1 10:01": rev(1, 250, 250), // [10:01, 10:06): d at 10:06 is not in it
+		"c-1 10:02": rev(2, 290, 250),
+		"c-1 10:03": rev(1, 40, 40), "c-1 10:04": rev(1, 40, 40), "c-1 10:05": rev(1, 40, 40), "c-1 10:06": rev(1, 40, 40),
+		// c-2: c (7 at 10:01:00)
+		"c-2 09:57": rev(1, 7, 7), "c-2 09:58": rev(1, 7, 7), "c-2 09:59": rev(1, 7, 7), "c-2 10:00": rev(1, 7, 7), "c-2 10:01": rev(1, 7, 7),
+	}
+	got := finals(t, s.results)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("final results\n got %v\nwant %v", got, want)
+	}
+	if len(s.late) != 0 || len(q.reasons) != 0 {
+		t.Errorf("late %d, quarantined %v; want none", len(s.late), q.reasons)
+	}
+
+	// Batch 3, judged against 10:19:30: a resend of "a" (a duplicate), an
+	// order of 10:05 whose 5 windows are all closed (End + 2m <= 10:19:30:
+	// late for each), one of 10:14 late for its windows ending 10:15 to
+	// 10:17 and applied to those ending 10:18 and 10:19, and an invalid one.
+	s.results = nil
+	res := p.Process(ctx, records(300,
+		ord("a", "c-1", 100, at("10:00:30")),
+		ord("f", "c-1", 900, at("10:05:00")),
+		ord("g", "c-2", 60, at("10:14:00")),
+		`{"order_id":"h","customer_id":"c-3","amount_cents":5,"placed_at":"2026-01-15T10:15:00"}`,
+	))
+	if failures(res) != "" {
+		t.Fatalf("batch 3 failed %s", failures(res))
+	}
+	if len(q.reasons) != 1 || !strings.Contains(q.reasons["303"], `placed_at "2026-01-15T10:15:00" is not an RFC 3339 time with a zone`) {
+		t.Errorf("quarantined %v, want 303 for its placed_at", q.reasons)
+	}
+	lateWins := map[string][]string{}
+	for _, l := range s.late {
+		lateWins[l.ID] = append(lateWins[l.ID], l.Window.StartTime().Format("15:04"))
+	}
+	for _, ws := range lateWins {
+		sort.Strings(ws)
+	}
+	if fmt.Sprint(lateWins) != "map[f:[10:01 10:02 10:03 10:04 10:05] g:[10:10 10:11 10:12]]" {
+		t.Errorf("late output by order and window start: %v", lateWins)
+	}
+	got = finals(t, s.results)
+	if fmt.Sprint(got) != fmt.Sprint(map[string]revenue.Revenue{"c-2 10:13": rev(1, 60, 60), "c-2 10:14": rev(1, 60, 60)}) {
+		t.Errorf("batch 3 published %v, want g's two open windows", got)
 	}
 }
 
-func TestNewChecksItsArguments(t *testing.T) {
-	if _, err := handler.New(nil, 0); err == nil {
-		t.Error("New(nil store) succeeded")
+func mustHopping(t *testing.T) eventtime.Assigner {
+	w, err := eventtime.Hopping(size, slide)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := handler.New(&fakeStore{}, -1); err == nil || !strings.Contains(err.Error(), "-1") {
-		t.Errorf("New(concurrency -1) = %v, want an error naming -1", err)
+	return w
+}
+
+// finals maps "customer hh:mm" (window start) to the revenue of revision 0,
+// failing on a second revision 0 of a window or a correction.
+func finals(t *testing.T, rs []eventtime.Result[string, revenue.Revenue]) map[string]revenue.Revenue {
+	t.Helper()
+	out := map[string]revenue.Revenue{}
+	for _, r := range rs {
+		k := r.Key + " " + r.Window.StartTime().Format("15:04")
+		if r.Revision != 0 {
+			t.Errorf("%s: correction %d, want none", k, r.Revision)
+		}
+		if _, dup := out[k]; dup {
+			t.Errorf("%s: published twice", k)
+		}
+		if r.Window.End-r.Window.Start != size.Milliseconds() {
+			t.Errorf("%s: window %s is not %s long", k, r.Window, size)
+		}
+		out[k] = r.Value
+	}
+	return out
+}
+
+// Each record gets its own outcome: an invalid order is quarantined, an
+// order whose window is full too, a store failure fails the valid records
+// for a retry.
+func TestEveryRecordGetsItsOwnOutcome(t *testing.T) {
+	q := &memQuarantine{}
+	small := func(c *eventtime.Config[string, int64, revenue.Revenue]) { c.MaxWindowBytes = 16 }
+	res := processor(t, engine(t, eventtime.NewMemoryStore(), &sinks{}, small), q).Process(context.Background(), records(100,
+		`{"order_id":"bad"}`,
+		ord("a", "c-1", 10, at("10:00:00")),
+	))
+	if failures(res) != "" || !strings.Contains(q.reasons["100"], "customer_id is missing") || !strings.Contains(q.reasons["101"], "size limit") {
+		t.Errorf("failures %q, quarantined %v; want 100 invalid and 101 window full, both quarantined", failures(res), q.reasons)
+	}
+
+	q = &memQuarantine{}
+	broken := &failingStore{Store: eventtime.NewMemoryStore(), err: errors.New("throttled")}
+	res = processor(t, engine(t, broken, &sinks{}, nil), q).Process(context.Background(), records(200,
+		ord("a", "c-1", 10, at("10:00:00")),
+		`not json`,
+		ord("b", "c-2", 10, at("10:00:01")),
+	))
+	if failures(res) != "200,202" || len(q.reasons) != 1 {
+		t.Errorf("failures %q, quarantined %v; want 200 and 202 failed for a retry, 201 quarantined", failures(res), q.reasons)
+	}
+}
+
+// failingStore fails every window write.
+type failingStore struct {
+	eventtime.Store
+	err error
+}
+
+func (s *failingStore) PutWindow(context.Context, eventtime.WindowKey, eventtime.WindowState) (int64, error) {
+	return 0, s.err
+}
+
+func TestNewNeedsAnEngine(t *testing.T) {
+	if _, err := handler.New(nil); err == nil || !strings.Contains(err.Error(), "eventtime.New") {
+		t.Errorf("New(nil) = %v, want an error saying how to build one", err)
 	}
 }
