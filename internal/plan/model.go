@@ -43,7 +43,10 @@ type laneState struct {
 	age     float64 // a record's age when its batch completes; -1: unbounded
 	keepsUp bool
 
-	writes, wcu, rcu float64 // per invocation
+	writes, wcu, rcu float64 // per invocation: every DynamoDB write, WCU, RCU
+	reads            float64 // read calls per invocation
+	windowWrites     float64 // window-item PutItems per invocation
+	newWindows       float64 // windows a batch creates
 	itemBytes        float64 // average item size a write stores
 	finalItemBytes   float64 // an item at its window's end
 	itemsPerWindow   float64 // items a lane creates per window
@@ -69,9 +72,11 @@ func (m model) pairs(n, rate, keys float64) float64 {
 }
 
 // duration is one invocation: fixed overhead, CPU per record, and the
-// sink's DynamoDB rounds — BatchGetItem calls of 100 keys, then one PutItem
-// per item, StoreConcurrency calls in flight. The seed-style handler writes
-// every record with its own PutItem, one after another.
+// engine's DynamoDB rounds — BatchGetItem calls of 100 windows, then one
+// PutItem per window, StoreConcurrency calls in flight, plus the calls one
+// after another of every batch (fixedRounds: watermarks and the firing's
+// queries). The seed-style handler writes every record with its own PutItem,
+// one after another.
 func (m model) duration(n, writes float64) float64 {
 	if m.seed {
 		return m.overhead + n*(m.cpu+m.lat)
@@ -79,10 +84,26 @@ func (m model) duration(n, writes float64) float64 {
 	if writes <= 0 {
 		return m.overhead + n*m.cpu
 	}
-	rounds := math.Ceil(math.Ceil(writes/batchGetKeys)/m.conc) + math.Ceil(writes/m.conc)
+	rounds := math.Ceil(math.Ceil(writes/batchGetKeys)/m.conc) + math.Ceil(writes/m.conc) + m.fixedRounds()
 	return m.overhead + n*m.cpu + rounds*m.lat
 }
 
+// dueQueries is the due buckets a firing Queries: (lateness + window) /
+// DueBucket (1 minute), at least one.
+func (m model) dueQueries() float64 {
+	return math.Max(1, math.Ceil((m.in.Lateness.Seconds()+m.window)/dueBucketSeconds))
+}
+
+// fixedRounds are the engine's sequential calls per batch: the Query of the
+// watermark items, the shard watermark's GetItem and conditional PutItem,
+// and the firing's Query of the watermarks, GetItem of the stream item and
+// Queries of the due buckets.
+func (m model) fixedRounds() float64 {
+	return 5 + m.dueQueries()
+}
+
+// writesFor is the PutItems a batch of n records makes on the items it
+// aggregates into (window items; one per record for the seed-style handler).
 func (m model) writesFor(n, rate, keys float64) float64 {
 	if m.seed {
 		return n
@@ -121,12 +142,38 @@ func (m model) lane(rate, keys, N, B float64) laneState {
 		s.age = -1
 	}
 	m.items(&s, rate, keys)
+	m.engineCalls(&s)
 	return s
 }
 
-// items sizes the aggregate items and the capacity units of their writes
-// and consistent reads. An item holds ~250 B + key + 8 B per applied reading
-// (its idempotency hashes); each of a window's writes stores the readings so
+// engineCalls adds the event-time engine's calls besides the window-item
+// PutItems (docs/engine.md, "DynamoDB layout and cost"). Per batch: a Query
+// of the watermarks and a consistent BatchGetItem per 100 windows touched,
+// the shard watermark's GetItem and conditional PutItem, a firing (Query of
+// the watermarks, conditional UpdateItem of the stream watermark, GetItem of
+// the stream item, Queries of the due buckets). Per new window: a due-item
+// PutItem, two UpdateItems of the stream item, one DeleteItem when done, and
+// its result: a BatchGetItem per 100 due windows and two PutItems of the
+// window item (reserve, confirm) holding the aggregate twice. Small items
+// cost 1 WCU / 1 RCU each.
+func (m model) engineCalls(s *laneState) {
+	if m.seed {
+		s.windowWrites = s.writes
+		return
+	}
+	s.windowWrites = s.writes
+	// Every active key opens a window per window length.
+	s.newWindows = math.Min(s.writes, s.itemsPerWindow*s.period/m.window)
+	final := s.finalItemBytes + float64(m.in.Costs.AggregateBytes)
+	s.writes += 2 + 6*s.newWindows
+	s.wcu += 2 + 4*s.newWindows + 2*s.newWindows*math.Ceil(final/1024)
+	s.reads = 1 + math.Ceil(s.windowWrites/batchGetKeys) + 1 + 2 + m.dueQueries() + math.Ceil(s.newWindows/batchGetKeys)
+	s.rcu += 4 + m.dueQueries() + s.newWindows*math.Ceil(s.finalItemBytes/4096)
+}
+
+// items sizes the window items and the capacity units of their writes
+// and consistent reads. An item holds ~200 B + key + the encoded aggregate +
+// 8 B per applied reading (its id hashes); each of a window's writes stores the readings so
 // far, costs ceil(size/1 KB) WCU and is preceded by a consistent read of the
 // previous version, ceil(size/4 KB) RCU (1 for a missing item).
 func (m model) items(s *laneState, rate, keys float64) {
@@ -144,7 +191,7 @@ func (m model) items(s *laneState, rate, keys float64) {
 	readings := math.Max(1, perKey/math.Max(-math.Expm1(-perKey), 1e-12))
 	writesPerItem := s.writes * m.window / s.period / math.Max(active, 1e-12)
 	k := int(math.Round(math.Min(math.Max(writesPerItem, 1), math.Max(readings, 1))))
-	base := float64(c.ItemBaseBytes + c.KeyBytes)
+	base := float64(c.ItemBaseBytes + c.KeyBytes + c.AggregateBytes)
 	maxB := float64(c.MaxItemBytes)
 	var wcu, rcu, bytes float64
 	prev := 0.0
@@ -176,11 +223,11 @@ func (m model) capacity(keys, N float64) float64 {
 	return c
 }
 
-// maxReadings is how many readings one window item holds before the sink
-// refuses more (aggstore.MaxItemBytes).
+// maxReadings is how many readings one window item holds before the engine
+// refuses more (eventtime.DynamoConfig.MaxWindowBytes, ErrWindowFull).
 func (m model) maxReadings() int {
 	c := m.in.Costs
-	return (c.MaxItemBytes - c.ItemBaseBytes - c.KeyBytes) / c.BytesPerReading
+	return (c.MaxItemBytes - c.ItemBaseBytes - c.KeyBytes - c.AggregateBytes) / c.BytesPerReading
 }
 
 // CPUPerRecord is the function time per record at in's memory size (below

@@ -1,8 +1,9 @@
 // Package plan sizes a StreamProcessor pipeline for a load: shards, event
 // source mapping settings, function concurrency, DynamoDB capacity, what
 // saturates first, and the monthly cost from a dated price table. It models
-// the example's sink (per-key, per-window aggregates written once per batch)
-// next to the seed-style design (one DynamoDB write per record). The formulas
+// the example on the event-time engine (functions/eventtime's DynamoStore:
+// per-key window items written once per batch, watermarks, the due index and
+// results) next to the seed-style design (one DynamoDB write per record). The formulas
 // are documented in docs/scale.md.
 package plan
 
@@ -213,6 +214,8 @@ type Design struct {
 	InvocationMs              float64    `json:"invocation_ms"`
 	InvocationsPerSecond      float64    `json:"invocations_per_second"`
 	WritesPerRecord           float64    `json:"dynamodb_writes_per_record"`
+	ReadsPerRecord            float64    `json:"dynamodb_reads_per_record"`
+	NewWindowsPerSecond       float64    `json:"new_windows_per_second"`
 	WCU                       float64    `json:"dynamodb_wcu"`
 	RCU                       float64    `json:"dynamodb_rcu"`
 	Partitions                int        `json:"dynamodb_partitions"`
@@ -392,6 +395,8 @@ func size(in Input, seed bool) Design {
 	d.InvocationsPerSecond = lanes / av.period
 	d.AverageConcurrency = lanes * av.dur / av.period
 	d.WritesPerRecord = av.writes / av.n
+	d.ReadsPerRecord = av.reads / av.n
+	d.NewWindowsPerSecond = lanes * st.newWindows / st.period
 	d.ItemBytes = av.itemBytes
 	d.WCU = lanes * st.wcu / st.period
 	d.RCU = lanes * st.rcu / st.period
@@ -527,7 +532,9 @@ func limits(in Input, d Design, m model, N float64) []Limit {
 	add("dynamodb table read units/s (default quota)", d.RCU, tableQuotaRRU, true, "request the DynamoDB table throughput quota increase")
 	if !m.seed {
 		add("busiest key's window item (readings)", hot*in.Window.Seconds(), float64(m.maxReadings()), true,
-			"shorten the window or split the hot key: past this the sink refuses readings (quarantined, ErrWindowFull)")
+			"shorten the window or split the hot key: past this the engine refuses readings (quarantined, ErrWindowFull)")
+		// Every new window takes two writes on the table's one stream item.
+		add("new windows/s vs the state table's hot stream item", d.NewWindowsPerSecond, streamItemNewWindows, false, newWindowsFix)
 	}
 	return ls
 }
@@ -548,6 +555,10 @@ func warnings(in Input, d Design, hot float64) []string {
 			w = append(w, fmt.Sprintf("%s exceeded (%.0f of %.0f): %s", l.Name, l.Used, l.Limit, l.Fix))
 		}
 	}
+	if d.NewWindowsPerSecond > streamItemNewWindows {
+		w = append(w, fmt.Sprintf("%.0f new windows/s (about keys / window) is over the %d a table's stream item takes (two writes per new window, one partition's 1,000 WCU/s): %s",
+			d.NewWindowsPerSecond, streamItemNewWindows, newWindowsFix))
+	}
 	if d.WCU > newTableWRU {
 		w = append(w, fmt.Sprintf("a new on-demand table serves about %d write units/s at once: set its warm throughput to %.0f WCU (%d partitions) before the load arrives", newTableWRU, float64(d.Partitions*partitionWCU), d.Partitions))
 	}
@@ -560,6 +571,8 @@ func warnings(in Input, d Design, hot float64) []string {
 	}
 	return w
 }
+
+const newWindowsFix = "use longer windows, or split the keys over several pipelines (one state table each)"
 
 func roundUp(v float64, step int) int {
 	return int(math.Ceil(v/float64(step))) * step
@@ -596,6 +609,8 @@ func (r Result) Table() string {
 	row("invocation ms (peak)", f2(a.InvocationMs), f2(s.InvocationMs))
 	row("invocations/s (average)", f0(a.InvocationsPerSecond), f0(s.InvocationsPerSecond))
 	row("dynamodb writes per record", fmt.Sprintf("%.4f", a.WritesPerRecord), fmt.Sprintf("%.4f", s.WritesPerRecord))
+	row("dynamodb reads per record", fmt.Sprintf("%.4f", a.ReadsPerRecord), fmt.Sprintf("%.4f", s.ReadsPerRecord))
+	row("new windows/s (peak)", f0(a.NewWindowsPerSecond), f0(s.NewWindowsPerSecond))
 	row("dynamodb WCU / RCU (peak)", f0(a.WCU)+" / "+f0(a.RCU), f0(s.WCU)+" / "+f0(s.RCU))
 	row("dynamodb partitions", a.Partitions, s.Partitions)
 	row("keeps up at peak", a.KeepsUp, s.KeepsUp)

@@ -51,10 +51,12 @@ func TestPairsAndDuration(t *testing.T) {
 	// Never more items than records.
 	near(t, "pairs capped", m.pairs(3, 1e12, 1e6), 3, 1e-5)
 	// 1000 records, 632 items: ceil(ceil(632.1/100)/16) = 1 BatchGetItem round
-	// + ceil(632.1/16) = 40 PutItem rounds at 5 ms, plus 1 ms and
-	// 1000 x 0.552 µs x 1769/256 of CPU.
+	// + ceil(632.1/16) = 40 PutItem rounds + 6 sequential rounds (watermark
+	// Query, shard GetItem + PutItem, the firing's watermark Query, stream
+	// GetItem and one due-bucket Query: (0 + 60 s) / 60 s) at 5 ms, plus 1 ms
+	// and 1000 x 0.552 µs x 1769/256 of CPU.
 	w := m.pairs(1000, 1e12, 1000)
-	want := 0.001 + 1000*552e-9*1769/256 + 41*0.005
+	want := 0.001 + 1000*552e-9*1769/256 + 47*0.005
 	near(t, "duration", m.duration(1000, w), want, 1e-9)
 	seed := newModel(in, true)
 	near(t, "seed duration", seed.duration(100, 100), 0.001+100*(10625e-9*1769/256+0.005), 1e-9)
@@ -72,6 +74,33 @@ func TestItemUnits(t *testing.T) {
 	near(t, "wcu per write", s.wcu, 4, 1e-9)
 	near(t, "rcu per write", s.rcu, 1, 1e-9)
 	near(t, "final item bytes", s.finalItemBytes, 5066, 1e-9)
+}
+
+func TestEngineCalls(t *testing.T) {
+	// A lane batch every 10 s touching 50 windows of 2,000 B (final item
+	// 3,000 B) of 300 keys active per 60 s window: 300 x 10/60 = 50 new
+	// windows (capped by the 50 touched).
+	in := Input{RecordsPerSecond: 10, RecordBytes: 200, Keys: 1, Lateness: 90 * time.Second}.WithDefaults()
+	m := newModel(in, false)
+	s := laneState{writes: 50, wcu: 100, rcu: 50, period: 10, itemsPerWindow: 300, finalItemBytes: 3000}
+	m.engineCalls(&s)
+	near(t, "new windows", s.newWindows, 50, 1e-9)
+	// 50 window PutItems + shard watermark PutItem + stream watermark
+	// UpdateItem + 50 x (due PutItem, 2 stream UpdateItems, DeleteItem,
+	// reserve and confirm PutItems).
+	near(t, "writes", s.writes, 50+2+50*6, 1e-9)
+	// 100 + 2 + 50 x 4 small writes + 50 x 2 x ceil((3000+50)/1024) = 3 WCU.
+	near(t, "wcu", s.wcu, 100+2+200+300, 1e-9)
+	// Watermark Query, 1 BatchGetItem of the 50 windows, shard GetItem,
+	// firing: watermark Query, stream GetItem, ceil((90+60)/60) = 3 due
+	// Queries, 1 BatchGetItem of the 50 due windows.
+	near(t, "reads", s.reads, 1+1+1+2+3+1, 1e-9)
+	// 50 + 4 small reads + 3 Queries + 50 due windows x ceil(3000/4096).
+	near(t, "rcu", s.rcu, 50+4+3+50, 1e-9)
+	// Fewer new windows than the active keys' share when few are touched.
+	s = laneState{writes: 5, period: 10, itemsPerWindow: 300, finalItemBytes: 3000}
+	m.engineCalls(&s)
+	near(t, "new windows capped", s.newWindows, 5, 1e-9)
 }
 
 func TestMillionPerSecond(t *testing.T) {
@@ -137,7 +166,7 @@ func TestHotKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(r.Warnings, "\n")
-	for _, w := range []string{"over one shard's 1,000", "window item"} {
+	for _, w := range []string{"over one shard's 1,000", "window item", "new windows/s"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("warnings lack %q:\n%s", w, joined)
 		}
