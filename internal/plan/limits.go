@@ -33,13 +33,9 @@ const (
 	newTableWRU        = 4000 // a new on-demand table serves this much at once
 	batchGetKeys       = 100  // keys per BatchGetItem
 	dueBucketSeconds   = 60   // the engine's DueBucket default
-	// The stream item takes two writes per new window: one partition's
-	// 1,000 WCU/s carry 500 new windows/s (docs/engine.md says 300-500 with
-	// the due bucket's writes beside it).
-	streamItemNewWindows = partitionWCU / 2
-	hoursPerMonth        = 730
-	secondsPerMonth      = hoursPerMonth * 3600
-	gib                  = 1 << 30
+	hoursPerMonth      = 730
+	secondsPerMonth    = hoursPerMonth * 3600
+	gib                = 1 << 30
 )
 
 // shardQuota is the default open-shard quota of an account in region.

@@ -9,29 +9,24 @@ import (
 // ParallelizationFactor of them) in steady state. Lambda keeps every record
 // of a partition key in one lane, so a lane sees Keys/lanes keys.
 type model struct {
-	in       Input
-	seed     bool
-	cpu      float64 // seconds of function time per record at the memory size
-	overhead float64
-	lat      float64
-	conc     float64
-	window   float64
+	in     Input
+	seed   bool
+	window float64
+	eng    EngineModel // the engine's calls and the invocation time (shared with internal/sim)
 }
 
-func newModel(in Input, seed bool) model {
+func newModel(in Input, seed bool, shards int) model {
+	return model{in: in, seed: seed, window: in.Window.Seconds(), eng: NewEngineModel(in, shards, seed)}
+}
+
+// cpuSeconds is the function time per record at in's memory size: below
+// 1,769 MB a function gets that share of one vCPU.
+func cpuSeconds(in Input, seed bool) float64 {
 	cpu := in.Costs.CPUPerRecord.Seconds()
 	if seed {
 		cpu = in.Costs.SeedCPUPerRecord.Seconds()
 	}
-	// Below 1,769 MB a function gets that share of one vCPU.
-	cpu *= math.Max(1, float64(fullVCPUMemoryMB)/float64(in.MemoryMB))
-	return model{
-		in: in, seed: seed, cpu: cpu,
-		overhead: in.Costs.InvokeOverhead.Seconds(),
-		lat:      in.Costs.DynamoDBLatency.Seconds(),
-		conc:     float64(in.Costs.StoreConcurrency),
-		window:   in.Window.Seconds(),
-	}
+	return cpu * math.Max(1, float64(fullVCPUMemoryMB)/float64(in.MemoryMB))
 }
 
 // laneState is a lane's steady state: per-batch figures and timing.
@@ -46,7 +41,9 @@ type laneState struct {
 	writes, wcu, rcu float64 // per invocation: every DynamoDB write, WCU, RCU
 	reads            float64 // read calls per invocation
 	windowWrites     float64 // window-item PutItems per invocation
-	newWindows       float64 // windows a batch creates
+	newWindows       float64 // windows a batch creates (and, in steady state, fires)
+	due              float64 // other windows each firing reads (within the lateness)
+	calls            EngineCalls
 	itemBytes        float64 // average item size a write stores
 	finalItemBytes   float64 // an item at its window's end
 	itemsPerWindow   float64 // items a lane creates per window
@@ -71,44 +68,32 @@ func (m model) pairs(n, rate, keys float64) float64 {
 	return math.Min(n, w)
 }
 
-// duration is one invocation: fixed overhead, CPU per record, and the
-// engine's DynamoDB rounds — BatchGetItem calls of 100 windows, then one
-// PutItem per window, StoreConcurrency calls in flight, plus the calls one
-// after another of every batch (fixedRounds: watermarks and the firing's
-// queries). The seed-style handler writes every record with its own PutItem,
-// one after another.
-func (m model) duration(n, writes float64) float64 {
+// at is a lane's batch of n records every period seconds at rate records/s
+// over keys keys: the window items it writes (pairs, items), the engine's
+// other calls (EngineModel.Batch) and the invocation time they make. In
+// steady state a lane opens as many windows per window length as it has
+// active keys, and its firings publish as many as it opens; every firing
+// also reads the stream's windows that ended within the lateness.
+func (m model) at(n, rate, keys, period float64) laneState {
+	s := laneState{n: n, period: period}
 	if m.seed {
-		return m.overhead + n*(m.cpu+m.lat)
+		s.writes, s.windowWrites = n, n
+		m.items(&s, rate, keys)
+		s.dur = m.eng.SeedDuration(n)
+		return s
 	}
-	if writes <= 0 {
-		return m.overhead + n*m.cpu
-	}
-	rounds := math.Ceil(math.Ceil(writes/batchGetKeys)/m.conc) + math.Ceil(writes/m.conc) + m.fixedRounds()
-	return m.overhead + n*m.cpu + rounds*m.lat
-}
-
-// dueQueries is the due buckets a firing Queries: (lateness + window) /
-// DueBucket (1 minute), at least one.
-func (m model) dueQueries() float64 {
-	return math.Max(1, math.Ceil((m.in.Lateness.Seconds()+m.window)/dueBucketSeconds))
-}
-
-// fixedRounds are the engine's sequential calls per batch: the Query of the
-// watermark items, the shard watermark's GetItem and conditional PutItem,
-// and the firing's Query of the watermarks, GetItem of the stream item and
-// Queries of the due buckets.
-func (m model) fixedRounds() float64 {
-	return 5 + m.dueQueries()
-}
-
-// writesFor is the PutItems a batch of n records makes on the items it
-// aggregates into (window items; one per record for the seed-style handler).
-func (m model) writesFor(n, rate, keys float64) float64 {
-	if m.seed {
-		return n
-	}
-	return m.pairs(n, rate, keys)
+	s.windowWrites = m.pairs(n, rate, keys)
+	m.items(&s, rate, keys)
+	s.newWindows = math.Min(s.windowWrites, s.itemsPerWindow*period/m.window)
+	lanes := float64(m.in.Keys) / math.Max(keys, 1e-12)
+	s.due = s.itemsPerWindow * lanes * m.in.Lateness.Seconds() / m.window
+	s.calls = m.eng.Batch(EngineBatch{
+		Windows: s.windowWrites, NewWindows: s.newWindows, WindowWCU: s.wcu, WindowRCU: s.rcu,
+		Fired: s.newWindows, FiredBytes: s.finalItemBytes, Due: s.due,
+	})
+	s.writes, s.reads, s.wcu, s.rcu = s.calls.Writes, s.calls.Reads, s.calls.WCU, s.calls.RCU
+	s.dur = m.eng.Duration(n, s.calls)
+	return s
 }
 
 // lane solves a lane's steady state at rate records/s: a batch is gathered
@@ -117,23 +102,22 @@ func (m model) writesFor(n, rate, keys float64) float64 {
 // invocation returns; so period = max(fill, duration) and n = rate*period
 // (at most N).
 func (m model) lane(rate, keys, N, B float64) laneState {
-	var s laneState
 	if rate <= 0 {
 		return laneState{keepsUp: true, period: math.Max(B, basePollSeconds), n: 0}
 	}
 	fill := math.Min(math.Max(B, basePollSeconds), N/rate)
-	n := math.Min(N, rate*fill)
+	n, period := math.Min(N, rate*fill), fill
+	s := m.at(n, rate, keys, period)
 	for range 200 {
-		dur := m.duration(n, m.writesFor(n, rate, keys))
-		next := math.Min(N, rate*math.Max(fill, dur))
-		if math.Abs(next-n) < 1e-9*n {
+		nextPeriod := math.Max(fill, s.dur)
+		next := math.Min(N, rate*nextPeriod)
+		done := math.Abs(next-n) < 1e-9*n && math.Abs(nextPeriod-period) < 1e-9*period
+		n, period = next, nextPeriod
+		s = m.at(n, rate, keys, period)
+		if done {
 			break
 		}
-		n = next
 	}
-	s.n = n
-	s.writes = m.writesFor(n, rate, keys)
-	s.dur = m.duration(n, s.writes)
 	s.period = math.Max(fill, s.dur)
 	s.busy = s.dur / s.period
 	s.keepsUp = s.dur <= N/rate*(1+1e-9) || n < N
@@ -141,34 +125,7 @@ func (m model) lane(rate, keys, N, B float64) laneState {
 	if !s.keepsUp {
 		s.age = -1
 	}
-	m.items(&s, rate, keys)
-	m.engineCalls(&s)
 	return s
-}
-
-// engineCalls adds the event-time engine's calls besides the window-item
-// PutItems (docs/engine.md, "DynamoDB layout and cost"). Per batch: a Query
-// of the watermarks and a consistent BatchGetItem per 100 windows touched,
-// the shard watermark's GetItem and conditional PutItem, a firing (Query of
-// the watermarks, conditional UpdateItem of the stream watermark, GetItem of
-// the stream item, Queries of the due buckets). Per new window: a due-item
-// PutItem, two UpdateItems of the stream item, one DeleteItem when done, and
-// its result: a BatchGetItem per 100 due windows and two PutItems of the
-// window item (reserve, confirm) holding the aggregate twice. Small items
-// cost 1 WCU / 1 RCU each.
-func (m model) engineCalls(s *laneState) {
-	if m.seed {
-		s.windowWrites = s.writes
-		return
-	}
-	s.windowWrites = s.writes
-	// Every active key opens a window per window length.
-	s.newWindows = math.Min(s.writes, s.itemsPerWindow*s.period/m.window)
-	final := s.finalItemBytes + float64(m.in.Costs.AggregateBytes)
-	s.writes += 2 + 6*s.newWindows
-	s.wcu += 2 + 4*s.newWindows + 2*s.newWindows*math.Ceil(final/1024)
-	s.reads = 1 + math.Ceil(s.windowWrites/batchGetKeys) + 1 + 2 + m.dueQueries() + math.Ceil(s.newWindows/batchGetKeys)
-	s.rcu += 4 + m.dueQueries() + s.newWindows*math.Ceil(s.finalItemBytes/4096)
 }
 
 // items sizes the window items and the capacity units of their writes
@@ -181,7 +138,7 @@ func (m model) items(s *laneState, rate, keys float64) {
 	if m.seed {
 		size := float64(m.in.RecordBytes + 100)
 		s.itemBytes, s.finalItemBytes = size, size
-		s.wcu = s.writes * math.Ceil(size/1024)
+		s.wcu = s.windowWrites * WriteUnits(size)
 		s.itemsPerWindow = rate * m.window
 		return
 	}
@@ -189,21 +146,19 @@ func (m model) items(s *laneState, rate, keys float64) {
 	perKey := rate / keys * m.window // readings per key and window
 	active := keys * -math.Expm1(-perKey)
 	readings := math.Max(1, perKey/math.Max(-math.Expm1(-perKey), 1e-12))
-	writesPerItem := s.writes * m.window / s.period / math.Max(active, 1e-12)
+	writesPerItem := s.windowWrites * m.window / s.period / math.Max(active, 1e-12)
 	k := int(math.Round(math.Min(math.Max(writesPerItem, 1), math.Max(readings, 1))))
-	base := float64(c.ItemBaseBytes + c.KeyBytes + c.AggregateBytes)
-	maxB := float64(c.MaxItemBytes)
 	var wcu, rcu, bytes float64
 	prev := 0.0
 	for i := 1; i <= k; i++ {
-		size := math.Min(maxB, base+float64(c.BytesPerReading)*readings*float64(i)/float64(k))
-		wcu += math.Ceil(size / 1024)
-		rcu += math.Max(1, math.Ceil(prev/4096))
+		size := WindowItemBytes(c, readings*float64(i)/float64(k))
+		wcu += WriteUnits(size)
+		rcu += ReadUnits(prev)
 		bytes += size
 		prev = size
 	}
-	s.wcu = s.writes * wcu / float64(k)
-	s.rcu = s.writes * rcu / float64(k)
+	s.wcu = s.windowWrites * wcu / float64(k)
+	s.rcu = s.windowWrites * rcu / float64(k)
 	s.itemBytes = bytes / float64(k)
 	s.finalItemBytes = prev
 	s.itemsPerWindow = active
@@ -212,9 +167,9 @@ func (m model) items(s *laneState, rate, keys float64) {
 // capacity is the most records/s a lane carries with full batches of N: the
 // rate c at which N records take exactly N/c seconds to process.
 func (m model) capacity(keys, N float64) float64 {
-	c := N / m.duration(N, m.writesFor(N, 1e15, keys))
+	c := N / m.at(N, 1e15, keys, 1).dur
 	for range 100 {
-		next := N / m.duration(N, m.writesFor(N, c, keys))
+		next := N / m.at(N, c, keys, N/c).dur
 		if math.Abs(next-c) < 1e-9*c {
 			break
 		}
@@ -235,5 +190,5 @@ func (m model) maxReadings() int {
 // seed-style handler's cost.
 func CPUPerRecord(in Input, seed bool) time.Duration {
 	in = in.WithDefaults()
-	return time.Duration(newModel(in, seed).cpu * float64(time.Second))
+	return time.Duration(cpuSeconds(in, seed) * float64(time.Second))
 }

@@ -216,6 +216,10 @@ type Design struct {
 	WritesPerRecord           float64    `json:"dynamodb_writes_per_record"`
 	ReadsPerRecord            float64    `json:"dynamodb_reads_per_record"`
 	NewWindowsPerSecond       float64    `json:"new_windows_per_second"`
+	NewWindowsLimit           float64    `json:"new_windows_per_second_limit"` // what the stream item's partition takes beside the batches' watermark writes
+	DueWindowsPerFiring       float64    `json:"due_windows_per_firing"`       // windows every firing reads
+	StreamItemWCU             float64    `json:"dynamodb_stream_item_wcu"`     // partition key "wm": stream item and shard watermarks
+	WatermarkRCU              float64    `json:"dynamodb_watermark_rcu"`       // partition key "wm": its Queries and GetItems
 	WCU                       float64    `json:"dynamodb_wcu"`
 	RCU                       float64    `json:"dynamodb_rcu"`
 	Partitions                int        `json:"dynamodb_partitions"`
@@ -344,7 +348,7 @@ func size(in Input, seed bool) Design {
 	}
 
 	// Mapping settings.
-	m := newModel(in, seed)
+	m := newModel(in, seed, d.Shards)
 	target := in.TargetIteratorAge.Seconds()
 	switch {
 	case seed:
@@ -397,6 +401,12 @@ func size(in Input, seed bool) Design {
 	d.WritesPerRecord = av.writes / av.n
 	d.ReadsPerRecord = av.reads / av.n
 	d.NewWindowsPerSecond = lanes * st.newWindows / st.period
+	d.DueWindowsPerFiring = st.due + st.newWindows
+	d.StreamItemWCU = lanes * st.calls.WatermarkWCU / st.period
+	d.WatermarkRCU = lanes * st.calls.WatermarkRCU / st.period
+	// The stream item's partition takes 1,000 WCU/s: two per new window
+	// beside the two per batch of the watermarks.
+	d.NewWindowsLimit = math.Max(0, (partitionWCU-(d.StreamItemWCU-2*d.NewWindowsPerSecond))/2)
 	d.ItemBytes = av.itemBytes
 	d.WCU = lanes * st.wcu / st.period
 	d.RCU = lanes * st.rcu / st.period
@@ -533,8 +543,11 @@ func limits(in Input, d Design, m model, N float64) []Limit {
 	if !m.seed {
 		add("busiest key's window item (readings)", hot*in.Window.Seconds(), float64(m.maxReadings()), true,
 			"shorten the window or split the hot key: past this the engine refuses readings (quarantined, ErrWindowFull)")
-		// Every new window takes two writes on the table's one stream item.
-		add("new windows/s vs the state table's hot stream item", d.NewWindowsPerSecond, streamItemNewWindows, false, newWindowsFix)
+		// Every new window takes two writes on the table's one stream item;
+		// it shares partition key "wm" with the shard watermarks.
+		add("stream item write units/s (new windows)", d.StreamItemWCU, partitionWCU, false, newWindowsFix)
+		add("watermark items' read units/s (partition wm)", d.WatermarkRCU, partitionRCU, false,
+			"fewer invocations/s (a longer batching window, larger batches) or fewer shards (KPL aggregation)")
 	}
 	return ls
 }
@@ -555,9 +568,13 @@ func warnings(in Input, d Design, hot float64) []string {
 			w = append(w, fmt.Sprintf("%s exceeded (%.0f of %.0f): %s", l.Name, l.Used, l.Limit, l.Fix))
 		}
 	}
-	if d.NewWindowsPerSecond > streamItemNewWindows {
-		w = append(w, fmt.Sprintf("%.0f new windows/s (about keys / window) is over the %d a table's stream item takes (two writes per new window, one partition's 1,000 WCU/s): %s",
-			d.NewWindowsPerSecond, streamItemNewWindows, newWindowsFix))
+	if d.StreamItemWCU > partitionWCU {
+		w = append(w, fmt.Sprintf("%.0f new windows/s (about active keys / window) is over the %.0f a state table's stream item takes at this plan's batch rate (two writes per new window, two per batch on partition \"wm\", one partition's 1,000 WCU/s): DynamoDB throttles it; %s",
+			d.NewWindowsPerSecond, d.NewWindowsLimit, newWindowsFix))
+	}
+	if d.WatermarkRCU > partitionRCU {
+		w = append(w, fmt.Sprintf("every batch Queries all %d shard watermark items twice: %.0f RCU/s on partition \"wm\", over one partition's 3,000 (DynamoDB may split the collection for heat, a single item never): fewer invocations/s (a longer batching window) or fewer shards (KPL aggregation)",
+			d.Shards, d.WatermarkRCU))
 	}
 	if d.WCU > newTableWRU {
 		w = append(w, fmt.Sprintf("a new on-demand table serves about %d write units/s at once: set its warm throughput to %.0f WCU (%d partitions) before the load arrives", newTableWRU, float64(d.Partitions*partitionWCU), d.Partitions))
@@ -610,7 +627,9 @@ func (r Result) Table() string {
 	row("invocations/s (average)", f0(a.InvocationsPerSecond), f0(s.InvocationsPerSecond))
 	row("dynamodb writes per record", fmt.Sprintf("%.4f", a.WritesPerRecord), fmt.Sprintf("%.4f", s.WritesPerRecord))
 	row("dynamodb reads per record", fmt.Sprintf("%.4f", a.ReadsPerRecord), fmt.Sprintf("%.4f", s.ReadsPerRecord))
-	row("new windows/s (peak)", f0(a.NewWindowsPerSecond), f0(s.NewWindowsPerSecond))
+	row("new windows/s (peak) / stream item limit", f0(a.NewWindowsPerSecond)+" / "+f0(a.NewWindowsLimit), "-")
+	row("windows each firing reads", f0(a.DueWindowsPerFiring), "-")
+	row("stream item WCU, wm RCU (peak)", f0(a.StreamItemWCU)+", "+f0(a.WatermarkRCU), "-")
 	row("dynamodb WCU / RCU (peak)", f0(a.WCU)+" / "+f0(a.RCU), f0(s.WCU)+" / "+f0(s.RCU))
 	row("dynamodb partitions", a.Partitions, s.Partitions)
 	row("keeps up at peak", a.KeepsUp, s.KeepsUp)

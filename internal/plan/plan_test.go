@@ -37,8 +37,8 @@ func TestShards(t *testing.T) {
 }
 
 func TestPairsAndDuration(t *testing.T) {
-	in := Input{RecordsPerSecond: 1, RecordBytes: 200, Keys: 1}.WithDefaults()
-	m := newModel(in, false)
+	in := Input{RecordsPerSecond: 1, RecordBytes: 200, Keys: 1000}.WithDefaults()
+	m := newModel(in, false, 1)
 	// A batch with no time span: one window, 1000 draws from 1000 keys.
 	near(t, "pairs", m.pairs(1000, 1e12, 1000), 1000*(1-math.Exp(-1)), 1e-6)
 	// A 60 s batch spans two windows: 2 x 100 x (1 - e^-(500/100)).
@@ -47,19 +47,16 @@ func TestPairsAndDuration(t *testing.T) {
 	// windows of 100 keys add 200 x (1 - e^-(100/200)).
 	late := in
 	late.OutOfOrderShare, late.Lateness = 0.1, 2*time.Minute
-	near(t, "late pairs", newModel(late, false).pairs(1000, 1e12, 100)-m.pairs(1000, 1e12, 100), 200*(1-math.Exp(-0.5)), 1e-6)
+	near(t, "late pairs", newModel(late, false, 1).pairs(1000, 1e12, 100)-m.pairs(1000, 1e12, 100), 200*(1-math.Exp(-0.5)), 1e-6)
 	// Never more items than records.
 	near(t, "pairs capped", m.pairs(3, 1e12, 1e6), 3, 1e-5)
-	// 1000 records, 632 items: ceil(ceil(632.1/100)/16) = 1 BatchGetItem round
-	// + ceil(632.1/16) = 40 PutItem rounds + 6 sequential rounds (watermark
-	// Query, shard GetItem + PutItem, the firing's watermark Query, stream
-	// GetItem and one due-bucket Query: (0 + 60 s) / 60 s) at 5 ms, plus 1 ms
-	// and 1000 x 0.552 µs x 1769/256 of CPU.
-	w := m.pairs(1000, 1e12, 1000)
-	want := 0.001 + 1000*552e-9*1769/256 + 47*0.005
-	near(t, "duration", m.duration(1000, w), want, 1e-9)
-	seed := newModel(in, true)
-	near(t, "seed duration", seed.duration(100, 100), 0.001+100*(10625e-9*1769/256+0.005), 1e-9)
+	// The invocation: 1 ms, 1000 x 0.552 µs x 1769/256 of CPU, and the
+	// engine's rounds at 5 ms each.
+	s := m.at(1000, 1e12, 1000, 10)
+	want := 0.001 + 1000*552e-9*1769/256 + s.calls.Rounds*0.005
+	near(t, "duration", s.dur, want, 1e-9)
+	seed := newModel(in, true, 1)
+	near(t, "seed duration", seed.at(100, 100, 1, 1).dur, 0.001+100*(10625e-9*1769/256+0.005), 1e-9)
 }
 
 func TestItemUnits(t *testing.T) {
@@ -68,39 +65,64 @@ func TestItemUnits(t *testing.T) {
 	// 266+4800 = 5066 B (5 WCU); reads before them: missing (1 RCU) and
 	// 2666 B (1 RCU).
 	in := Input{RecordsPerSecond: 10, RecordBytes: 200, Keys: 1}.WithDefaults()
-	m := newModel(in, false)
-	s := laneState{writes: 1, period: 30}
+	m := newModel(in, false, 1)
+	s := laneState{windowWrites: 1, period: 30}
 	m.items(&s, 10, 1)
 	near(t, "wcu per write", s.wcu, 4, 1e-9)
 	near(t, "rcu per write", s.rcu, 1, 1e-9)
 	near(t, "final item bytes", s.finalItemBytes, 5066, 1e-9)
 }
 
-func TestEngineCalls(t *testing.T) {
-	// A lane batch every 10 s touching 50 windows of 2,000 B (final item
-	// 3,000 B) of 300 keys active per 60 s window: 300 x 10/60 = 50 new
-	// windows (capped by the 50 touched).
-	in := Input{RecordsPerSecond: 10, RecordBytes: 200, Keys: 1, Lateness: 90 * time.Second}.WithDefaults()
-	m := newModel(in, false)
-	s := laneState{writes: 50, wcu: 100, rcu: 50, period: 10, itemsPerWindow: 300, finalItemBytes: 3000}
-	m.engineCalls(&s)
-	near(t, "new windows", s.newWindows, 50, 1e-9)
-	// 50 window PutItems + shard watermark PutItem + stream watermark
-	// UpdateItem + 50 x (due PutItem, 2 stream UpdateItems, DeleteItem,
-	// reserve and confirm PutItems).
-	near(t, "writes", s.writes, 50+2+50*6, 1e-9)
-	// 100 + 2 + 50 x 4 small writes + 50 x 2 x ceil((3000+50)/1024) = 3 WCU.
-	near(t, "wcu", s.wcu, 100+2+200+300, 1e-9)
-	// Watermark Query, 1 BatchGetItem of the 50 windows, shard GetItem,
-	// firing: watermark Query, stream GetItem, ceil((90+60)/60) = 3 due
-	// Queries, 1 BatchGetItem of the 50 due windows.
-	near(t, "reads", s.reads, 1+1+1+2+3+1, 1e-9)
-	// 50 + 4 small reads + 3 Queries + 50 due windows x ceil(3000/4096).
-	near(t, "rcu", s.rcu, 50+4+3+50, 1e-9)
-	// Fewer new windows than the active keys' share when few are touched.
-	s = laneState{writes: 5, period: 10, itemsPerWindow: 300, finalItemBytes: 3000}
-	m.engineCalls(&s)
-	near(t, "new windows capped", s.newWindows, 5, 1e-9)
+// TestEngineBatch counts one batch's calls as functions/eventtime makes them
+// (Engine.Process, Engine.Fire, DynamoStore).
+func TestEngineBatch(t *testing.T) {
+	in := Input{RecordsPerSecond: 10, RecordBytes: 200, Keys: 1}
+	e := NewEngineModel(in, 2, false)
+	b := EngineBatch{Windows: 632.1, NewWindows: 50, WindowWCU: 700, WindowRCU: 650, Fired: 50, FiredBytes: 3000}
+	c := e.Batch(b)
+	// Reads: Query wm (3 items of 100 B: 1 page, 1 RCU), 7 BatchGetItems,
+	// shard GetItem; firing: Query wm, stream GetItem, 1 due Query (no
+	// lateness), 1 BatchGetItem of the 50 fired windows.
+	near(t, "reads", c.Reads, 1+7+1+1+1+1+1, 1e-9)
+	// Writes: 632.1 window PutItems, 50 x (due PutItem + 2 stream
+	// UpdateItems), shard PutItem, stream watermark UpdateItem, 50 x
+	// (reserve, confirm, DeleteItem).
+	near(t, "writes", c.Writes, 632.1+150+1+1+150, 1e-9)
+	// RCU: 2 x 1 (wm) + 650 + 2 GetItems + 1 Query + 50 due items of 130 B
+	// + 50 fired windows of 3,000 B (1 RCU each).
+	near(t, "rcu", c.RCU, 2+650+2+1+50*130.0/4096+50, 1e-9)
+	// WCU: 700 + 150 small + 2 watermarks + 50 x (reserve of 3,082 B = 4,
+	// confirm of 3,000 B = 3, DeleteItem 1).
+	near(t, "wcu", c.WCU, 700+150+2+50*8, 1e-9)
+	// Partition "wm": 2 stream UpdateItems per new window + shard PutItem +
+	// stream watermark; 2 Queries of 1 RCU + 2 GetItems.
+	near(t, "stream item wcu", c.WatermarkWCU, 102, 1e-9)
+	near(t, "wm rcu", c.WatermarkRCU, 4, 1e-9)
+	// Rounds: Query, 7 BatchGetItems one after another, ceil((632.1 +
+	// 150)/16) = 49 write rounds, shard GetItem + PutItem; firing: Query,
+	// UpdateItem, GetItem, due Query, BatchGetItem, ceil(50/16) = 4 reserve
+	// rounds, 1 PutRecords, ceil(100/16) = 7 confirm + delete rounds.
+	near(t, "rounds", c.Rounds, 1+7+49+2+1+1+1+1+1+4+1+7, 1e-9)
+
+	// With 2 minutes of lateness a window is closed by a third PutItem,
+	// the firing Queries 2 buckets, and reads the 1,000 windows within the
+	// lateness too (11 BatchGetItems).
+	in.Lateness = 2 * time.Minute
+	e = NewEngineModel(in, 2, false)
+	b.Due = 1000
+	l := e.Batch(b)
+	near(t, "late reads", l.Reads, 1+7+1+1+1+2+11, 1e-9)
+	near(t, "late writes", l.Writes, c.Writes+50, 1e-9)
+	near(t, "late rcu", l.RCU, 2+650+2+2+1050*130.0/4096+1050, 1e-9)
+	near(t, "late wcu", l.WCU, c.WCU+50*3, 1e-9)
+	near(t, "late rounds", l.Rounds, 1+7+49+2+1+1+1+2+11+4+1+10, 1e-9)
+
+	// 1,250 shards: each Query of wm reads 125,100 B: 31 RCU.
+	near(t, "wm rcu of 1,250 shards", NewEngineModel(in, 1250, false).Batch(b).WatermarkRCU, 2*31+2, 1e-9)
+	// An empty batch makes no calls (Process returns at once).
+	if z := e.Batch(EngineBatch{}); z != (EngineCalls{}) {
+		t.Errorf("empty batch: %+v", z)
+	}
 }
 
 func TestMillionPerSecond(t *testing.T) {
