@@ -16,8 +16,8 @@ type Costs struct {
 	InvokeOverhead time.Duration
 	// DynamoDBLatency is one BatchGetItem or PutItem round trip.
 	DynamoDBLatency time.Duration
-	// StoreConcurrency is the sink's DynamoDB calls in flight
-	// (STORE_CONCURRENCY, default 16).
+	// StoreConcurrency is the engine's windows written or fired at the same
+	// time (eventtime.Config.Concurrency, default 16).
 	StoreConcurrency int
 	// ItemBaseBytes is a window item without its key, aggregate and id
 	// hashes (version, flags, revisions, ttl, sort key).

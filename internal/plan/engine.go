@@ -25,9 +25,13 @@ type EngineBatch struct {
 	// WindowWCU and WindowRCU are the capacity of those PutItems and of the
 	// consistent reads before them (by item size: WriteUnits, ReadUnits).
 	WindowWCU, WindowRCU float64
-	// Fired is the windows whose result the batch's firing publishes, each
-	// window once: reserve and confirm, a closing write when the allowed
-	// lateness keeps it open past its end, and its due item deleted.
+	// Fired is the windows whose result the batch's firing publishes:
+	// reserve and confirm, a closing write when the allowed lateness kept
+	// it open past its end, and its due item deleted. A firing lists every
+	// due window of the stream, so the first one after a window boundary
+	// fires all the windows that ended there, and so does every other
+	// firing that starts before that one has confirmed them (each then
+	// publishes the results again: same result ids).
 	Fired float64
 	// FiredBytes is a fired window item's size (WindowItemBytes).
 	FiredBytes float64
@@ -42,8 +46,10 @@ type EngineCalls struct {
 	Reads, Writes float64 // calls (Query pages, BatchGetItem, GetItem; PutItem, UpdateItem, DeleteItem)
 	RCU, WCU      float64
 	// Rounds is the DynamoDB (and result sink) round trips one after
-	// another: what the invocation waits for.
-	Rounds float64
+	// another: what the invocation waits for. FireRounds is the part of
+	// them that grows with the windows the firing lists (expected rounds:
+	// continuous, so that an average batch's share of a firing adds up).
+	Rounds, FireRounds float64
 	// WatermarkWCU and WatermarkRCU are the share on partition key "wm":
 	// the stream item (two UpdateItems per new window, the stream
 	// watermark's UpdateItem per firing) and the shard watermark items (a
@@ -58,6 +64,7 @@ type EngineModel struct {
 	window, lateness, shards float64
 	cpu, overhead, lat, conc float64
 	wmRCU, wmPages, dueQ     float64
+	single                   bool
 }
 
 // NewEngineModel returns the model of in (defaults applied) on a stream of
@@ -68,6 +75,7 @@ func NewEngineModel(in Input, shards int, seed bool) EngineModel {
 		costs: in.Costs, window: in.Window.Seconds(), lateness: in.Lateness.Seconds(), shards: float64(max(shards, 1)),
 		cpu: cpuSeconds(in, seed), overhead: in.Costs.InvokeOverhead.Seconds(),
 		lat: in.Costs.DynamoDBLatency.Seconds(), conc: float64(in.Costs.StoreConcurrency),
+		single: in.SingleFiring,
 	}
 	wmBytes := (e.shards + 1) * watermarkItemBytes
 	e.wmRCU = math.Ceil(wmBytes / 4096)
@@ -95,18 +103,6 @@ func WriteUnits(bytes float64) float64 { return math.Max(1, math.Ceil(bytes/1024
 // ReadUnits is the RCU of a consistent read of an item of bytes (4 KB each,
 // at least 1, also for a missing item).
 func ReadUnits(bytes float64) float64 { return math.Max(1, math.Ceil(bytes/4096)) }
-
-// rounds is the sequential round trips of n calls, per at a time; a
-// fractional n below one is the share of batches that make the call.
-func rounds(n, per float64) float64 {
-	switch {
-	case n <= 0:
-		return 0
-	case n < 1:
-		return n
-	}
-	return math.Ceil(n / per)
-}
 
 // Batch is the traffic of one batch (docs/engine.md, "DynamoDB layout and
 // cost"; docs/scale.md):
@@ -146,17 +142,53 @@ func (e EngineModel) Batch(b EngineBatch) EngineCalls {
 		1 + b.Fired*(WriteUnits(b.FiredBytes+float64(e.costs.AggregateBytes)+pendingBytes)+(1+closing)*WriteUnits(b.FiredBytes)+1)
 	c.WatermarkWCU = 2*b.NewWindows + 2
 	c.WatermarkRCU = 2*e.wmRCU + 2
+	c.FireRounds = e.fireRounds(b.Fired, listed)
 	c.Rounds = e.wmPages + gets + math.Ceil((b.Windows+3*b.NewWindows)/e.conc) + 2 +
-		e.wmPages + 1 + 1 + duePages + rounds(listed, batchGetKeys) +
-		rounds(b.Fired, e.conc) + rounds(b.Fired, resultsPerCall) + rounds(b.Fired*(1+closing+1), e.conc)
+		e.wmPages + 1 + 1 + e.dueQ + c.FireRounds
 	return c
 }
+
+// fireRounds is a firing's rounds that grow with the windows it lists and
+// fires: Query pages past the first, BatchGetItems, reserve, publish,
+// confirm and delete (and close, with lateness) StoreConcurrency at a time.
+func (e EngineModel) fireRounds(fired, listed float64) float64 {
+	closing := 0.0
+	if e.lateness > 0 {
+		closing = 1
+	}
+	return math.Floor(listed*dueItemBytes/queryPageBytes) + listed/batchGetKeys +
+		fired*((3+closing)/e.conc+1.0/resultsPerCall)
+}
+
+// Boundary is the firing of the windows that end at one window boundary
+// (tumbling windows of every active key end together): how long one firing
+// of them takes (seconds), and how many firings fire them (the herd: every
+// firing that starts before the first has confirmed them, 1 + the other
+// lanes' firings/s x seconds, at most every firing of one window length; 1
+// with Input.SingleFiring).
+func (e EngineModel) Boundary(windows, firingsPerSecond float64) (seconds, firings float64) {
+	seconds = e.fireRounds(windows, windows) * e.lat
+	if e.single {
+		return seconds, 1
+	}
+	firings = math.Min(1+firingsPerSecond*seconds, math.Max(1, firingsPerSecond*e.window))
+	return seconds, firings
+}
+
+// SingleFiring reports whether a boundary is fired once (Input.SingleFiring).
+func (e EngineModel) SingleFiring() bool { return e.single }
 
 // Duration is one invocation of records with c's round trips: fixed
 // overhead, CPU per record, DynamoDB latency per round.
 func (e EngineModel) Duration(records float64, c EngineCalls) float64 {
 	return e.overhead + records*e.cpu + c.Rounds*e.lat
 }
+
+// RecordSeconds is the function time per record.
+func (e EngineModel) RecordSeconds() float64 { return e.cpu }
+
+// RoundSeconds is one DynamoDB (or result sink) round trip.
+func (e EngineModel) RoundSeconds() float64 { return e.lat }
 
 // SeedDuration is the seed-style handler's invocation: every record
 // written with its own PutItem, one after another.

@@ -43,7 +43,11 @@ type laneState struct {
 	windowWrites     float64 // window-item PutItems per invocation
 	newWindows       float64 // windows a batch creates (and, in steady state, fires)
 	due              float64 // other windows each firing reads (within the lateness)
+	fired            float64 // windows a batch's firing publishes, on average (the herd included)
 	calls            EngineCalls
+	fireDur          float64 // the batch that fires a window boundary, seconds
+	boundary         float64 // one firing of a window boundary, seconds
+	herd             float64 // firings that fire one boundary's windows
 	itemBytes        float64 // average item size a write stores
 	finalItemBytes   float64 // an item at its window's end
 	itemsPerWindow   float64 // items a lane creates per window
@@ -72,8 +76,11 @@ func (m model) pairs(n, rate, keys float64) float64 {
 // over keys keys: the window items it writes (pairs, items), the engine's
 // other calls (EngineModel.Batch) and the invocation time they make. In
 // steady state a lane opens as many windows per window length as it has
-// active keys, and its firings publish as many as it opens; every firing
-// also reads the stream's windows that ended within the lateness.
+// active keys. The stream's windows end together at each window boundary;
+// the firings that run until the first of them has confirmed those
+// windows all fire them (EngineModel.Boundary): on average a batch fires
+// herd x the stream's windows / the stream's batches per window. Every
+// firing also reads the stream's windows that ended within the lateness.
 func (m model) at(n, rate, keys, period float64) laneState {
 	s := laneState{n: n, period: period}
 	if m.seed {
@@ -86,13 +93,21 @@ func (m model) at(n, rate, keys, period float64) laneState {
 	m.items(&s, rate, keys)
 	s.newWindows = math.Min(s.windowWrites, s.itemsPerWindow*period/m.window)
 	lanes := float64(m.in.Keys) / math.Max(keys, 1e-12)
-	s.due = s.itemsPerWindow * lanes * m.in.Lateness.Seconds() / m.window
-	s.calls = m.eng.Batch(EngineBatch{
+	stream := s.itemsPerWindow * lanes // windows ending at one boundary
+	firings := lanes / period
+	// The other lanes' firings (the first one's lane is busy firing).
+	s.boundary, s.herd = m.eng.Boundary(stream, (lanes-1)/period)
+	s.fired = s.herd * stream / (firings * m.window)
+	s.due = stream * m.in.Lateness.Seconds() / m.window
+	b := EngineBatch{
 		Windows: s.windowWrites, NewWindows: s.newWindows, WindowWCU: s.wcu, WindowRCU: s.rcu,
-		Fired: s.newWindows, FiredBytes: s.finalItemBytes, Due: s.due,
-	})
+		Fired: s.fired, FiredBytes: s.finalItemBytes, Due: s.due,
+	}
+	s.calls = m.eng.Batch(b)
 	s.writes, s.reads, s.wcu, s.rcu = s.calls.Writes, s.calls.Reads, s.calls.WCU, s.calls.RCU
 	s.dur = m.eng.Duration(n, s.calls)
+	b.Fired = stream
+	s.fireDur = math.Max(s.dur, m.eng.Duration(n, m.eng.Batch(b)))
 	return s
 }
 
@@ -121,7 +136,11 @@ func (m model) lane(rate, keys, N, B float64) laneState {
 	s.period = math.Max(fill, s.dur)
 	s.busy = s.dur / s.period
 	s.keepsUp = s.dur <= N/rate*(1+1e-9) || n < N
+	// The records of the batch that fires a window boundary are the oldest.
 	s.age = s.period + s.dur
+	if !m.seed {
+		s.age = s.period + s.fireDur
+	}
 	if !s.keepsUp {
 		s.age = -1
 	}

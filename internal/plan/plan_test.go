@@ -100,13 +100,15 @@ func TestEngineBatch(t *testing.T) {
 	near(t, "wm rcu", c.WatermarkRCU, 4, 1e-9)
 	// Rounds: Query, 7 BatchGetItems one after another, ceil((632.1 +
 	// 150)/16) = 49 write rounds, shard GetItem + PutItem; firing: Query,
-	// UpdateItem, GetItem, due Query, BatchGetItem, ceil(50/16) = 4 reserve
-	// rounds, 1 PutRecords, ceil(100/16) = 7 confirm + delete rounds.
-	near(t, "rounds", c.Rounds, 1+7+49+2+1+1+1+1+1+4+1+7, 1e-9)
+	// UpdateItem, GetItem, due Query, then (expected rounds) 50/100
+	// BatchGetItems, 50/16 reserve, 50/500 PutRecords, 100/16 confirm and
+	// delete rounds.
+	near(t, "rounds", c.Rounds, 1+7+49+2+1+1+1+1+0.5+50.0/16+0.1+100.0/16, 1e-9)
 
 	// With 2 minutes of lateness a window is closed by a third PutItem,
 	// the firing Queries 2 buckets, and reads the 1,000 windows within the
-	// lateness too (11 BatchGetItems).
+	// lateness too (11 BatchGetItems); the close and its DeleteItem are
+	// 100 more writes in 100/16 rounds.
 	in.Lateness = 2 * time.Minute
 	e = NewEngineModel(in, 2, false)
 	b.Due = 1000
@@ -115,7 +117,7 @@ func TestEngineBatch(t *testing.T) {
 	near(t, "late writes", l.Writes, c.Writes+50, 1e-9)
 	near(t, "late rcu", l.RCU, 2+650+2+2+1050*130.0/4096+1050, 1e-9)
 	near(t, "late wcu", l.WCU, c.WCU+50*3, 1e-9)
-	near(t, "late rounds", l.Rounds, 1+7+49+2+1+1+1+2+11+4+1+10, 1e-9)
+	near(t, "late rounds", l.Rounds, 1+7+49+2+1+1+1+2+10.5+50.0/16+0.1+150.0/16, 1e-9)
 
 	// 1,250 shards: each Query of wm reads 125,100 B: 31 RCU.
 	near(t, "wm rcu of 1,250 shards", NewEngineModel(in, 1250, false).Batch(b).WatermarkRCU, 2*31+2, 1e-9)
@@ -135,29 +137,46 @@ func TestMillionPerSecond(t *testing.T) {
 	}
 	// 1250 shards x 730 h x $0.015 + 1e6/s x 2,628,000 s x 1 unit x $0.014/1e6.
 	near(t, "kinesis", r.Breakdown.Kinesis, 1250*730*0.015+2.628e12*0.014/1e6, 1e-9)
-	if !r.KeepsUp || r.IteratorAgeSeconds > 60 {
-		t.Errorf("keeps up %v, iterator age %.1fs: want it to keep up within the 60 s target", r.KeepsUp, r.IteratorAgeSeconds)
+	// 100,000 keys on one state table: 1,667 new windows/s are over what
+	// its stream item takes, and the engine firing from every batch fires
+	// the 100,000 windows of a boundary thousands of times: the plan says so.
+	joined := strings.Join(r.Warnings, "\n")
+	for _, w := range []string{"new windows/s", "firings fire them", "shard watermark items"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("warnings lack %q:\n%s", w, joined)
+		}
 	}
-	if r.ConcurrencyQuotaToRequest != 2000 || r.ShardQuotaToRequest != 1500 {
-		t.Errorf("quota requests: concurrency %d shards %d, want 2000 and 1500", r.ConcurrencyQuotaToRequest, r.ShardQuotaToRequest)
+	if r.BoundaryFirings < 100 || r.KeepsUp {
+		t.Errorf("%.0f firings per boundary, keeps up %v: want the herd and a plan that does not keep up", r.BoundaryFirings, r.KeepsUp)
+	}
+	if r.ShardQuotaToRequest != 1500 {
+		t.Errorf("shard quota request %d, want 1500", r.ShardQuotaToRequest)
 	}
 	// The seed-style design writes every record: 1e6 WCU, 1,250 partitions
-	// (1e6 / 1,000 / 0.8 headroom),
-	// and costs more per record than the aggregating sink.
+	// (1e6 / 1,000 / 0.8 headroom).
 	s := r.SeedStyle
 	near(t, "seed writes per record", s.WritesPerRecord, 1, 1e-9)
 	near(t, "seed wcu", s.WCU, 1e6, 1e-6)
 	if s.Partitions != 1250 {
 		t.Errorf("seed partitions %d, want 1250", s.Partitions)
 	}
-	if r.WritesPerRecord > 0.05 || r.MonthlyCostUSD >= s.MonthlyCostUSD {
-		t.Errorf("streamproc %.4f writes/record $%.0f, seed $%.0f: want far fewer writes and a lower cost", r.WritesPerRecord, r.MonthlyCostUSD, s.MonthlyCostUSD)
-	}
 	sum := r.Breakdown.total()
 	near(t, "total", r.MonthlyCostUSD, sum, 1e-12)
 	near(t, "per billion", r.CostPerBillionUSD, sum/2628, 1e-9) // 2,628 billion records a month
+
+	// One of five pipelines of 20,000 keys with an engine that fires each
+	// boundary once keeps up within the target, and costs less per record
+	// than the seed-style design.
+	p, err := Compute(Input{RecordsPerSecond: 2e5, RecordBytes: 200, Keys: 20_000, StreamMode: Provisioned, SingleFiring: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.KeepsUp || p.IteratorAgeSeconds > 60 || p.StreamItemWCU > partitionWCU || p.WritesPerRecord > 0.05 ||
+		p.MonthlyCostUSD >= p.SeedStyle.MonthlyCostUSD || len(p.Warnings) != 1 {
+		t.Errorf("200,000 records/s over 20,000 keys, single firing: %+v", p.Design)
+	}
 	b, _ := json.Marshal(r)
-	for _, f := range []string{`"shards":1250`, `"concurrency":`, `"monthly_cost_usd":`, `"kinesis":`, `"lambda":`, `"dynamodb":`, `"cloudwatch":`, `"sqs_s3":`, `"seed_style":`} {
+	for _, f := range []string{`"shards":1250`, `"concurrency":`, `"monthly_cost_usd":`, `"kinesis":`, `"lambda":`, `"dynamodb":`, `"cloudwatch":`, `"sqs_s3":`, `"seed_style":`, `"boundary_firings":`, `"dynamodb_stream_item_wcu":`} {
 		if !strings.Contains(string(b), f) {
 			t.Errorf("JSON lacks %s", f)
 		}
