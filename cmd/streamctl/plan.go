@@ -50,6 +50,7 @@ flags (one or two dashes):
 	fs.DurationVar(&in.Retention, "retention", 24*time.Hour, "stream retention")
 	fs.DurationVar(&in.Window, "window", time.Minute, "event-time window size")
 	fs.DurationVar(&in.Lateness, "lateness", 0, "allowed lateness")
+	fs.DurationVar(&in.DueBucket, "due-bucket", time.Minute, "the engine's due-index bucket (eventtime.DynamoConfig.DueBucket)")
 	fs.Float64Var(&in.OutOfOrderShare, "out-of-order", 0, "share of records that land in an earlier window (within --lateness)")
 	fs.BoolVar(&in.SingleFiring, "single-firing", false, "model an engine that fires each window boundary once (one firing at a time), not from every batch as it does today")
 	fs.Float64Var(&in.InvalidShare, "invalid-share", 0.001, "share of records quarantined to SQS")

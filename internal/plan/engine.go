@@ -83,7 +83,7 @@ func NewEngineModel(in Input, shards int, seed bool) EngineModel {
 	// A firing Queries the due buckets from the oldest window not yet
 	// closed to the watermark's: the windows that ended within the
 	// lateness span lateness / DueBucket buckets, at least the current one.
-	e.dueQ = math.Max(1, math.Ceil(e.lateness/dueBucketSeconds))
+	e.dueQ = math.Max(1, math.Ceil(e.lateness/in.DueBucket.Seconds()))
 	return e
 }
 

@@ -32,7 +32,6 @@ const (
 	tableQuotaRRU      = 40_000
 	newTableWRU        = 4000 // a new on-demand table serves this much at once
 	batchGetKeys       = 100  // keys per BatchGetItem
-	dueBucketSeconds   = 60   // the engine's DueBucket default
 	hoursPerMonth      = 730
 	secondsPerMonth    = hoursPerMonth * 3600
 	gib                = 1 << 30

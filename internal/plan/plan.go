@@ -41,6 +41,7 @@ type Input struct {
 	Retention            time.Duration
 	Window               time.Duration // the example's event-time window
 	Lateness             time.Duration // allowed lateness: late records reopen earlier windows
+	DueBucket            time.Duration // the engine's due-index bucket (eventtime.DynamoConfig.DueBucket); 0: 1m
 	OutOfOrderShare      float64       // share of records that land in an earlier window
 	InvalidShare         float64       // share of records quarantined to SQS
 	// SingleFiring models an engine that fires each window boundary once
@@ -82,6 +83,9 @@ func (in Input) WithDefaults() Input {
 	}
 	if in.Window == 0 {
 		in.Window = time.Minute
+	}
+	if in.DueBucket == 0 {
+		in.DueBucket = time.Minute
 	}
 	if in.TargetIteratorAge == 0 {
 		in.TargetIteratorAge = time.Minute
@@ -139,6 +143,9 @@ func (in Input) Validate() error {
 	}
 	if in.Lateness < 0 {
 		bad("lateness %s is not valid: give 0 or more", in.Lateness)
+	}
+	if in.DueBucket < time.Second {
+		bad("due bucket %s is not valid: give at least 1s (the engine's minimum)", in.DueBucket)
 	}
 	if in.TargetIteratorAge < time.Second {
 		bad("target iterator age %s is not valid: give at least 1s", in.TargetIteratorAge)
