@@ -419,10 +419,11 @@ func (r *runner) try(ln *lane, t float64) {
 
 // invoke returns the invocation's duration and books its calls: the
 // planner's per-batch formula (plan.EngineModel.Batch) on the batch as
-// simulated — its windows, the new ones, the windows of this lane whose end
-// has passed (fired by this batch) and the stream's windows that ended
-// within the lateness (every firing reads them) — with throttling waits on
-// the window items' partitions, the stream item and the table.
+// simulated — its windows, the new ones, the stream's windows whose end has
+// passed and that no firing has finished (this batch's firing fires them)
+// and those that ended within the lateness (every firing reads them) — with
+// throttling waits on the window items' partitions, the stream item and the
+// table.
 func (r *runner) invoke(ln *lane, batch []rec, t float64) float64 {
 	sh := ln.sh
 	c := r.in.Costs
