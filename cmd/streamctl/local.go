@@ -37,9 +37,9 @@ payloads, e.g. the orders example:
 
 --package is built inside the Go module that holds it (its nearest go.mod).
 
-Exit status: 0 when the run completed, 1 when it failed, did not drain within
---settle or was interrupted, 2 for bad flags (checked before anything is
-started).
+Exit status: 0 when the run completed, 1 when it failed, did not drain (within
+--settle, or without progress for 2 minutes) or was interrupted, 2 for bad
+flags (checked before anything is started).
 
 flags (one or two dashes):
 `)
@@ -59,7 +59,7 @@ flags (one or two dashes):
 	fs.Float64Var(&o.OutOfOrder, "out-of-order", 0.1, "fraction of late readings")
 	fs.IntVar(&o.Aggregate, "aggregate", 0, "pack up to `N` readings into each Kinesis record with the KPL aggregation format (0: one each)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "generator seed")
-	fs.DurationVar(&o.Settle, "settle", 2*time.Minute, "longest wait for the pipeline to drain after the load")
+	fs.DurationVar(&o.Settle, "settle", 0, "longest wait for the pipeline to drain after the load (default 0: as long as records keep settling, ending after 2m without progress)")
 	fs.BoolVar(&o.Hold, "hold", false, "keep the pipeline up after the summary until Ctrl-C, printing its endpoints")
 	fs.BoolVar(&verbose, "v", false, "log every poller decision")
 	fs.StringVar(&o.Kinesis, "kinesis", localrun.Kinesalite, "local Kinesis: kinesalite (carries load) or kinesis-local (more APIs; slows down as a shard fills)")
@@ -124,8 +124,8 @@ func validateLocal(o localrun.LocalOptions) error {
 	if o.BatchingWindowSet && o.BatchingWindow > 300*time.Second {
 		return fmt.Errorf("--batching-window %s is not valid: give 0s to 300s", o.BatchingWindow)
 	}
-	if o.Settle <= 0 {
-		return fmt.Errorf("--settle %s is not valid: give a positive duration such as 2m", o.Settle)
+	if o.Settle < 0 {
+		return fmt.Errorf("--settle %s is not valid: give 0 (as long as the pipeline makes progress) or a positive duration such as 20m", o.Settle)
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ func TestLocalFlags(t *testing.T) {
 		{[]string{"--invalid", "1.5"}, "--invalid 1.5 is not valid"},
 		{[]string{"--duplicates", "NaN"}, "--duplicates NaN is not valid"},
 		{[]string{"--out-of-order", "-0.1"}, "--out-of-order -0.1 is not valid"},
-		{[]string{"--settle", "0s"}, "--settle 0s is not valid"},
+		{[]string{"--settle", "-1s"}, "--settle -1s is not valid"},
 		{[]string{"--aggregate", "-2"}, "--aggregate -2 is not valid"},
 		{[]string{"--kinesis", "moto"}, `--kinesis "moto" is not valid`},
 		{[]string{"--shards", "-1"}, "--shards -1 is not valid"},
@@ -61,6 +61,10 @@ func TestValidateLocal(t *testing.T) {
 	ok.Rate = 0
 	if err := validateLocal(ok); err != nil {
 		t.Fatalf("--rate 0 (as fast as possible) refused: %v", err)
+	}
+	ok.Settle = 0
+	if err := validateLocal(ok); err != nil {
+		t.Fatalf("--settle 0 (as long as the pipeline makes progress) refused: %v", err)
 	}
 	for name, set := range map[string]func(*localrun.LocalOptions){
 		"rate +Inf":            func(o *localrun.LocalOptions) { o.Rate = math.Inf(1) },

@@ -50,7 +50,9 @@ flags (one or two dashes):
 	fs.DurationVar(&in.Retention, "retention", 24*time.Hour, "stream retention")
 	fs.DurationVar(&in.Window, "window", time.Minute, "event-time window size")
 	fs.DurationVar(&in.Lateness, "lateness", 0, "allowed lateness")
+	fs.DurationVar(&in.DueBucket, "due-bucket", time.Minute, "the engine's due-index bucket (eventtime.DynamoConfig.DueBucket)")
 	fs.Float64Var(&in.OutOfOrderShare, "out-of-order", 0, "share of records that land in an earlier window (within --lateness)")
+	fs.BoolVar(&in.SingleFiring, "single-firing", false, "model an engine that fires each window boundary once (one firing at a time), not from every batch as it does today")
 	fs.Float64Var(&in.InvalidShare, "invalid-share", 0.001, "share of records quarantined to SQS")
 	fs.DurationVar(&in.TargetIteratorAge, "target-iterator-age", time.Minute, "largest acceptable iterator age at peak")
 	fs.StringVar(&mode, "stream-mode", "provisioned", "provisioned, on-demand or auto (the cheaper)")
@@ -65,7 +67,7 @@ flags (one or two dashes):
 	fs.DurationVar(&d.SeedCPUPerRecord, "seed-cpu-per-record", d.SeedCPUPerRecord, "seed-style handler CPU per record on one vCPU (make bench, Python)")
 	fs.DurationVar(&d.InvokeOverhead, "invoke-overhead", d.InvokeOverhead, "fixed time per invocation")
 	fs.DurationVar(&d.DynamoDBLatency, "dynamodb-latency", d.DynamoDBLatency, "one DynamoDB call")
-	fs.IntVar(&d.StoreConcurrency, "store-concurrency", d.StoreConcurrency, "DynamoDB calls in flight per invocation (STORE_CONCURRENCY)")
+	fs.IntVar(&d.StoreConcurrency, "store-concurrency", d.StoreConcurrency, "windows the engine writes or fires at the same time (eventtime.Config.Concurrency)")
 	fs.IntVar(&d.KeyBytes, "key-bytes", d.KeyBytes, "partition key length")
 	fs.StringVar(&pricesFile, "prices", "", "JSON price table over the us-east-1 defaults (see --print-prices)")
 	fs.BoolVar(&printPrices, "print-prices", false, "print the price table in use as JSON and exit")
@@ -73,7 +75,7 @@ flags (one or two dashes):
 	fs.BoolVar(&simulate, "simulate", false, "also simulate the plan at 1,000 to 1,000,000 records/s (and the given rate) and print planned/simulated figures")
 	fs.DurationVar(&sc.Duration, "sim-duration", 300*time.Second, "simulated time per rate")
 	fs.DurationVar(&sc.Backlog, "sim-backlog", 0, "start the simulation this far behind (a catch-up after an outage)")
-	fs.Float64Var(&sc.TableWCU, "sim-table-wcu", 40_000, "table write throughput quota in the simulation (the on-demand default is 40,000)")
+	fs.Float64Var(&sc.TableWCU, "sim-table-wcu", 0, "table write throughput quota in the simulation (0: what the plan asks for, its partitions x 1,000, at least the on-demand default 40,000)")
 	fs.IntVar(&sc.ConcurrencyLimit, "sim-concurrency-limit", 0, "function concurrency in the simulation (0: unlimited; the account default is 1000)")
 	if !parseFlags(fs, args) {
 		return nil

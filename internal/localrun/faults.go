@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,23 @@ type SinkFaults struct {
 	Throttled atomic.Int64 // calls answered with a throttling error
 	Calls     atomic.Int64 // calls seen
 	Busy      atomic.Int64 // nanoseconds spent in calls, summed over concurrent ones
+	ops       sync.Map     // operation (X-Amz-Target after the dot) -> *atomic.Int64
+}
+
+// Ops returns the calls seen per DynamoDB operation (PutItem, Query, ...).
+func (f *SinkFaults) Ops() map[string]int64 {
+	out := map[string]int64{}
+	f.ops.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+func (f *SinkFaults) countOp(target string) {
+	op := target[strings.LastIndexByte(target, '.')+1:]
+	v, _ := f.ops.LoadOrStore(op, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
 }
 
 func startSinkFaults(target string) (*SinkFaults, error) {
@@ -41,6 +59,7 @@ func startSinkFaults(target string) (*SinkFaults, error) {
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.Calls.Add(1)
+		f.countOp(r.Header.Get("X-Amz-Target"))
 		if f.throttleNow() {
 			f.Throttled.Add(1)
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")

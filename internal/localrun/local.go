@@ -27,16 +27,21 @@ type LocalOptions struct {
 	// then unused.
 	// Default: generated readings.
 	From       string
-	Count      int64         // readings to send
-	Rate       float64       // records per second (0: as fast as the stream takes them)
-	Sensors    int           // distinct sensors
-	Duplicates float64       // fraction of producer re-sends
-	Invalid    float64       // fraction of invalid readings
-	OutOfOrder float64       // fraction of late readings
-	Seed       uint64        // generator seed
-	Aggregate  int           // readings per KPL aggregated Kinesis record (0: no aggregation)
-	Settle     time.Duration // longest wait for the pipeline to drain after the load
-	Hold       bool          // keep running after the summary until interrupted
+	Count      int64   // readings to send
+	Rate       float64 // records per second (0: as fast as the stream takes them)
+	Sensors    int     // distinct sensors
+	Duplicates float64 // fraction of producer re-sends
+	Invalid    float64 // fraction of invalid readings
+	OutOfOrder float64 // fraction of late readings
+	Seed       uint64  // generator seed
+	Aggregate  int     // readings per KPL aggregated Kinesis record (0: no aggregation)
+	// Settle is the longest wait for the pipeline to drain after the load;
+	// 0 waits as long as records keep settling and ends the wait after
+	// SettleStall without progress (a 1,000,000-reading run drains for
+	// minutes after its producer is done).
+	// Default: 0
+	Settle time.Duration
+	Hold   bool // keep running after the summary until interrupted
 }
 
 // load is what RunLocal sends: a source and, for generated readings, the
@@ -105,9 +110,7 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 	rep, perr := prod.Run(ctx, ld.source)
 	var werr error
 	if perr == nil && ctx.Err() == nil {
-		wctx, cancel := context.WithTimeout(ctx, o.Settle)
-		werr = p.WaitIdle(wctx, 2*time.Second)
-		cancel()
+		werr = settle(ctx, out, p, o.Settle)
 	}
 	stopProgress()
 
@@ -136,9 +139,69 @@ func RunLocal(ctx context.Context, o LocalOptions, out io.Writer) error {
 	case ctx.Err() != nil:
 		return errors.New("interrupted")
 	case werr != nil:
-		return fmt.Errorf("the pipeline did not drain within %s: %w", o.Settle, werr)
+		return werr
 	}
 	return serr
+}
+
+// SettleStall is how long a run with no --settle waits for the pipeline to
+// drain without any record polled, acknowledged or dropped.
+const SettleStall = 2 * time.Minute
+
+// settle waits for the pipeline to drain after the load: at most limit, or
+// with limit 0 as long as it makes progress (SettleStall without any ends
+// the wait). The progress lines go on meanwhile.
+func settle(ctx context.Context, out io.Writer, p *Pipeline, limit time.Duration) error {
+	if limit > 0 {
+		fmt.Fprintf(out, "load sent; waiting up to %s for the pipeline to drain\n", limit)
+		wctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		if err := p.WaitIdle(wctx, 2*time.Second); err != nil {
+			return fmt.Errorf("the pipeline did not drain within %s (--settle): %w", limit, err)
+		}
+		return nil
+	}
+	fmt.Fprintf(out, "load sent; waiting for the pipeline to drain (as long as records settle; %s without progress ends the wait)\n", SettleStall)
+	wctx, cancel := watchProgress(ctx, time.Second, SettleStall, func() any {
+		s := p.Poller.Stats()
+		return [3]int64{s.PolledRecords, s.AcknowledgedRecords, s.DroppedRecords}
+	})
+	defer cancel()
+	if err := p.WaitIdle(wctx, 2*time.Second); err != nil {
+		if cause := context.Cause(wctx); errors.Is(cause, errStalled) {
+			return fmt.Errorf("the pipeline did not drain: %w (give --settle to wait longer in total)", cause)
+		}
+		return err
+	}
+	return nil
+}
+
+var errStalled = errors.New("no record polled, acknowledged or dropped")
+
+// watchProgress returns a context that is cancelled (cause errStalled, with
+// the time) once snapshot has returned the same value for stall, checking
+// every tick.
+func watchProgress(ctx context.Context, tick, stall time.Duration, snapshot func() any) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		last, since := snapshot(), time.Now()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+			}
+			if cur := snapshot(); cur != last {
+				last, since = cur, time.Now()
+			} else if d := time.Since(since); d >= stall {
+				cancel(fmt.Errorf("%w for %s", errStalled, d.Round(time.Second)))
+				return
+			}
+		}
+	}()
+	return wctx, func() { cancel(context.Canceled) }
 }
 
 // reportProgress prints a progress line every second on a terminal (in

@@ -3,8 +3,8 @@ package plan
 import "time"
 
 // Costs are the per-record and per-call costs the model runs on. The
-// defaults come from `make bench` (docs/performance.md) and the sink's design
-// (docs/example.md); every one can be overridden.
+// defaults come from `make bench` (docs/performance.md) and the event-time
+// engine's DynamoDB layout (docs/engine.md); every one can be overridden.
 type Costs struct {
 	// CPUPerRecord is the function's CPU time per record on one full vCPU:
 	// Processor.Invoke took 4.42 ms for 8,000 readings (0.55 µs each).
@@ -16,16 +16,21 @@ type Costs struct {
 	InvokeOverhead time.Duration
 	// DynamoDBLatency is one BatchGetItem or PutItem round trip.
 	DynamoDBLatency time.Duration
-	// StoreConcurrency is the sink's DynamoDB calls in flight
-	// (STORE_CONCURRENCY, default 16).
+	// StoreConcurrency is the engine's windows written or fired at the same
+	// time (eventtime.Config.Concurrency, default 16).
 	StoreConcurrency int
-	// ItemBaseBytes is an aggregate item without its key and id hashes.
+	// ItemBaseBytes is a window item without its key, aggregate and id
+	// hashes (version, flags, revisions, ttl, sort key).
 	ItemBaseBytes int
+	// AggregateBytes is the encoded aggregate (the example's count, sum,
+	// min, max); a window item holds it twice while a result is pending.
+	AggregateBytes int
 	// KeyBytes is the partition key's length (sensor id).
 	KeyBytes int
 	// BytesPerReading is the idempotency hash each applied reading adds.
 	BytesPerReading int
-	// MaxItemBytes is the sink's refusal point (aggstore.MaxItemBytes).
+	// MaxItemBytes is the engine's refusal point
+	// (eventtime.DynamoConfig.MaxWindowBytes).
 	MaxItemBytes int
 	// EventBytesPerRecord is the Lambda event's envelope per Kinesis record
 	// besides the base64 data (eventID, ARNs, sequence number, ...).
@@ -46,7 +51,8 @@ func DefaultCosts() Costs {
 		InvokeOverhead:        time.Millisecond,
 		DynamoDBLatency:       5 * time.Millisecond,
 		StoreConcurrency:      16,
-		ItemBaseBytes:         250,
+		ItemBaseBytes:         200,
+		AggregateBytes:        50,
 		KeyBytes:              16,
 		BytesPerReading:       8,
 		MaxItemBytes:          350_000,

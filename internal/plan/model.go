@@ -9,29 +9,24 @@ import (
 // ParallelizationFactor of them) in steady state. Lambda keeps every record
 // of a partition key in one lane, so a lane sees Keys/lanes keys.
 type model struct {
-	in       Input
-	seed     bool
-	cpu      float64 // seconds of function time per record at the memory size
-	overhead float64
-	lat      float64
-	conc     float64
-	window   float64
+	in     Input
+	seed   bool
+	window float64
+	eng    EngineModel // the engine's calls and the invocation time (shared with internal/sim)
 }
 
-func newModel(in Input, seed bool) model {
+func newModel(in Input, seed bool, shards int) model {
+	return model{in: in, seed: seed, window: in.Window.Seconds(), eng: NewEngineModel(in, shards, seed)}
+}
+
+// cpuSeconds is the function time per record at in's memory size: below
+// 1,769 MB a function gets that share of one vCPU.
+func cpuSeconds(in Input, seed bool) float64 {
 	cpu := in.Costs.CPUPerRecord.Seconds()
 	if seed {
 		cpu = in.Costs.SeedCPUPerRecord.Seconds()
 	}
-	// Below 1,769 MB a function gets that share of one vCPU.
-	cpu *= math.Max(1, float64(fullVCPUMemoryMB)/float64(in.MemoryMB))
-	return model{
-		in: in, seed: seed, cpu: cpu,
-		overhead: in.Costs.InvokeOverhead.Seconds(),
-		lat:      in.Costs.DynamoDBLatency.Seconds(),
-		conc:     float64(in.Costs.StoreConcurrency),
-		window:   in.Window.Seconds(),
-	}
+	return cpu * math.Max(1, float64(fullVCPUMemoryMB)/float64(in.MemoryMB))
 }
 
 // laneState is a lane's steady state: per-batch figures and timing.
@@ -43,7 +38,16 @@ type laneState struct {
 	age     float64 // a record's age when its batch completes; -1: unbounded
 	keepsUp bool
 
-	writes, wcu, rcu float64 // per invocation
+	writes, wcu, rcu float64 // per invocation: every DynamoDB write, WCU, RCU
+	reads            float64 // read calls per invocation
+	windowWrites     float64 // window-item PutItems per invocation
+	newWindows       float64 // windows a batch creates (and, in steady state, fires)
+	due              float64 // other windows each firing reads (within the lateness)
+	fired            float64 // windows a batch's firing publishes, on average (the herd included)
+	calls            EngineCalls
+	fireDur          float64 // the batch that fires a window boundary, seconds
+	boundary         float64 // one firing of a window boundary, seconds
+	herd             float64 // firings that fire one boundary's windows
 	itemBytes        float64 // average item size a write stores
 	finalItemBytes   float64 // an item at its window's end
 	itemsPerWindow   float64 // items a lane creates per window
@@ -68,26 +72,43 @@ func (m model) pairs(n, rate, keys float64) float64 {
 	return math.Min(n, w)
 }
 
-// duration is one invocation: fixed overhead, CPU per record, and the
-// sink's DynamoDB rounds — BatchGetItem calls of 100 keys, then one PutItem
-// per item, StoreConcurrency calls in flight. The seed-style handler writes
-// every record with its own PutItem, one after another.
-func (m model) duration(n, writes float64) float64 {
+// at is a lane's batch of n records every period seconds at rate records/s
+// over keys keys: the window items it writes (pairs, items), the engine's
+// other calls (EngineModel.Batch) and the invocation time they make. In
+// steady state a lane opens as many windows per window length as it has
+// active keys. The stream's windows end together at each window boundary;
+// the firings that run until the first of them has confirmed those
+// windows all fire them (EngineModel.Boundary): on average a batch fires
+// herd x the stream's windows / the stream's batches per window. Every
+// firing also reads the stream's windows that ended within the lateness.
+func (m model) at(n, rate, keys, period float64) laneState {
+	s := laneState{n: n, period: period}
 	if m.seed {
-		return m.overhead + n*(m.cpu+m.lat)
+		s.writes, s.windowWrites = n, n
+		m.items(&s, rate, keys)
+		s.dur = m.eng.SeedDuration(n)
+		return s
 	}
-	if writes <= 0 {
-		return m.overhead + n*m.cpu
+	s.windowWrites = m.pairs(n, rate, keys)
+	m.items(&s, rate, keys)
+	s.newWindows = math.Min(s.windowWrites, s.itemsPerWindow*period/m.window)
+	lanes := float64(m.in.Keys) / math.Max(keys, 1e-12)
+	stream := s.itemsPerWindow * lanes // windows ending at one boundary
+	firings := lanes / period
+	// The other lanes' firings (the first one's lane is busy firing).
+	s.boundary, s.herd = m.eng.Boundary(stream, (lanes-1)/period)
+	s.fired = s.herd * stream / (firings * m.window)
+	s.due = stream * m.in.Lateness.Seconds() / m.window
+	b := EngineBatch{
+		Windows: s.windowWrites, NewWindows: s.newWindows, WindowWCU: s.wcu, WindowRCU: s.rcu,
+		Fired: s.fired, FiredBytes: s.finalItemBytes, Due: s.due,
 	}
-	rounds := math.Ceil(math.Ceil(writes/batchGetKeys)/m.conc) + math.Ceil(writes/m.conc)
-	return m.overhead + n*m.cpu + rounds*m.lat
-}
-
-func (m model) writesFor(n, rate, keys float64) float64 {
-	if m.seed {
-		return n
-	}
-	return m.pairs(n, rate, keys)
+	s.calls = m.eng.Batch(b)
+	s.writes, s.reads, s.wcu, s.rcu = s.calls.Writes, s.calls.Reads, s.calls.WCU, s.calls.RCU
+	s.dur = m.eng.Duration(n, s.calls)
+	b.Fired = stream
+	s.fireDur = math.Max(s.dur, m.eng.Duration(n, m.eng.Batch(b)))
+	return s
 }
 
 // lane solves a lane's steady state at rate records/s: a batch is gathered
@@ -96,37 +117,39 @@ func (m model) writesFor(n, rate, keys float64) float64 {
 // invocation returns; so period = max(fill, duration) and n = rate*period
 // (at most N).
 func (m model) lane(rate, keys, N, B float64) laneState {
-	var s laneState
 	if rate <= 0 {
 		return laneState{keepsUp: true, period: math.Max(B, basePollSeconds), n: 0}
 	}
 	fill := math.Min(math.Max(B, basePollSeconds), N/rate)
-	n := math.Min(N, rate*fill)
+	n, period := math.Min(N, rate*fill), fill
+	s := m.at(n, rate, keys, period)
 	for range 200 {
-		dur := m.duration(n, m.writesFor(n, rate, keys))
-		next := math.Min(N, rate*math.Max(fill, dur))
-		if math.Abs(next-n) < 1e-9*n {
+		nextPeriod := math.Max(fill, s.dur)
+		next := math.Min(N, rate*nextPeriod)
+		done := math.Abs(next-n) < 1e-9*n && math.Abs(nextPeriod-period) < 1e-9*period
+		n, period = next, nextPeriod
+		s = m.at(n, rate, keys, period)
+		if done {
 			break
 		}
-		n = next
 	}
-	s.n = n
-	s.writes = m.writesFor(n, rate, keys)
-	s.dur = m.duration(n, s.writes)
 	s.period = math.Max(fill, s.dur)
 	s.busy = s.dur / s.period
 	s.keepsUp = s.dur <= N/rate*(1+1e-9) || n < N
+	// The records of the batch that fires a window boundary are the oldest.
 	s.age = s.period + s.dur
+	if !m.seed {
+		s.age = s.period + s.fireDur
+	}
 	if !s.keepsUp {
 		s.age = -1
 	}
-	m.items(&s, rate, keys)
 	return s
 }
 
-// items sizes the aggregate items and the capacity units of their writes
-// and consistent reads. An item holds ~250 B + key + 8 B per applied reading
-// (its idempotency hashes); each of a window's writes stores the readings so
+// items sizes the window items and the capacity units of their writes
+// and consistent reads. An item holds ~200 B + key + the encoded aggregate +
+// 8 B per applied reading (its id hashes); each of a window's writes stores the readings so
 // far, costs ceil(size/1 KB) WCU and is preceded by a consistent read of the
 // previous version, ceil(size/4 KB) RCU (1 for a missing item).
 func (m model) items(s *laneState, rate, keys float64) {
@@ -134,7 +157,7 @@ func (m model) items(s *laneState, rate, keys float64) {
 	if m.seed {
 		size := float64(m.in.RecordBytes + 100)
 		s.itemBytes, s.finalItemBytes = size, size
-		s.wcu = s.writes * math.Ceil(size/1024)
+		s.wcu = s.windowWrites * WriteUnits(size)
 		s.itemsPerWindow = rate * m.window
 		return
 	}
@@ -142,21 +165,19 @@ func (m model) items(s *laneState, rate, keys float64) {
 	perKey := rate / keys * m.window // readings per key and window
 	active := keys * -math.Expm1(-perKey)
 	readings := math.Max(1, perKey/math.Max(-math.Expm1(-perKey), 1e-12))
-	writesPerItem := s.writes * m.window / s.period / math.Max(active, 1e-12)
+	writesPerItem := s.windowWrites * m.window / s.period / math.Max(active, 1e-12)
 	k := int(math.Round(math.Min(math.Max(writesPerItem, 1), math.Max(readings, 1))))
-	base := float64(c.ItemBaseBytes + c.KeyBytes)
-	maxB := float64(c.MaxItemBytes)
 	var wcu, rcu, bytes float64
 	prev := 0.0
 	for i := 1; i <= k; i++ {
-		size := math.Min(maxB, base+float64(c.BytesPerReading)*readings*float64(i)/float64(k))
-		wcu += math.Ceil(size / 1024)
-		rcu += math.Max(1, math.Ceil(prev/4096))
+		size := WindowItemBytes(c, readings*float64(i)/float64(k))
+		wcu += WriteUnits(size)
+		rcu += ReadUnits(prev)
 		bytes += size
 		prev = size
 	}
-	s.wcu = s.writes * wcu / float64(k)
-	s.rcu = s.writes * rcu / float64(k)
+	s.wcu = s.windowWrites * wcu / float64(k)
+	s.rcu = s.windowWrites * rcu / float64(k)
 	s.itemBytes = bytes / float64(k)
 	s.finalItemBytes = prev
 	s.itemsPerWindow = active
@@ -165,9 +186,9 @@ func (m model) items(s *laneState, rate, keys float64) {
 // capacity is the most records/s a lane carries with full batches of N: the
 // rate c at which N records take exactly N/c seconds to process.
 func (m model) capacity(keys, N float64) float64 {
-	c := N / m.duration(N, m.writesFor(N, 1e15, keys))
+	c := N / m.at(N, 1e15, keys, 1).dur
 	for range 100 {
-		next := N / m.duration(N, m.writesFor(N, c, keys))
+		next := N / m.at(N, c, keys, N/c).dur
 		if math.Abs(next-c) < 1e-9*c {
 			break
 		}
@@ -176,11 +197,11 @@ func (m model) capacity(keys, N float64) float64 {
 	return c
 }
 
-// maxReadings is how many readings one window item holds before the sink
-// refuses more (aggstore.MaxItemBytes).
+// maxReadings is how many readings one window item holds before the engine
+// refuses more (eventtime.DynamoConfig.MaxWindowBytes, ErrWindowFull).
 func (m model) maxReadings() int {
 	c := m.in.Costs
-	return (c.MaxItemBytes - c.ItemBaseBytes - c.KeyBytes) / c.BytesPerReading
+	return (c.MaxItemBytes - c.ItemBaseBytes - c.KeyBytes - c.AggregateBytes) / c.BytesPerReading
 }
 
 // CPUPerRecord is the function time per record at in's memory size (below
@@ -188,5 +209,5 @@ func (m model) maxReadings() int {
 // seed-style handler's cost.
 func CPUPerRecord(in Input, seed bool) time.Duration {
 	in = in.WithDefaults()
-	return time.Duration(newModel(in, seed).cpu * float64(time.Second))
+	return time.Duration(cpuSeconds(in, seed) * float64(time.Second))
 }

@@ -1,8 +1,9 @@
 // Package plan sizes a StreamProcessor pipeline for a load: shards, event
 // source mapping settings, function concurrency, DynamoDB capacity, what
 // saturates first, and the monthly cost from a dated price table. It models
-// the example's sink (per-key, per-window aggregates written once per batch)
-// next to the seed-style design (one DynamoDB write per record). The formulas
+// the example on the event-time engine (functions/eventtime's DynamoStore:
+// per-key window items written once per batch, watermarks, the due index and
+// results) next to the seed-style design (one DynamoDB write per record). The formulas
 // are documented in docs/scale.md.
 package plan
 
@@ -40,11 +41,17 @@ type Input struct {
 	Retention            time.Duration
 	Window               time.Duration // the example's event-time window
 	Lateness             time.Duration // allowed lateness: late records reopen earlier windows
+	DueBucket            time.Duration // the engine's due-index bucket (eventtime.DynamoConfig.DueBucket); 0: 1m
 	OutOfOrderShare      float64       // share of records that land in an earlier window
 	InvalidShare         float64       // share of records quarantined to SQS
-	TargetIteratorAge    time.Duration
-	StreamMode           StreamMode
-	Region               string
+	// SingleFiring models an engine that fires each window boundary once
+	// (one firing at a time, e.g. under a lease), instead of from every
+	// batch as functions/eventtime does today (every firing that starts
+	// before the first has confirmed a boundary's windows fires them too).
+	SingleFiring      bool
+	TargetIteratorAge time.Duration
+	StreamMode        StreamMode
+	Region            string
 
 	Shards                int // 0: sized
 	MemoryMB              int // 0: the construct's 256
@@ -76,6 +83,9 @@ func (in Input) WithDefaults() Input {
 	}
 	if in.Window == 0 {
 		in.Window = time.Minute
+	}
+	if in.DueBucket == 0 {
+		in.DueBucket = time.Minute
 	}
 	if in.TargetIteratorAge == 0 {
 		in.TargetIteratorAge = time.Minute
@@ -133,6 +143,9 @@ func (in Input) Validate() error {
 	}
 	if in.Lateness < 0 {
 		bad("lateness %s is not valid: give 0 or more", in.Lateness)
+	}
+	if in.DueBucket < time.Second {
+		bad("due bucket %s is not valid: give at least 1s (the engine's minimum)", in.DueBucket)
 	}
 	if in.TargetIteratorAge < time.Second {
 		bad("target iterator age %s is not valid: give at least 1s", in.TargetIteratorAge)
@@ -213,6 +226,15 @@ type Design struct {
 	InvocationMs              float64    `json:"invocation_ms"`
 	InvocationsPerSecond      float64    `json:"invocations_per_second"`
 	WritesPerRecord           float64    `json:"dynamodb_writes_per_record"`
+	ReadsPerRecord            float64    `json:"dynamodb_reads_per_record"`
+	NewWindowsPerSecond       float64    `json:"new_windows_per_second"`
+	NewWindowsLimit           float64    `json:"new_windows_per_second_limit"` // what the stream item's partition takes beside the batches' watermark writes
+	FiredPerSecond            float64    `json:"fired_windows_per_second"`     // window results fired, the herd's duplicates included
+	DueWindowsPerFiring       float64    `json:"due_windows_per_firing"`       // windows every firing reads
+	BoundaryFiringSeconds     float64    `json:"boundary_firing_seconds"`      // one firing of the windows ending at one boundary
+	BoundaryFirings           float64    `json:"boundary_firings"`             // firings that fire them (the herd)
+	StreamItemWCU             float64    `json:"dynamodb_stream_item_wcu"`     // partition key "wm": stream item and shard watermarks
+	WatermarkRCU              float64    `json:"dynamodb_watermark_rcu"`       // partition key "wm": its Queries and GetItems
 	WCU                       float64    `json:"dynamodb_wcu"`
 	RCU                       float64    `json:"dynamodb_rcu"`
 	Partitions                int        `json:"dynamodb_partitions"`
@@ -341,7 +363,7 @@ func size(in Input, seed bool) Design {
 	}
 
 	// Mapping settings.
-	m := newModel(in, seed)
+	m := newModel(in, seed, d.Shards)
 	target := in.TargetIteratorAge.Seconds()
 	switch {
 	case seed:
@@ -367,11 +389,13 @@ func size(in Input, seed bool) Design {
 	} else {
 		// The smallest factor whose full-batch lanes are at most 70 % busy
 		// (sizing.Factor, as the construct sizes it), then more while the
-		// steady state misses the target iterator age.
+		// steady state misses the target iterator age (without the batch
+		// that fires a window boundary: more lanes do not shorten it, their
+		// firings only add to the herd).
 		f, _ := sizing.Factor(peak, d.Shards, func(lanes int) float64 { return m.capacity(float64(in.Keys)/float64(lanes), N) })
 		for ; f <= maxFactor; f++ {
 			d.ParallelizationFactor, st = f, choose(f)
-			if st.keepsUp && st.busy <= sizing.MaxBusy && st.age <= target {
+			if st.keepsUp && st.busy <= sizing.MaxBusy && st.period+st.dur <= target {
 				break
 			}
 		}
@@ -392,6 +416,16 @@ func size(in Input, seed bool) Design {
 	d.InvocationsPerSecond = lanes / av.period
 	d.AverageConcurrency = lanes * av.dur / av.period
 	d.WritesPerRecord = av.writes / av.n
+	d.ReadsPerRecord = av.reads / av.n
+	d.NewWindowsPerSecond = lanes * st.newWindows / st.period
+	d.DueWindowsPerFiring = st.due + st.fired
+	d.FiredPerSecond = lanes * st.fired / st.period
+	d.BoundaryFiringSeconds, d.BoundaryFirings = st.boundary, st.herd
+	d.StreamItemWCU = lanes * st.calls.WatermarkWCU / st.period
+	d.WatermarkRCU = lanes * st.calls.WatermarkRCU / st.period
+	// The stream item's partition takes 1,000 WCU/s: two per new window
+	// beside the two per batch of the watermarks.
+	d.NewWindowsLimit = math.Max(0, (partitionWCU-(d.StreamItemWCU-2*d.NewWindowsPerSecond))/2)
 	d.ItemBytes = av.itemBytes
 	d.WCU = lanes * st.wcu / st.period
 	d.RCU = lanes * st.rcu / st.period
@@ -527,7 +561,14 @@ func limits(in Input, d Design, m model, N float64) []Limit {
 	add("dynamodb table read units/s (default quota)", d.RCU, tableQuotaRRU, true, "request the DynamoDB table throughput quota increase")
 	if !m.seed {
 		add("busiest key's window item (readings)", hot*in.Window.Seconds(), float64(m.maxReadings()), true,
-			"shorten the window or split the hot key: past this the sink refuses readings (quarantined, ErrWindowFull)")
+			"shorten the window or split the hot key: past this the engine refuses readings (quarantined, ErrWindowFull)")
+		// Every new window takes two writes on the table's one stream item;
+		// it shares partition key "wm" with the shard watermarks.
+		add("stream item write units/s (new windows)", d.StreamItemWCU, partitionWCU, false, newWindowsFix)
+		add("firing one window boundary (s) vs the window", d.BoundaryFiringSeconds, in.Window.Seconds(), false,
+			"fewer keys per pipeline (split the keys over several pipelines, one state table each) or longer windows")
+		add("watermark items' read units/s (partition wm)", d.WatermarkRCU, partitionRCU, false,
+			"fewer invocations/s (a longer batching window, larger batches) or fewer shards (KPL aggregation)")
 	}
 	return ls
 }
@@ -548,6 +589,18 @@ func warnings(in Input, d Design, hot float64) []string {
 			w = append(w, fmt.Sprintf("%s exceeded (%.0f of %.0f): %s", l.Name, l.Used, l.Limit, l.Fix))
 		}
 	}
+	if d.StreamItemWCU > partitionWCU {
+		w = append(w, fmt.Sprintf("%.0f new windows/s (about active keys / window) is over the %.0f a state table's stream item takes at this plan's batch rate (two writes per new window, two per batch on partition \"wm\", one partition's 1,000 WCU/s): DynamoDB throttles it; %s",
+			d.NewWindowsPerSecond, d.NewWindowsLimit, newWindowsFix))
+	}
+	if !seedDesign(d) && d.BoundaryFirings > 1.5 {
+		w = append(w, fmt.Sprintf("every batch fires the stream's due windows: the %.0f windows ending at a window boundary take one firing %.1fs, and about %.0f firings fire them (each publishes the results again, same result ids): fewer keys per pipeline or fewer invocations/s",
+			d.NewWindowsPerSecond*in.Window.Seconds(), d.BoundaryFiringSeconds, d.BoundaryFirings))
+	}
+	if d.WatermarkRCU > partitionRCU {
+		w = append(w, fmt.Sprintf("every batch Queries all %d shard watermark items twice: %.0f RCU/s on partition \"wm\", over one partition's 3,000 (DynamoDB may split the collection for heat, a single item never): fewer invocations/s (a longer batching window) or fewer shards (KPL aggregation)",
+			d.Shards, d.WatermarkRCU))
+	}
 	if d.WCU > newTableWRU {
 		w = append(w, fmt.Sprintf("a new on-demand table serves about %d write units/s at once: set its warm throughput to %.0f WCU (%d partitions) before the load arrives", newTableWRU, float64(d.Partitions*partitionWCU), d.Partitions))
 	}
@@ -560,6 +613,10 @@ func warnings(in Input, d Design, hot float64) []string {
 	}
 	return w
 }
+
+func seedDesign(d Design) bool { return d.Design == "seed-style" }
+
+const newWindowsFix = "use longer windows, or split the keys over several pipelines (one state table each)"
 
 func roundUp(v float64, step int) int {
 	return int(math.Ceil(v/float64(step))) * step
@@ -596,6 +653,11 @@ func (r Result) Table() string {
 	row("invocation ms (peak)", f2(a.InvocationMs), f2(s.InvocationMs))
 	row("invocations/s (average)", f0(a.InvocationsPerSecond), f0(s.InvocationsPerSecond))
 	row("dynamodb writes per record", fmt.Sprintf("%.4f", a.WritesPerRecord), fmt.Sprintf("%.4f", s.WritesPerRecord))
+	row("dynamodb reads per record", fmt.Sprintf("%.4f", a.ReadsPerRecord), fmt.Sprintf("%.4f", s.ReadsPerRecord))
+	row("new windows/s (peak) / stream item limit", f0(a.NewWindowsPerSecond)+" / "+f0(a.NewWindowsLimit), "-")
+	row("windows a firing reads (average)", f0(a.DueWindowsPerFiring), "-")
+	row("firing a window boundary s / firings", f2(a.BoundaryFiringSeconds)+" / "+f2(a.BoundaryFirings), "-")
+	row("stream item WCU, wm RCU (peak)", f0(a.StreamItemWCU)+", "+f0(a.WatermarkRCU), "-")
 	row("dynamodb WCU / RCU (peak)", f0(a.WCU)+" / "+f0(a.RCU), f0(s.WCU)+" / "+f0(s.RCU))
 	row("dynamodb partitions", a.Partitions, s.Partitions)
 	row("keeps up at peak", a.KeepsUp, s.KeepsUp)

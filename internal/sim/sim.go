@@ -59,6 +59,12 @@ type Result struct {
 	InvocationsPerSecond float64 `json:"invocations_per_second"`
 	RecordsPerInvocation float64 `json:"records_per_invocation"`
 	WritesPerRecord      float64 `json:"dynamodb_writes_per_record"`
+	ReadsPerRecord       float64 `json:"dynamodb_reads_per_record"`
+	NewWindowsPerSecond  float64 `json:"new_windows_per_second"`
+	// FiredPerSecond is window results fired per second, duplicates of
+	// the herd included.
+	FiredPerSecond       float64 `json:"fired_windows_per_second"`
+	StreamItemWCU        float64 `json:"dynamodb_stream_item_wcu_per_second"`
 	WCUPerSecond         float64 `json:"dynamodb_wcu_per_second"`
 	RCUPerSecond         float64 `json:"dynamodb_rcu_per_second"`
 	IteratorAgeMax       float64 `json:"iterator_age_max_seconds"`
@@ -67,7 +73,10 @@ type Result struct {
 	ConcurrencyAvg       float64 `json:"concurrency_avg"`
 	ConcurrencyThrottles int64   `json:"concurrency_throttles"`
 	ThrottledWrites      int64   `json:"dynamodb_throttled_writes"`
-	KeepsUp              bool    `json:"keeps_up"`
+	// StreamItemThrottled counts the batches whose writes on the stream
+	// item's partition were throttled (part of ThrottledWrites).
+	StreamItemThrottled int64 `json:"dynamodb_stream_item_throttled"`
+	KeepsUp             bool  `json:"keeps_up"`
 	// Drained is when the backlog was worked off (0 without a backlog, -1
 	// when it never was).
 	DrainedSeconds float64        `json:"drained_seconds"`
@@ -100,6 +109,14 @@ type lane struct {
 	busy     bool
 	timerAt  float64
 	retrying bool
+}
+
+// group is the stream's windows of one window index: they end together and
+// are listed in the due index together.
+type group struct {
+	created, bytes float64 // windows and their bytes, weighted to the stream
+	claimed        bool    // a firing has started to fire them
+	doneAt         float64 // when that firing ends: firings before it fire them too
 }
 
 type event struct {
@@ -160,23 +177,29 @@ type itemKey struct {
 type runner struct {
 	cfg                        Config
 	in                         plan.Input
+	eng                        plan.EngineModel // the planner's engine calls and invocation time
 	N                          int
-	B, cpu, overhead, lat      float64
-	conc                       float64
+	B                          float64
 	window, warmup, end        float64
+	groups                     map[int64]*group // the due index, by window index
+	gMin, gMax                 int64
 	events                     eventHeap
 	seq                        int64
 	items                      map[itemKey]int
 	itemOrder                  []itemKey // creation order, for sums that do not depend on map order
 	parts                      []bucket
 	table                      bucket
+	wm                         bucket // partition key "wm": the stream item and the shard watermarks
 	inflight, inflightMax      float64
 	concArea, lastT            float64
 	concLimit                  float64
 	invocations, records       float64 // weighted, steady state
-	writes, wcu, rcu           float64
+	writes, reads, wcu, rcu    float64
+	newWindows, wmWCU, fired   float64
+	sampleWeight               float64
 	ageMax, ageSum, ageN       float64
 	throttles, throttledWrites int64
+	streamItemThrottled        int64
 	simRecords                 int64
 	pending                    int64 // arrived and read, not yet done (all shards)
 	drained                    float64
@@ -204,17 +227,17 @@ func Run(cfg Config) Result {
 	d := cfg.Design
 	r := &runner{
 		cfg: cfg, in: in,
-		N:        d.BatchSize * in.Aggregation,
-		B:        d.BatchingWindowSeconds,
-		cpu:      plan.CPUPerRecord(in, cfg.Seed).Seconds(),
-		overhead: in.Costs.InvokeOverhead.Seconds(),
-		lat:      in.Costs.DynamoDBLatency.Seconds(),
-		conc:     float64(in.Costs.StoreConcurrency),
-		window:   in.Window.Seconds(),
-		warmup:   cfg.Warmup.Seconds(),
-		end:      cfg.Duration.Seconds(),
-		items:    map[itemKey]int{},
-		drained:  -1,
+		eng:     plan.NewEngineModel(in, d.Shards, cfg.Seed),
+		N:       d.BatchSize * in.Aggregation,
+		B:       d.BatchingWindowSeconds,
+		window:  in.Window.Seconds(),
+		warmup:  cfg.Warmup.Seconds(),
+		end:     cfg.Duration.Seconds(),
+		items:   map[itemKey]int{},
+		groups:  map[int64]*group{},
+		gMin:    math.MaxInt64,
+		gMax:    math.MinInt64,
+		drained: -1,
 	}
 	S := d.Shards
 	k := min(S, cfg.SampleShards)
@@ -245,6 +268,7 @@ func Run(cfg Config) Result {
 		r.push(&event{t: float64(i) / float64(k), kind: evPoll, sh: sh})
 	}
 	sampleWeight = float64(k) / float64(S)
+	r.sampleWeight = sampleWeight
 	// Shared limits scaled to the sample (a sampled shard's lanes stand for
 	// weight lanes, so they use weight slots of the concurrency limit).
 	if cfg.ConcurrencyLimit > 0 {
@@ -265,6 +289,13 @@ func Run(cfg Config) Result {
 	tw := cfg.TableWCU * sampleWeight
 	period := math.Max(1, r.B)
 	r.table = bucket{tokens: tw * period, rate: tw, burst: tw * period}
+	// The stream item is one item of one partition, "wm", whatever the
+	// table's size: the sample gets its share of that partition. It starts
+	// with one window of unused capacity (the burst a partition below its
+	// rate has saved between two window boundaries), not DynamoDB's full
+	// 300 s: a load over its rate has spent that long ago.
+	wr := 1000 * sampleWeight
+	r.wm = bucket{tokens: r.window * wr, rate: wr, burst: 300 * wr}
 
 	for r.events.Len() > 0 {
 		e := heap.Pop(&r.events).(*event)
@@ -383,31 +414,35 @@ func (r *runner) try(ln *lane, t float64) {
 	ln.busy = true
 	r.inflight += w
 	r.inflightMax = math.Max(r.inflightMax, r.inflight)
-	r.push(&event{t: t + r.invoke(ln.sh, batch, t), kind: evDone, ln: ln, recs: batch})
+	r.push(&event{t: t + r.invoke(ln, batch, t), kind: evDone, ln: ln, recs: batch})
 }
 
-// invoke returns the invocation's duration and books its writes.
-func (r *runner) invoke(sh *shard, batch []rec, t float64) float64 {
+// invoke returns the invocation's duration and books its calls: the
+// planner's per-batch formula (plan.EngineModel.Batch) on the batch as
+// simulated — its windows, the new ones, the stream's windows whose end has
+// passed and that no firing has finished (this batch's firing fires them)
+// and those that ended within the lateness (every firing reads them) — with
+// throttling waits on the window items' partitions, the stream item and the
+// table.
+func (r *runner) invoke(ln *lane, batch []rec, t float64) float64 {
+	sh := ln.sh
 	c := r.in.Costs
 	steady := t >= r.warmup
 	w := sh.weight
 	n := float64(len(batch))
-	var writes, wait float64
 	if r.cfg.Seed {
-		writes = n
 		size := float64(r.in.RecordBytes + 100)
+		var wait float64
 		for _, rc := range batch {
-			wait = math.Max(wait, r.write(sh, rc.key, rc.window, t, math.Ceil(size/1024)))
+			wait = math.Max(wait, r.write(sh, rc.key, rc.window, t, plan.WriteUnits(size)))
 		}
 		if steady {
-			r.wcu += w * n * math.Ceil(size/1024)
-		}
-		if steady {
+			r.wcu += w * n * plan.WriteUnits(size)
 			r.invocations += w
 			r.records += w * n
-			r.writes += w * writes
+			r.writes += w * n
 		}
-		return r.overhead + n*(r.cpu+r.lat) + wait
+		return r.eng.SeedDuration(n) + wait
 	}
 	counts := map[itemKey]int{}
 	var order []itemKey
@@ -418,43 +453,149 @@ func (r *runner) invoke(sh *shard, batch []rec, t float64) float64 {
 		}
 		counts[ik]++
 	}
-	writes = float64(len(counts))
-	readRounds := math.Ceil(math.Ceil(writes/100) / r.conc)
-	// The PutItems go out StoreConcurrency at a time after the reads; a
-	// throttled write holds its slot for the backoff, delaying the rest.
+	// The window items: sizes before and after, new ones.
+	var wwcu, wrcu, newW float64
+	wus := make([]float64, len(order))
 	for j, ik := range order {
-		add := counts[ik]
 		before, seen := r.items[ik]
+		g := r.group(ik.win)
 		if !seen {
 			r.itemOrder = append(r.itemOrder, ik)
+			g.created += w
+			newW++
 		}
-		after := before + add
+		after := before + counts[ik]
 		r.items[ik] = after
-		sizeOf := func(readings int) float64 {
-			return math.Min(float64(c.MaxItemBytes), float64(c.ItemBaseBytes+c.KeyBytes+c.BytesPerReading*readings))
-		}
-		wu := math.Ceil(sizeOf(after) / 1024)
-		ru := 1.0
+		size := plan.WindowItemBytes(c, float64(after))
+		wus[j] = plan.WriteUnits(size)
+		wwcu += wus[j]
 		if before > 0 {
-			ru = math.Ceil(sizeOf(before) / 4096)
+			prev := plan.WindowItemBytes(c, float64(before))
+			wrcu += plan.ReadUnits(prev)
+			g.bytes += w * (size - prev)
+		} else {
+			wrcu++
+			g.bytes += w * size
 		}
-		at := t + n*r.cpu + r.lat*(readRounds+math.Floor(float64(j)/r.conc)) + wait
-		wait += r.write(sh, ik.key, ik.win, at, wu)
-		if steady {
-			r.wcu += w * wu
-			r.rcu += w * ru
+	}
+	// The firing lists the stream's due windows: a window index whose end
+	// the watermark passed is fired by the first firing (claim) and by
+	// every one that starts before that one ends (the herd); after that,
+	// its windows are read while the lateness keeps them open.
+	var claimF, herdF, firedBytes, due float64
+	var claimed []*group
+	l := r.in.Lateness.Seconds()
+	for k := r.gMin; k <= r.gMax; k++ {
+		g := r.groups[k]
+		end := float64(k+1) * r.window
+		if g == nil || end > t {
+			continue
+		}
+		switch {
+		case !g.claimed:
+			claimF += g.created
+			firedBytes += g.bytes
+			claimed = append(claimed, g)
+		case t < g.doneAt:
+			if r.eng.SingleFiring() {
+				continue // another firing holds the boundary
+			}
+			herdF += g.created
+			firedBytes += g.bytes
+		case end > t-l:
+			due += g.created
+		}
+	}
+	if f := claimF + herdF; f > 0 {
+		firedBytes /= f
+	}
+	b := plan.EngineBatch{Windows: float64(len(order)), NewWindows: newW, WindowWCU: wwcu, WindowRCU: wrcu, FiredBytes: firedBytes, Due: due}
+	base := r.eng.Batch(b)
+	b.Fired = claimF + herdF
+	calls := r.eng.Batch(b)
+	dur := r.eng.Duration(n, calls)
+	for _, g := range claimed {
+		g.claimed, g.doneAt = true, t+dur
+	}
+	if claimF > 0 && steady {
+		// The lane stands for w lanes, but only one of them fires the
+		// boundary: its firing time counts once in the concurrency.
+		b.Fired = herdF
+		r.concArea -= (w - 1) * (dur - r.eng.Duration(n, r.eng.Batch(b)))
+		b.Fired = claimF + herdF
+	}
+	// A claim fires the stream's windows once (weight 1); a herd firing
+	// stands for its lane's weight like the rest of the batch.
+	share := 0.0
+	if f := claimF + herdF; f > 0 {
+		share = claimF / f
+	}
+	book := func(all, base float64) float64 { return w*base + (all-base)*(share+(1-share)*w) }
+	// The window PutItems go out StoreConcurrency at a time after the reads
+	// (a new window's due item and stream item updates first, in the same
+	// writer); a throttled write holds its slot for the backoff, delaying
+	// the rest. The stream item's writes and the firing's writes follow
+	// (the firing's on the table: its windows are spread over every
+	// partition; a claim's in the sample's share).
+	lat := r.eng.RoundSeconds()
+	conc := float64(c.StoreConcurrency)
+	start := t + n*r.eng.RecordSeconds() + lat*(1+math.Ceil(float64(len(order))/100))
+	var wait float64
+	for j, ik := range order {
+		at := start + lat*math.Floor(float64(j)/conc) + wait
+		wait += r.write(sh, ik.key, ik.win, at, wus[j])
+	}
+	at := start + lat*math.Ceil((float64(len(order))+3*newW)/conc) + wait
+	if calls.WatermarkWCU > 0 {
+		wait += r.writeStreamItem(at, calls.WatermarkWCU)
+	}
+	if fw := calls.WCU - base.WCU; fw > 0 {
+		units := fw * (share*r.sampleWeight + 1 - share)
+		if d := r.table.take(at+wait, units); d > 0 {
+			if steady {
+				r.throttledWrites++
+			}
+			wait += d + 0.025
 		}
 	}
 	if steady {
 		r.invocations += w
 		r.records += w * n
-		r.writes += w * writes
+		r.writes += book(calls.Writes, base.Writes)
+		r.reads += book(calls.Reads, base.Reads)
+		r.wcu += book(calls.WCU, base.WCU)
+		r.rcu += book(calls.RCU, base.RCU)
+		r.newWindows += w * newW
+		r.wmWCU += w * calls.WatermarkWCU
+		r.fired += claimF + w*herdF
 	}
-	rounds := 0.0
-	if writes > 0 {
-		rounds = math.Ceil(math.Ceil(writes/100)/r.conc) + math.Ceil(writes/r.conc)
+	return dur + wait
+}
+
+// group returns the due-index group of window index k.
+func (r *runner) group(k int64) *group {
+	g := r.groups[k]
+	if g == nil {
+		g = &group{}
+		r.groups[k] = g
+		r.gMin, r.gMax = min(r.gMin, k), max(r.gMax, k)
 	}
-	return r.overhead + n*r.cpu + rounds*r.lat + wait
+	return g
+}
+
+// writeStreamItem charges the batch's writes on partition "wm" (the stream
+// item's two UpdateItems per new window, the watermarks' two per batch) and
+// returns how long they wait out throttling.
+func (r *runner) writeStreamItem(t, units float64) float64 {
+	wait := math.Max(r.wm.take(t, units), r.table.take(t, units))
+	if wait > 0 {
+		if t >= r.warmup {
+			r.throttledWrites++
+			r.streamItemThrottled++
+		}
+		wait += 0.025 // the SDK's first backoff
+	}
+	return wait
 }
 
 // write charges a write of units to its partition and the table and
@@ -523,6 +664,10 @@ func (r *runner) result(S int, d plan.Design, peak float64) Result {
 		SimulatedRecords:     r.simRecords,
 		InvocationsPerSecond: r.invocations / span,
 		WCUPerSecond:         r.wcu / span,
+		NewWindowsPerSecond:  r.newWindows / span,
+		FiredPerSecond:       r.fired / span,
+		StreamItemWCU:        r.wmWCU / span,
+		StreamItemThrottled:  r.streamItemThrottled,
 		RCUPerSecond:         r.rcu / span,
 		IteratorAgeMax:       r.ageMax,
 		ConcurrencyMax:       r.inflightMax,
@@ -539,6 +684,7 @@ func (r *runner) result(S int, d plan.Design, peak float64) Result {
 	}
 	if r.records > 0 {
 		res.WritesPerRecord = r.writes / r.records
+		res.ReadsPerRecord = r.reads / r.records
 	}
 	if r.ageN > 0 {
 		res.IteratorAgeMean = r.ageSum / r.ageN
@@ -551,9 +697,7 @@ func (r *runner) result(S int, d plan.Design, peak float64) Result {
 	for _, ik := range r.itemOrder {
 		readings := r.items[ik]
 		if float64(ik.win)*r.window >= r.warmup {
-			c := in.Costs
-			size := math.Min(float64(c.MaxItemBytes), float64(c.ItemBaseBytes+c.KeyBytes+c.BytesPerReading*readings))
-			stored += r.shards[ik.shard].weight * size
+			stored += r.shards[ik.shard].weight * plan.WindowItemBytes(in.Costs, float64(readings))
 		}
 	}
 	// The month is priced at the average rate: scale the peak run's usage.

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,19 +16,32 @@ func within(t *testing.T, rate float64, name string, sim, pred, tol float64) {
 	}
 }
 
-// TestAgreesWithPlanner simulates the planner's design at each rate of the
+// TestAgreesWithPlanner simulates the planner's design at each rate of a
 // sweep. Stated tolerances: invocations/s, writes per record, WCU/s and the
 // monthly cost within 10%; average concurrency within 25%; the simulated
 // largest iterator age within 25% of the planned one (the planner's is a
-// steady-state bound, the simulation's the largest seen, quantised by the
-// one-second polls).
+// steady-state bound with the batch that fires a window boundary, the
+// simulation's the largest seen, quantised by the one-second polls).
+//
+// The loads are ones the plans carry (10,000 keys): the engine as it is
+// fires from every batch, which multiplies a boundary's firing by the
+// firings that overlap it (TestHerd), so it carries 1,000 and 10,000
+// records/s; an engine that fires each boundary once carries the whole
+// sweep. 100,000 keys open more new windows/s than the stream item takes at
+// any rate of the sweep (TestStreamItemThrottles).
 func TestAgreesWithPlanner(t *testing.T) {
-	rows, err := Sweep(plan.Input{RecordsPerSecond: 1, RecordBytes: 200, Keys: 100_000}, DefaultRates, Config{})
+	in := plan.Input{RecordsPerSecond: 1, RecordBytes: 200, Keys: 10_000}
+	today, err := Sweep(in, DefaultRates[:2], Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Log("\n" + Table(rows))
-	for _, r := range rows {
+	in.SingleFiring = true
+	single, err := Sweep(in, DefaultRates, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\nfiring from every batch:\n" + Table(today) + "\nfiring each boundary once:\n" + Table(single))
+	for _, r := range append(today, single...) {
 		p, s := r.Plan, r.Sim
 		rate := p.Input.RecordsPerSecond
 		if !s.KeepsUp || s.ConcurrencyThrottles != 0 || s.ThrottledWrites != 0 {
@@ -42,6 +56,46 @@ func TestAgreesWithPlanner(t *testing.T) {
 	}
 }
 
+// TestHerd: the engine fires the stream's due windows from every batch, so
+// the 10,000 windows that end at a boundary are fired by every firing that
+// starts before the first has confirmed them. The planner counts the herd
+// and warns; the simulation fires about as many (within 25%), far more than
+// the windows it opens.
+func TestHerd(t *testing.T) {
+	in := plan.Input{RecordsPerSecond: 100_000, RecordBytes: 200, Keys: 10_000}
+	p := planFor(t, in)
+	s := Run(Config{Input: in, Design: p.Design, TableWCU: 1e9})
+	if p.BoundaryFirings < 10 || !strings.Contains(strings.Join(p.Warnings, "\n"), "firings fire them") {
+		t.Errorf("planned %.1f firings per boundary, warnings %q: want a herd and its warning", p.BoundaryFirings, p.Warnings)
+	}
+	within(t, in.RecordsPerSecond, "windows fired/s", s.FiredPerSecond, p.FiredPerSecond, 0.25)
+	if s.FiredPerSecond < 5*s.NewWindowsPerSecond {
+		t.Errorf("simulated %.0f windows fired/s for %.0f new windows/s: want the herd's multiple", s.FiredPerSecond, s.NewWindowsPerSecond)
+	}
+}
+
+// TestStreamItemThrottles: 40,000 keys at 10,000 records/s open ~667 new
+// windows/s; two writes each on the state table's one stream item (plus two
+// per batch on its partition) are over the partition's 1,000 WCU/s. The
+// planner warns and the simulation's stream item is throttled; 10,000 keys
+// at the same rate are not.
+func TestStreamItemThrottles(t *testing.T) {
+	for _, c := range []struct {
+		keys int
+		over bool
+	}{{40_000, true}, {10_000, false}} {
+		in := plan.Input{RecordsPerSecond: 10_000, RecordBytes: 200, Keys: c.keys, SingleFiring: true}
+		p := planFor(t, in)
+		s := Run(Config{Input: in, Design: p.Design, TableWCU: 1e9})
+		warned := strings.Contains(strings.Join(p.Warnings, "\n"), "stream item takes")
+		if warned != c.over || (s.StreamItemThrottled > 0) != c.over {
+			t.Errorf("%d keys: %.0f new windows/s, stream item %.0f WCU/s planned (%.0f simulated): warned %v, simulated throttles %d; want over the limit %v",
+				c.keys, p.NewWindowsPerSecond, p.StreamItemWCU, s.StreamItemWCU, warned, s.StreamItemThrottled, c.over)
+		}
+		within(t, in.RecordsPerSecond, "stream item WCU/s", s.StreamItemWCU, p.StreamItemWCU, 0.10)
+	}
+}
+
 func planFor(t *testing.T, in plan.Input) plan.Result {
 	t.Helper()
 	p, err := plan.Compute(in)
@@ -52,15 +106,17 @@ func planFor(t *testing.T, in plan.Input) plan.Result {
 }
 
 // TestConcurrencyLimitThrottles: a catch-up after a 5-minute outage keeps
-// every lane busy; a function limited below shards x factor is throttled
-// and drains later.
+// every lane busy; a function limited to a tenth of shards x factor is
+// throttled and drains later. (A quarter is not enough here: 10,000 keys
+// make invocations short, and the catch-up is then bound by each shard's
+// 2 MiB/s of reads, not by concurrency.)
 func TestConcurrencyLimitThrottles(t *testing.T) {
-	in := plan.Input{RecordsPerSecond: 100_000, RecordBytes: 200, Keys: 100_000}
+	in := plan.Input{RecordsPerSecond: 100_000, RecordBytes: 200, Keys: 10_000, SingleFiring: true}
 	p := planFor(t, in)
 	base := Config{Input: in, Design: p.Design, Backlog: 5 * time.Minute, Duration: 400 * time.Second}
 	free := Run(base)
 	limited := base
-	limited.ConcurrencyLimit = p.Concurrency / 4
+	limited.ConcurrencyLimit = p.Concurrency / 10
 	capped := Run(limited)
 	if free.ConcurrencyThrottles != 0 || free.DrainedSeconds <= 0 || free.ConcurrencyMax < float64(p.Concurrency)*0.99 {
 		t.Fatalf("unlimited catch-up: %+v: want every lane busy, no throttles, drained", free)
@@ -72,18 +128,20 @@ func TestConcurrencyLimitThrottles(t *testing.T) {
 	}
 }
 
-// TestPartitionThrottling: the same load on a table with a third of the
-// partitions it needs is throttled and falls behind.
+// TestPartitionThrottling: a load on a table with a sixth of the
+// partitions it needs is throttled on the window items' partitions (not the
+// stream item) and falls behind once the partitions' burst capacity (300 s
+// of their throughput) is spent.
 func TestPartitionThrottling(t *testing.T) {
-	in := plan.Input{RecordsPerSecond: 100_000, RecordBytes: 200, Keys: 100_000}
+	in := plan.Input{RecordsPerSecond: 1_000_000, RecordBytes: 200, Keys: 10_000, SingleFiring: true}
 	p := planFor(t, in)
 	d := p.Design
 	if d.Partitions < 12 {
 		t.Fatalf("planned %d partitions, want at least 12 for this test", d.Partitions)
 	}
-	d.Partitions /= 3
-	s := Run(Config{Input: in, Design: d})
-	if s.ThrottledWrites == 0 || s.KeepsUp {
+	d.Partitions /= 6
+	s := Run(Config{Input: in, Design: d, TableWCU: 1e9})
+	if s.ThrottledWrites == 0 || s.StreamItemThrottled != 0 || s.KeepsUp {
 		t.Errorf("%d partitions for %.0f WCU: %+v: want throttled writes and a mapping that falls behind", d.Partitions, p.WCU, s)
 	}
 }

@@ -18,7 +18,9 @@ type Row struct {
 var DefaultRates = []float64{1_000, 10_000, 100_000, 1_000_000}
 
 // Sweep plans in at each rate (peak scaled with the average) and simulates
-// each plan with base's settings.
+// each plan with base's settings. A base TableWCU of 0 simulates the table
+// throughput the plan asks for: its partitions x 1,000 WCU/s, at least the
+// 40,000 default quota.
 func Sweep(in plan.Input, rates []float64, base Config) ([]Row, error) {
 	var rows []Row
 	for _, rate := range rates {
@@ -34,6 +36,9 @@ func Sweep(in plan.Input, rates []float64, base Config) ([]Row, error) {
 		}
 		cfg := base
 		cfg.Input, cfg.Design = x, p.Design
+		if cfg.TableWCU == 0 {
+			cfg.TableWCU = max(40_000, float64(p.Partitions)*1000)
+		}
 		rows = append(rows, Row{Plan: p, Sim: Run(cfg)})
 	}
 	return rows, nil
