@@ -2,20 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"io"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/streamproc/streamproc/functions/contract"
-	"github.com/streamproc/streamproc/functions/eventtime"
-	"github.com/streamproc/streamproc/functions/kinesisbatch"
 
 	"example.com/orders/config"
-	"example.com/orders/handler"
-	"example.com/orders/revenue"
 )
 
 // The function links neither the CDK nor the AWS SDK: both would cost INIT
@@ -76,10 +69,10 @@ func TestSetupChecksTheEnvironment(t *testing.T) {
 	}
 	for _, tc := range []struct{ env, value, wantErr string }{
 		{contract.EnvEventTimeTable, "", contract.EnvEventTimeTable + " is not set"},
-		{contract.EnvEventTimeResultsStreamARN, "", contract.EnvEventTimeResultsStreamARN + " is not set"},
+		{contract.EnvEventTimeResultsStreamARN, "", "neither " + contract.EnvEventTimeResultsStreamARN + " nor"},
 		{contract.EnvQuarantineQueueURL, "", contract.EnvQuarantineQueueURL + " is not set"},
 		{config.EnvWindowSlide, "2m", "does not divide window size 5m0s"},
-		{config.EnvWindowSize, "five minutes", `WINDOW_SIZE="five minutes": use a Go duration`},
+		{config.EnvWindowSize, "five minutes", `WINDOW_SIZE="five minutes": use a non-negative Go duration`},
 		{"", "", ""},
 	} {
 		for k, v := range good {
@@ -96,44 +89,4 @@ func TestSetupChecksTheEnvironment(t *testing.T) {
 			t.Errorf("setup with %s=%q = %v, want an error containing %q", tc.env, tc.value, err, tc.wantErr)
 		}
 	}
-}
-
-// The schedule's payload reaches the engine's Fire, a Kinesis event the
-// batch toolkit.
-func TestTheScheduleFires(t *testing.T) {
-	w, err := eventtime.Hopping(config.DefaultWindowSize, config.DefaultWindowSlide)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fired := errors.New("fired")
-	eng, err := eventtime.New(eventtime.Config[string, int64, revenue.Revenue]{
-		Windows: w, Store: &noWatermarks{Store: eventtime.NewMemoryStore(), err: fired},
-		Results: eventtime.ResultSinkFunc[string, revenue.Revenue](func(context.Context, []eventtime.Result[string, revenue.Revenue]) []error { return nil }),
-		Late:    eventtime.LateSinkFunc[string](func(_ context.Context, l []eventtime.LateRecord[string]) []error { return make([]error, len(l)) }),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := handler.New(eng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv := invoker{p: kinesisbatch.New(h, kinesisbatch.Config{DisableMetrics: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}), eng: eng}
-	if _, err := inv.Invoke(context.Background(), []byte(eventtime.FireRequest)); !errors.Is(err, fired) {
-		t.Errorf("fire request: %v, want the engine's Fire to read the watermarks", err)
-	}
-	out, err := inv.Invoke(context.Background(), []byte(`{"Records":[]}`))
-	if err != nil || !strings.Contains(string(out), "batchItemFailures") {
-		t.Errorf("Kinesis event: %s, %v; want a batch response", out, err)
-	}
-}
-
-// noWatermarks fails GetWatermarks, the first call of Fire.
-type noWatermarks struct {
-	eventtime.Store
-	err error
-}
-
-func (s *noWatermarks) GetWatermarks(context.Context) (eventtime.Watermarks, error) {
-	return eventtime.Watermarks{}, s.err
 }
