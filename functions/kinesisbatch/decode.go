@@ -849,6 +849,10 @@ func (d *Decoder) timestampField(i int, r *Record) (int, error) {
 	return end, nil
 }
 
+// nanoScale[n] turns n decimal digits of a fraction of a second into
+// nanoseconds.
+var nanoScale = [10]int64{1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 1e1, 1}
+
 // parseEpochSeconds converts a (validated) JSON number of seconds since the
 // epoch. Up to 18 integer digits it is read exactly from the decimal text,
 // exponent included, to the nanosecond (truncated); larger values go through
@@ -868,10 +872,13 @@ func parseEpochSeconds(b []byte) (time.Time, bool) {
 		}
 		if k < len(b) && b[k] == '.' {
 			k++
-			scale := int64(100000000)
+			f := k
+			for ; k < len(b) && k-f < 9 && b[k] >= '0' && b[k] <= '9'; k++ {
+				nsec = nsec*10 + int64(b[k]-'0')
+			}
+			nsec *= nanoScale[k-f] // a multiplication, not a division per digit
 			for ; k < len(b) && b[k] >= '0' && b[k] <= '9'; k++ {
-				nsec += int64(b[k]-'0') * scale
-				scale /= 10
+				// below a nanosecond: truncated
 			}
 		}
 		if k == len(b) {
