@@ -68,6 +68,7 @@ func TestLocalRunMatchesThePlan(t *testing.T) {
 		RecordsPerSecond: rate, RecordBytes: 180, Keys: sensors,
 		Shards: shards, ParallelizationFactor: factor, BatchSize: batch, BatchingWindowSet: true,
 		Window: scaled(time.Minute), Lateness: scaled(2 * time.Minute), DueBucket: scaled(time.Minute),
+		FireSchedule: 5 * time.Second, // localrun.Options.FireEvery's default plays the fire schedule every 5 s
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -104,8 +104,9 @@ func NewEngineModel(in Input, shards, concurrency int, seed bool) EngineModel {
 		e.schedule = in.FireSchedule.Seconds()
 	}
 	// A window ends at a multiple of its length and closes its lateness
-	// later: a second boundary unless the lateness is a multiple of it.
-	if in.Lateness%in.Window != 0 {
+	// later: a second boundary unless the lateness is a multiple of it
+	// (within rounding: a plan may scale both by a float).
+	if r := e.lateness / e.window; math.Abs(r-math.Round(r)) > 1e-6 {
 		e.boundaries = 2
 	}
 	wmBytes := (e.shards + 1) * watermarkItemBytes
