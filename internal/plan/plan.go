@@ -153,6 +153,9 @@ func (in Input) Validate() error {
 	if in.DueBucket < time.Second {
 		bad("due bucket %s is not valid: give at least 1s (the engine's minimum)", in.DueBucket)
 	}
+	if in.FireSchedule > 0 && in.FireSchedule < time.Second {
+		bad("fire schedule %s is not valid: give at least 1s, or a negative value for none", in.FireSchedule)
+	}
 	if in.TargetIteratorAge < time.Second {
 		bad("target iterator age %s is not valid: give at least 1s", in.TargetIteratorAge)
 	}
@@ -650,7 +653,8 @@ func warnings(in Input, d Design, hot float64) []string {
 	if !seedDesign(d) {
 		windows := d.DueWindowsPerFiring
 		switch {
-		case d.BoundaryFiringSeconds > in.Window.Seconds() || (d.KeepsUp && d.IteratorAgeSeconds > in.TargetIteratorAge.Seconds()):
+		case d.BoundaryFiringSeconds > in.Window.Seconds() ||
+			(d.KeepsUp && d.IteratorAgeSeconds > in.TargetIteratorAge.Seconds() && d.IteratorAgeSeconds-d.BoundaryFiringSeconds <= in.TargetIteratorAge.Seconds()):
 			w = append(w, fmt.Sprintf("one firing of the %.0f windows ending at a window boundary takes %.1fs at engine concurrency %d (about 3 writes a window, %d at a time): %s",
 				windows, d.BoundaryFiringSeconds, d.EngineConcurrency, d.EngineConcurrency, firingFix))
 		case d.EngineConcurrency > in.Costs.StoreConcurrency && in.EngineConcurrency == 0:

@@ -190,6 +190,15 @@ func TestMillionPerSecond(t *testing.T) {
 		t.Errorf("engine concurrency %d, boundary %.1fs, %.0f attempts, %.1f lease firings, stream item %.0f WCU: want 64, within the window, 1,251, at least 1, over 1,000",
 			r.EngineConcurrency, r.BoundaryFiringSeconds, r.FiringAttempts, r.LeaseFirings, r.StreamItemWCU)
 	}
+	// Held at the engine's default 16, the firing takes longer than the
+	// window, and the plan says what to raise.
+	fixed, err := Compute(Input{RecordsPerSecond: 1e6, RecordBytes: 200, Keys: 100_000, StreamMode: Provisioned, EngineConcurrency: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fixed.EngineConcurrency != 16 || fixed.BoundaryFiringSeconds <= 60 || !strings.Contains(strings.Join(fixed.Warnings, "\n"), "raise the engine's Config.Concurrency") {
+		t.Errorf("engine concurrency %d, boundary %.1fs, warnings %q: want 16 kept, a firing over the window and the fix", fixed.EngineConcurrency, fixed.BoundaryFiringSeconds, fixed.Warnings)
+	}
 	if r.ShardQuotaToRequest != 1500 {
 		t.Errorf("shard quota request %d, want 1500", r.ShardQuotaToRequest)
 	}
