@@ -68,6 +68,7 @@ func TestLocalRunMatchesThePlan(t *testing.T) {
 		RecordsPerSecond: rate, RecordBytes: 180, Keys: sensors,
 		Shards: shards, ParallelizationFactor: factor, BatchSize: batch, BatchingWindowSet: true,
 		Window: scaled(time.Minute), Lateness: scaled(2 * time.Minute), DueBucket: scaled(time.Minute),
+		FireSchedule: 5 * time.Second, // localrun.Options.FireEvery's default plays the fire schedule every 5 s
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +85,7 @@ func TestLocalRunMatchesThePlan(t *testing.T) {
 			gotR += float64(n) / count
 		}
 	}
-	t.Logf("%.0f records/s (event time x%.0f: %.2fs windows): the plan's herd %.2f firings per boundary", rate, speed, pl.Input.WindowSeconds, pl.BoundaryFirings)
+	t.Logf("%.0f records/s (event time x%.0f: %.2fs windows): the plan's %.2f firing attempts and %.2f lease firings per window", rate, speed, pl.Input.WindowSeconds, pl.FiringAttempts, pl.LeaseFirings)
 	t.Logf("%.0f records/s: invocations/record %.4f (plan %.4f), DynamoDB calls/record %.4f (plan %.4f): writes %.4f (plan %.4f), reads %.4f (plan %.4f); calls %v",
 		rate, gotInv, wantInv, gotC, wantC, gotW, pl.WritesPerRecord, gotR, pl.ReadsPerRecord, ops)
 	if math.Abs(gotInv-wantInv) > 0.15*wantInv {

@@ -15,8 +15,8 @@ type model struct {
 	eng    EngineModel // the engine's calls and the invocation time (shared with internal/sim)
 }
 
-func newModel(in Input, seed bool, shards int) model {
-	return model{in: in, seed: seed, window: in.Window.Seconds(), eng: NewEngineModel(in, shards, seed)}
+func newModel(in Input, seed bool, shards, concurrency int) model {
+	return model{in: in, seed: seed, window: in.Window.Seconds(), eng: NewEngineModel(in, shards, concurrency, seed)}
 }
 
 // cpuSeconds is the function time per record at in's memory size: below
@@ -43,11 +43,14 @@ type laneState struct {
 	windowWrites     float64 // window-item PutItems per invocation
 	newWindows       float64 // windows a batch creates (and, in steady state, fires)
 	due              float64 // other windows each firing reads (within the lateness)
-	fired            float64 // windows a batch's firing publishes, on average (the herd included)
+	fired            float64 // windows a batch's share of the firings publishes, on average
+	attempts         float64 // firing attempts per window length that find the lease taken
+	leaseFirings     float64 // firings per window length that take the lease
 	calls            EngineCalls
 	fireDur          float64 // the batch that fires a window boundary, seconds
-	boundary         float64 // one firing of a window boundary, seconds
-	herd             float64 // firings that fire one boundary's windows
+	boundary         float64 // the firing of a window boundary, seconds
+	boundaryWCU      float64 // its write units
+	processWCU       float64 // the batch's own writes (Process), WCU
 	itemBytes        float64 // average item size a write stores
 	finalItemBytes   float64 // an item at its window's end
 	itemsPerWindow   float64 // items a lane creates per window
@@ -76,11 +79,15 @@ func (m model) pairs(n, rate, keys float64) float64 {
 // over keys keys: the window items it writes (pairs, items), the engine's
 // other calls (EngineModel.Batch) and the invocation time they make. In
 // steady state a lane opens as many windows per window length as it has
-// active keys. The stream's windows end together at each window boundary;
-// the firings that run until the first of them has confirmed those
-// windows all fire them (EngineModel.Boundary): on average a batch fires
-// herd x the stream's windows / the stream's batches per window. Every
-// firing also reads the stream's windows that ended within the lateness.
+// active keys. The stream's windows end together at each window boundary
+// and one firing fires them (under the lease on the stream item); every
+// shard attempts a firing when its watermark crosses a boundary, within a
+// batch period of the others, and the attempts that find the lease free
+// before the stream watermark has crossed fire nothing
+// (EngineModel.LeaseFirings). A batch carries its share: the stream's
+// attempts and firings per window length over the stream's batches per
+// window length. Every firing also reads the stream's windows that ended
+// within the lateness.
 func (m model) at(n, rate, keys, period float64) laneState {
 	s := laneState{n: n, period: period}
 	if m.seed {
@@ -94,19 +101,23 @@ func (m model) at(n, rate, keys, period float64) laneState {
 	s.newWindows = math.Min(s.windowWrites, s.itemsPerWindow*period/m.window)
 	lanes := float64(m.in.Keys) / math.Max(keys, 1e-12)
 	stream := s.itemsPerWindow * lanes // windows ending at one boundary
-	firings := lanes / period
-	// The other lanes' firings (the first one's lane is busy firing).
-	s.boundary, s.herd = m.eng.Boundary(stream, (lanes-1)/period)
-	s.fired = s.herd * stream / (firings * m.window)
+	batches := lanes * m.window / period
 	s.due = stream * m.in.Lateness.Seconds() / m.window
+	s.boundary = m.eng.Boundary(stream, s.due)
+	s.leaseFirings = m.eng.LeaseFirings(period, s.due)
+	s.attempts = math.Max(0, m.eng.FiringAttempts()-s.leaseFirings)
+	s.fired = stream / batches
 	b := EngineBatch{
 		Windows: s.windowWrites, NewWindows: s.newWindows, WindowWCU: s.wcu, WindowRCU: s.rcu,
+		Attempts: s.attempts / batches, Firings: s.leaseFirings / batches,
 		Fired: s.fired, FiredBytes: s.finalItemBytes, Due: s.due,
 	}
 	s.calls = m.eng.Batch(b)
+	s.processWCU = m.eng.Batch(EngineBatch{Windows: b.Windows, NewWindows: b.NewWindows, WindowWCU: b.WindowWCU, WindowRCU: b.WindowRCU}).WCU
+	s.boundaryWCU = m.eng.Batch(EngineBatch{Firings: 1, Fired: stream, FiredBytes: b.FiredBytes, Due: b.Due}).WCU
 	s.writes, s.reads, s.wcu, s.rcu = s.calls.Writes, s.calls.Reads, s.calls.WCU, s.calls.RCU
 	s.dur = m.eng.Duration(n, s.calls)
-	b.Fired = stream
+	b.Attempts, b.Firings, b.Fired = 0, 1, stream
 	s.fireDur = math.Max(s.dur, m.eng.Duration(n, m.eng.Batch(b)))
 	return s
 }

@@ -44,11 +44,9 @@ type Input struct {
 	DueBucket            time.Duration // the engine's due-index bucket (eventtime.DynamoConfig.DueBucket); 0: 1m
 	OutOfOrderShare      float64       // share of records that land in an earlier window
 	InvalidShare         float64       // share of records quarantined to SQS
-	// SingleFiring models an engine that fires each window boundary once
-	// (one firing at a time, e.g. under a lease), instead of from every
-	// batch as functions/eventtime does today (every firing that starts
-	// before the first has confirmed a boundary's windows fires them too).
-	SingleFiring      bool
+	// FireSchedule is the period of the schedule's fire requests (the
+	// construct's EventTimeProps.FireSchedule); 0: 1m, negative: none.
+	FireSchedule      time.Duration
 	TargetIteratorAge time.Duration
 	StreamMode        StreamMode
 	Region            string
@@ -59,6 +57,11 @@ type Input struct {
 	BatchingWindow        time.Duration
 	BatchingWindowSet     bool // BatchingWindow was given (0 is a valid choice)
 	ParallelizationFactor int  // 0: the smallest that keeps up
+	// EngineConcurrency is the windows the engine writes or fires at the
+	// same time (eventtime.Config.Concurrency). 0: the engine's default
+	// (Costs.StoreConcurrency, 16), doubled up to 256 while one firing of a
+	// window boundary keeps the iterator age over the target.
+	EngineConcurrency int
 	// Utilization is the share of a shard's write limits the plan fills at
 	// peak (headroom for uneven keys and bursts). 0: 0.8.
 	Utilization float64
@@ -86,6 +89,9 @@ func (in Input) WithDefaults() Input {
 	}
 	if in.DueBucket == 0 {
 		in.DueBucket = time.Minute
+	}
+	if in.FireSchedule == 0 {
+		in.FireSchedule = time.Minute
 	}
 	if in.TargetIteratorAge == 0 {
 		in.TargetIteratorAge = time.Minute
@@ -147,6 +153,9 @@ func (in Input) Validate() error {
 	if in.DueBucket < time.Second {
 		bad("due bucket %s is not valid: give at least 1s (the engine's minimum)", in.DueBucket)
 	}
+	if in.FireSchedule > 0 && in.FireSchedule < time.Second {
+		bad("fire schedule %s is not valid: give at least 1s, or a negative value for none", in.FireSchedule)
+	}
 	if in.TargetIteratorAge < time.Second {
 		bad("target iterator age %s is not valid: give at least 1s", in.TargetIteratorAge)
 	}
@@ -169,6 +178,9 @@ func (in Input) Validate() error {
 	}
 	if in.ParallelizationFactor < 0 || in.ParallelizationFactor > maxFactor {
 		bad("parallelization factor %d is not valid: give 0 (sized) or 1 to 10", in.ParallelizationFactor)
+	}
+	if in.EngineConcurrency < 0 || in.EngineConcurrency > 1024 {
+		bad("engine concurrency %d is not valid: give 0 (chosen) or 1 to 1024", in.EngineConcurrency)
 	}
 	if in.Utilization <= 0 || in.Utilization > 1 {
 		bad("utilization %g is not valid: give a fraction in (0, 1]", in.Utilization)
@@ -228,14 +240,17 @@ type Design struct {
 	WritesPerRecord           float64    `json:"dynamodb_writes_per_record"`
 	ReadsPerRecord            float64    `json:"dynamodb_reads_per_record"`
 	NewWindowsPerSecond       float64    `json:"new_windows_per_second"`
-	NewWindowsLimit           float64    `json:"new_windows_per_second_limit"` // what the stream item's partition takes beside the batches' watermark writes
-	FiredPerSecond            float64    `json:"fired_windows_per_second"`     // window results fired, the herd's duplicates included
-	DueWindowsPerFiring       float64    `json:"due_windows_per_firing"`       // windows every firing reads
-	BoundaryFiringSeconds     float64    `json:"boundary_firing_seconds"`      // one firing of the windows ending at one boundary
-	BoundaryFirings           float64    `json:"boundary_firings"`             // firings that fire them (the herd)
-	StreamItemWCU             float64    `json:"dynamodb_stream_item_wcu"`     // partition key "wm": stream item and shard watermarks
-	WatermarkRCU              float64    `json:"dynamodb_watermark_rcu"`       // partition key "wm": its Queries and GetItems
+	NewWindowsLimit           float64    `json:"new_windows_per_second_limit"` // what the stream item's partition takes beside the other writes on it
+	FiredPerSecond            float64    `json:"fired_windows_per_second"`     // window results fired (each window once)
+	DueWindowsPerFiring       float64    `json:"due_windows_per_firing"`       // windows the firing of a boundary reads
+	EngineConcurrency         int        `json:"engine_concurrency"`           // eventtime.Config.Concurrency: windows written or fired at once
+	BoundaryFiringSeconds     float64    `json:"boundary_firing_seconds"`      // the one firing of the windows ending at one boundary
+	FiringAttempts            float64    `json:"firing_attempts_per_window"`   // per window length: every shard per boundary crossed, and the schedule
+	LeaseFirings              float64    `json:"lease_firings_per_window"`     // of them, firings that take the lease (one fires each boundary, the others find nothing due)
+	StreamItemWCU             float64    `json:"dynamodb_stream_item_wcu"`     // partition key "wm": stream item and shard items
+	WatermarkRCU              float64    `json:"dynamodb_watermark_rcu"`       // partition key "wm": the batches' BatchGetItems, the firings' Queries and GetItems
 	WCU                       float64    `json:"dynamodb_wcu"`
+	FiringWCU                 float64    `json:"dynamodb_wcu_while_firing"` // while a boundary fires: the batches' writes and the firing's
 	RCU                       float64    `json:"dynamodb_rcu"`
 	Partitions                int        `json:"dynamodb_partitions"`
 	ItemBytes                 float64    `json:"dynamodb_item_bytes"`
@@ -363,7 +378,6 @@ func size(in Input, seed bool) Design {
 	}
 
 	// Mapping settings.
-	m := newModel(in, seed, d.Shards)
 	target := in.TargetIteratorAge.Seconds()
 	switch {
 	case seed:
@@ -379,26 +393,28 @@ func size(in Input, seed bool) Design {
 		}
 	}
 	N, B := float64(d.BatchSize), d.BatchingWindowSeconds
-	var st laneState
-	choose := func(f int) laneState {
-		return m.lane(peak/(shards*float64(f)), float64(in.Keys)/(shards*float64(f)), N, B)
+	// The engine's concurrency: the default, doubled while the batch that
+	// fires a window boundary keeps the iterator age over the target or
+	// the firing takes longer than the window (given: kept).
+	conc := in.EngineConcurrency
+	if conc == 0 {
+		conc = in.Costs.StoreConcurrency
 	}
-	if in.ParallelizationFactor > 0 {
-		d.ParallelizationFactor = in.ParallelizationFactor
-		st = choose(d.ParallelizationFactor)
-	} else {
-		// The smallest factor whose full-batch lanes are at most 70 % busy
-		// (sizing.Factor, as the construct sizes it), then more while the
-		// steady state misses the target iterator age (without the batch
-		// that fires a window boundary: more lanes do not shorten it, their
-		// firings only add to the herd).
-		f, _ := sizing.Factor(peak, d.Shards, func(lanes int) float64 { return m.capacity(float64(in.Keys)/float64(lanes), N) })
-		for ; f <= maxFactor; f++ {
-			d.ParallelizationFactor, st = f, choose(f)
-			if st.keepsUp && st.busy <= sizing.MaxBusy && st.period+st.dur <= target {
-				break
-			}
+	var (
+		m  model
+		st laneState
+	)
+	for {
+		m = newModel(in, seed, d.Shards, conc)
+		st = m.mapping(in, &d, N, B, peak, shards, target)
+		if seed || in.EngineConcurrency > 0 || conc >= maxEngineConcurrency ||
+			(st.keepsUp && st.period+st.fireDur <= target && st.boundary <= m.window) {
+			break
 		}
+		conc = min(2*conc, maxEngineConcurrency)
+	}
+	if !seed {
+		d.EngineConcurrency = conc
 	}
 	lanes := shards * float64(d.ParallelizationFactor)
 	d.Concurrency = int(lanes)
@@ -418,20 +434,30 @@ func size(in Input, seed bool) Design {
 	d.WritesPerRecord = av.writes / av.n
 	d.ReadsPerRecord = av.reads / av.n
 	d.NewWindowsPerSecond = lanes * st.newWindows / st.period
-	d.DueWindowsPerFiring = st.due + st.fired
+	d.DueWindowsPerFiring = st.due + st.itemsPerWindow*lanes
 	d.FiredPerSecond = lanes * st.fired / st.period
-	d.BoundaryFiringSeconds, d.BoundaryFirings = st.boundary, st.herd
+	d.BoundaryFiringSeconds = st.boundary
+	d.FiringAttempts, d.LeaseFirings = st.attempts+st.leaseFirings, st.leaseFirings
+	if seed {
+		d.DueWindowsPerFiring, d.FiringAttempts, d.LeaseFirings = 0, 0, 0
+	}
 	d.StreamItemWCU = lanes * st.calls.WatermarkWCU / st.period
 	d.WatermarkRCU = lanes * st.calls.WatermarkRCU / st.period
 	// The stream item's partition takes 1,000 WCU/s: two per new window
-	// beside the two per batch of the watermarks.
+	// beside the batches' shard items, the failed lease writes and the
+	// lease holders' writes.
 	d.NewWindowsLimit = math.Max(0, (partitionWCU-(d.StreamItemWCU-2*d.NewWindowsPerSecond))/2)
 	d.ItemBytes = av.itemBytes
 	d.WCU = lanes * st.wcu / st.period
 	d.RCU = lanes * st.rcu / st.period
 	// Partitions with the same headroom as shards (a catch-up writes faster
 	// than the steady state).
-	d.Partitions = max(1, int(math.Ceil(math.Max(d.WCU/partitionWCU, d.RCU/partitionRCU)/in.Utilization)))
+	// While a boundary fires, its writes come on top of the batches'.
+	d.FiringWCU = d.WCU
+	if !seed && st.boundary > 0 {
+		d.FiringWCU = lanes*st.processWCU/st.period + st.boundaryWCU/st.boundary
+	}
+	d.Partitions = max(1, int(math.Ceil(math.Max(math.Max(d.WCU, d.FiringWCU)/partitionWCU, d.RCU/partitionRCU)/in.Utilization)))
 
 	if d.Concurrency > accountConcurrency {
 		d.ConcurrencyQuotaToRequest = roundUp(float64(d.Concurrency)*1.2, 1000)
@@ -461,6 +487,32 @@ func size(in Input, seed bool) Design {
 	d.MonthlyCostUSD = d.Breakdown.total()
 	d.CostPerBillionUSD = d.MonthlyCostUSD / (avg * secondsPerMonth / 1e9)
 	return d
+}
+
+// mapping sets d's ParallelizationFactor (given, or the smallest that
+// keeps up) and returns the steady state of a lane at peak.
+func (m model) mapping(in Input, d *Design, N, B, peak, shards, target float64) laneState {
+	choose := func(f int) laneState {
+		return m.lane(peak/(shards*float64(f)), float64(in.Keys)/(shards*float64(f)), N, B)
+	}
+	if in.ParallelizationFactor > 0 {
+		d.ParallelizationFactor = in.ParallelizationFactor
+		return choose(d.ParallelizationFactor)
+	}
+	// The smallest factor whose full-batch lanes are at most 70 % busy
+	// (sizing.Factor, as the construct sizes it), then more while the
+	// steady state misses the target iterator age (without the batch that
+	// fires a window boundary: more lanes do not shorten it; the engine's
+	// concurrency does).
+	var st laneState
+	f, _ := sizing.Factor(peak, d.Shards, func(lanes int) float64 { return m.capacity(float64(in.Keys)/float64(lanes), N) })
+	for ; f <= maxFactor; f++ {
+		d.ParallelizationFactor, st = f, choose(f)
+		if st.keepsUp && st.busy <= sizing.MaxBusy && st.period+st.dur <= target {
+			break
+		}
+	}
+	return st
 }
 
 // Usage is what a pipeline consumes per second on average (the simulation
@@ -560,15 +612,20 @@ func limits(in Input, d Design, m model, N float64) []Limit {
 	add("dynamodb table write units/s (default quota)", d.WCU, tableQuotaWRU, true, "request the DynamoDB table throughput quota increase and pre-warm the table")
 	add("dynamodb table read units/s (default quota)", d.RCU, tableQuotaRRU, true, "request the DynamoDB table throughput quota increase")
 	if !m.seed {
+		// A boundary's firing writes at the engine's concurrency whatever
+		// the load: more windows make it longer, not faster.
+		add("dynamodb table write units/s while a boundary fires", d.FiringWCU, tableQuotaWRU, false,
+			"request the DynamoDB table throughput quota increase, or a lower engine concurrency (a longer firing)")
+	}
+	if !m.seed {
 		add("busiest key's window item (readings)", hot*in.Window.Seconds(), float64(m.maxReadings()), true,
 			"shorten the window or split the hot key: past this the engine refuses readings (quarantined, ErrWindowFull)")
 		// Every new window takes two writes on the table's one stream item;
-		// it shares partition key "wm" with the shard watermarks.
+		// it shares partition key "wm" with the shard items and the lease.
 		add("stream item write units/s (new windows)", d.StreamItemWCU, partitionWCU, false, newWindowsFix)
-		add("firing one window boundary (s) vs the window", d.BoundaryFiringSeconds, in.Window.Seconds(), false,
-			"fewer keys per pipeline (split the keys over several pipelines, one state table each) or longer windows")
+		add("firing one window boundary (s) vs the window", d.BoundaryFiringSeconds, in.Window.Seconds(), false, firingFix)
 		add("watermark items' read units/s (partition wm)", d.WatermarkRCU, partitionRCU, false,
-			"fewer invocations/s (a longer batching window, larger batches) or fewer shards (KPL aggregation)")
+			"fewer shards (KPL aggregation) or fewer invocations/s (a longer batching window, larger batches)")
 	}
 	return ls
 }
@@ -590,18 +647,30 @@ func warnings(in Input, d Design, hot float64) []string {
 		}
 	}
 	if d.StreamItemWCU > partitionWCU {
-		w = append(w, fmt.Sprintf("%.0f new windows/s (about active keys / window) is over the %.0f a state table's stream item takes at this plan's batch rate (two writes per new window, two per batch on partition \"wm\", one partition's 1,000 WCU/s): DynamoDB throttles it; %s",
+		w = append(w, fmt.Sprintf("%.0f new windows/s (about active keys / window) is over the %.0f a state table's stream item takes at this plan's batch rate (two writes per new window beside the shard items' and the firing lease's writes on partition \"wm\", one partition's 1,000 WCU/s): DynamoDB throttles it; %s",
 			d.NewWindowsPerSecond, d.NewWindowsLimit, newWindowsFix))
 	}
-	if !seedDesign(d) && d.BoundaryFirings > 1.5 {
-		w = append(w, fmt.Sprintf("every batch fires the stream's due windows: the %.0f windows ending at a window boundary take one firing %.1fs, and about %.0f firings fire them (each publishes the results again, same result ids): fewer keys per pipeline or fewer invocations/s",
-			d.NewWindowsPerSecond*in.Window.Seconds(), d.BoundaryFiringSeconds, d.BoundaryFirings))
+	if !seedDesign(d) {
+		windows := d.DueWindowsPerFiring
+		switch {
+		case d.BoundaryFiringSeconds > in.Window.Seconds() ||
+			(d.KeepsUp && d.IteratorAgeSeconds > in.TargetIteratorAge.Seconds() && d.IteratorAgeSeconds-d.BoundaryFiringSeconds <= in.TargetIteratorAge.Seconds()):
+			w = append(w, fmt.Sprintf("one firing of the %.0f windows ending at a window boundary takes %.1fs at engine concurrency %d (about 3 writes a window, %d at a time): %s",
+				windows, d.BoundaryFiringSeconds, d.EngineConcurrency, d.EngineConcurrency, firingFix))
+		case d.EngineConcurrency > in.Costs.StoreConcurrency && in.EngineConcurrency == 0:
+			w = append(w, fmt.Sprintf("set the engine's Config.Concurrency to %d (default %d): one firing of the %.0f windows ending at a window boundary then takes %.1fs, within the window and the target iterator age",
+				d.EngineConcurrency, in.Costs.StoreConcurrency, windows, d.BoundaryFiringSeconds))
+		}
+	}
+	if !seedDesign(d) && d.FiringWCU > tableQuotaWRU {
+		w = append(w, fmt.Sprintf("while a window boundary fires the table takes %.0f write units/s (the batches' and the firing's, %d windows at a time), over the default per-table quota %d: request the DynamoDB table throughput quota increase (and the warm throughput below), or a lower engine concurrency if the firing may take longer",
+			d.FiringWCU, d.EngineConcurrency, tableQuotaWRU))
 	}
 	if d.WatermarkRCU > partitionRCU {
-		w = append(w, fmt.Sprintf("every batch Queries all %d shard watermark items twice: %.0f RCU/s on partition \"wm\", over one partition's 3,000 (DynamoDB may split the collection for heat, a single item never): fewer invocations/s (a longer batching window) or fewer shards (KPL aggregation)",
-			d.Shards, d.WatermarkRCU))
+		w = append(w, fmt.Sprintf("the shard items on partition \"wm\" take %.0f RCU/s (every batch reads the stream item and its shard's, every firing Queries all %d shard items twice), over one partition's 3,000 (DynamoDB may split the collection for heat, a single item never): fewer shards (KPL aggregation) or fewer invocations/s",
+			d.WatermarkRCU, d.Shards))
 	}
-	if d.WCU > newTableWRU {
+	if math.Max(d.WCU, d.FiringWCU) > newTableWRU {
 		w = append(w, fmt.Sprintf("a new on-demand table serves about %d write units/s at once: set its warm throughput to %.0f WCU (%d partitions) before the load arrives", newTableWRU, float64(d.Partitions*partitionWCU), d.Partitions))
 	}
 	if d.ConcurrencyQuotaToRequest > 0 {
@@ -616,7 +685,10 @@ func warnings(in Input, d Design, hot float64) []string {
 
 func seedDesign(d Design) bool { return d.Design == "seed-style" }
 
-const newWindowsFix = "use longer windows, or split the keys over several pipelines (one state table each)"
+const (
+	newWindowsFix = "use longer windows, or split the keys over several pipelines (one state table each)"
+	firingFix     = "raise the engine's Config.Concurrency (--engine-concurrency 64, 128), or split the keys over several pipelines (one state table each)"
+)
 
 func roundUp(v float64, step int) int {
 	return int(math.Ceil(v/float64(step))) * step
@@ -655,10 +727,13 @@ func (r Result) Table() string {
 	row("dynamodb writes per record", fmt.Sprintf("%.4f", a.WritesPerRecord), fmt.Sprintf("%.4f", s.WritesPerRecord))
 	row("dynamodb reads per record", fmt.Sprintf("%.4f", a.ReadsPerRecord), fmt.Sprintf("%.4f", s.ReadsPerRecord))
 	row("new windows/s (peak) / stream item limit", f0(a.NewWindowsPerSecond)+" / "+f0(a.NewWindowsLimit), "-")
-	row("windows a firing reads (average)", f0(a.DueWindowsPerFiring), "-")
-	row("firing a window boundary s / firings", f2(a.BoundaryFiringSeconds)+" / "+f2(a.BoundaryFirings), "-")
+	row("windows a boundary's firing reads", f0(a.DueWindowsPerFiring), "-")
+	row("engine concurrency", a.EngineConcurrency, "-")
+	row("firing a window boundary s", f2(a.BoundaryFiringSeconds), "-")
+	row("firing attempts / lease firings per window", f0(a.FiringAttempts)+" / "+f2(a.LeaseFirings), "-")
 	row("stream item WCU, wm RCU (peak)", f0(a.StreamItemWCU)+", "+f0(a.WatermarkRCU), "-")
 	row("dynamodb WCU / RCU (peak)", f0(a.WCU)+" / "+f0(a.RCU), f0(s.WCU)+" / "+f0(s.RCU))
+	row("dynamodb WCU while a boundary fires", f0(a.FiringWCU), f0(s.FiringWCU))
 	row("dynamodb partitions", a.Partitions, s.Partitions)
 	row("keeps up at peak", a.KeepsUp, s.KeepsUp)
 	row("iterator age s (peak, busiest shard)", age(a.IteratorAgeSeconds)+", "+age(a.HotShardIteratorAge), age(s.IteratorAgeSeconds)+", "+age(s.HotShardIteratorAge))

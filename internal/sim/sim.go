@@ -61,9 +61,18 @@ type Result struct {
 	WritesPerRecord      float64 `json:"dynamodb_writes_per_record"`
 	ReadsPerRecord       float64 `json:"dynamodb_reads_per_record"`
 	NewWindowsPerSecond  float64 `json:"new_windows_per_second"`
-	// FiredPerSecond is window results fired per second, duplicates of
-	// the herd included.
-	FiredPerSecond       float64 `json:"fired_windows_per_second"`
+	// FiredPerSecond is window results fired per second.
+	FiredPerSecond float64 `json:"fired_windows_per_second"`
+	// BoundariesFired is the window boundaries fired in the steady state,
+	// BoundaryFirings the firings that fired them: one each when every
+	// boundary is fired once.
+	BoundariesFired int64 `json:"boundaries_fired"`
+	BoundaryFirings int64 `json:"boundary_firings"`
+	// FiringAttempts and LeaseFirings are per window length: every
+	// shard's attempt per boundary crossed and the schedule's, and the
+	// firings among them that took the lease.
+	FiringAttempts       float64 `json:"firing_attempts_per_window"`
+	LeaseFirings         float64 `json:"lease_firings_per_window"`
 	StreamItemWCU        float64 `json:"dynamodb_stream_item_wcu_per_second"`
 	WCUPerSecond         float64 `json:"dynamodb_wcu_per_second"`
 	RCUPerSecond         float64 `json:"dynamodb_rcu_per_second"`
@@ -87,6 +96,7 @@ type Result struct {
 type rec struct {
 	arrival float64
 	readAt  float64
+	event   float64
 	key     int32
 	window  int64
 }
@@ -101,6 +111,10 @@ type shard struct {
 	start   float64
 	lanes   []*lane
 	rng     *rand.Rand
+	// stored is the shard's watermark item (its largest event time), as
+	// the batches store it; hasStored: stored once.
+	stored    float64
+	hasStored bool
 }
 
 type lane struct {
@@ -109,14 +123,14 @@ type lane struct {
 	busy     bool
 	timerAt  float64
 	retrying bool
+	started  float64 // the latest invocation's start, -1 before the first
 }
 
 // group is the stream's windows of one window index: they end together and
 // are listed in the due index together.
 type group struct {
 	created, bytes float64 // windows and their bytes, weighted to the stream
-	claimed        bool    // a firing has started to fire them
-	doneAt         float64 // when that firing ends: firings before it fire them too
+	fired          bool    // the firing of their boundary has fired them
 }
 
 type event struct {
@@ -133,6 +147,7 @@ const (
 	evTimer
 	evRetry
 	evDone
+	evSchedule
 )
 
 type eventHeap []*event
@@ -196,6 +211,9 @@ type runner struct {
 	invocations, records       float64 // weighted, steady state
 	writes, reads, wcu, rcu    float64
 	newWindows, wmWCU, fired   float64
+	attempts, leaseFirings     float64 // weighted, steady state
+	boundariesFired, firings   int64
+	leaseShare                 float64 // the latest crossing's (EngineModel.LeaseShare)
 	sampleWeight               float64
 	ageMax, ageSum, ageN       float64
 	throttles, throttledWrites int64
@@ -227,17 +245,18 @@ func Run(cfg Config) Result {
 	d := cfg.Design
 	r := &runner{
 		cfg: cfg, in: in,
-		eng:     plan.NewEngineModel(in, d.Shards, cfg.Seed),
-		N:       d.BatchSize * in.Aggregation,
-		B:       d.BatchingWindowSeconds,
-		window:  in.Window.Seconds(),
-		warmup:  cfg.Warmup.Seconds(),
-		end:     cfg.Duration.Seconds(),
-		items:   map[itemKey]int{},
-		groups:  map[int64]*group{},
-		gMin:    math.MaxInt64,
-		gMax:    math.MinInt64,
-		drained: -1,
+		eng:        plan.NewEngineModel(in, d.Shards, d.EngineConcurrency, cfg.Seed),
+		N:          d.BatchSize * in.Aggregation,
+		B:          d.BatchingWindowSeconds,
+		window:     in.Window.Seconds(),
+		warmup:     cfg.Warmup.Seconds(),
+		end:        cfg.Duration.Seconds(),
+		items:      map[itemKey]int{},
+		groups:     map[int64]*group{},
+		gMin:       math.MaxInt64,
+		gMax:       math.MinInt64,
+		drained:    -1,
+		leaseShare: 1,
 	}
 	S := d.Shards
 	k := min(S, cfg.SampleShards)
@@ -261,11 +280,14 @@ func Run(cfg Config) Result {
 			sh.hotRate = hot
 		}
 		for range d.ParallelizationFactor {
-			sh.lanes = append(sh.lanes, &lane{sh: sh, timerAt: -1})
+			sh.lanes = append(sh.lanes, &lane{sh: sh, timerAt: -1, started: -1})
 		}
 		r.shards = append(r.shards, sh)
 		// Shards are polled independently: spread the first polls over a second.
 		r.push(&event{t: float64(i) / float64(k), kind: evPoll, sh: sh})
+	}
+	if in.FireSchedule > 0 && !cfg.Seed {
+		r.push(&event{t: in.FireSchedule.Seconds(), kind: evSchedule})
 	}
 	sampleWeight = float64(k) / float64(S)
 	r.sampleWeight = sampleWeight
@@ -314,6 +336,8 @@ func Run(cfg Config) Result {
 			r.try(e.ln, e.t)
 		case evDone:
 			r.done(e.ln, e.recs, e.t)
+		case evSchedule:
+			r.schedule(e.t)
 		}
 	}
 	r.advance(r.end)
@@ -359,7 +383,7 @@ func (r *runner) poll(sh *shard, t float64) {
 			ev -= sh.rng.Float64() * r.in.Lateness.Seconds()
 		}
 		ln := sh.lanes[laneOf(key, len(sh.lanes))]
-		ln.buf = append(ln.buf, rec{arrival: arr, readAt: t, key: key, window: int64(math.Floor(ev / r.window))})
+		ln.buf = append(ln.buf, rec{arrival: arr, readAt: t, event: ev, key: key, window: int64(math.Floor(ev / r.window))})
 	}
 	r.pending += int64(n)
 	r.simRecords += int64(n)
@@ -419,17 +443,25 @@ func (r *runner) try(ln *lane, t float64) {
 
 // invoke returns the invocation's duration and books its calls: the
 // planner's per-batch formula (plan.EngineModel.Batch) on the batch as
-// simulated — its windows, the new ones, the stream's windows whose end has
-// passed and that no firing has finished (this batch's firing fires them)
-// and those that ended within the lateness (every firing reads them) — with
-// throttling waits on the window items' partitions, the stream item and the
-// table.
+// simulated — its windows and the new ones; when the batch moved its
+// shard's watermark across a firing boundary, the shard's firing attempt:
+// the firing of the boundaries the stream watermark (the lowest shard's)
+// passed with this batch, which fires their windows once and reads those
+// within the lateness, or else an attempt that finds the lease taken or
+// takes it and fires nothing (EngineModel.LeaseShare, with the lane's own
+// batch period as the spread of the shards' crossings) — with throttling
+// waits on the window items' partitions, the stream item and the table.
 func (r *runner) invoke(ln *lane, batch []rec, t float64) float64 {
 	sh := ln.sh
 	c := r.in.Costs
 	steady := t >= r.warmup
 	w := sh.weight
 	n := float64(len(batch))
+	period := r.B
+	if ln.started >= 0 {
+		period = t - ln.started
+	}
+	ln.started = t
 	if r.cfg.Seed {
 		size := float64(r.in.RecordBytes + 100)
 		var wait float64
@@ -446,12 +478,14 @@ func (r *runner) invoke(ln *lane, batch []rec, t float64) float64 {
 	}
 	counts := map[itemKey]int{}
 	var order []itemKey
+	maxEvent := math.Inf(-1)
 	for _, rc := range batch {
 		ik := itemKey{sh.id, rc.key, rc.window}
 		if counts[ik] == 0 {
 			order = append(order, ik)
 		}
 		counts[ik]++
+		maxEvent = math.Max(maxEvent, rc.event)
 	}
 	// The window items: sizes before and after, new ones.
 	var wwcu, wrcu, newW float64
@@ -478,67 +512,75 @@ func (r *runner) invoke(ln *lane, batch []rec, t float64) float64 {
 			g.bytes += w * size
 		}
 	}
-	// The firing lists the stream's due windows: a window index whose end
-	// the watermark passed is fired by the first firing (claim) and by
-	// every one that starts before that one ends (the herd); after that,
-	// its windows are read while the lateness keeps them open.
-	var claimF, herdF, firedBytes, due float64
-	var claimed []*group
-	l := r.in.Lateness.Seconds()
-	for k := r.gMin; k <= r.gMax; k++ {
-		g := r.groups[k]
-		end := float64(k+1) * r.window
-		if g == nil || end > t {
-			continue
-		}
-		switch {
-		case !g.claimed:
-			claimF += g.created
-			firedBytes += g.bytes
-			claimed = append(claimed, g)
-		case t < g.doneAt:
-			if r.eng.SingleFiring() {
-				continue // another firing holds the boundary
+	proc := plan.EngineBatch{Windows: float64(len(order)), NewWindows: newW, WindowWCU: wwcu, WindowRCU: wrcu}
+	// The shard's watermark item: the batch read it at its start, and
+	// stores its largest event time. (Stored at once: lanes of one shard
+	// that overlap do not attempt twice here; in the engine they may.)
+	crossed := !sh.hasStored || r.boundaryCount(maxEvent) > r.boundaryCount(sh.stored)
+	if !sh.hasStored || maxEvent > sh.stored {
+		sh.stored, sh.hasStored = maxEvent, true
+	}
+	own, all := proc, proc // this lane's calls; the w shards' it stands for
+	var fired []*group
+	if crossed {
+		wm := r.streamWatermark()
+		var firedW, firedBytes float64
+		for k := r.gMin; k <= r.gMax; k++ {
+			g := r.groups[k]
+			if g == nil || g.fired || float64(k+1)*r.window > wm {
+				continue
 			}
-			herdF += g.created
+			fired = append(fired, g)
+			firedW += g.created
 			firedBytes += g.bytes
-		case end > t-l:
-			due += g.created
+		}
+		due, dueBytes := r.due(wm)
+		q := r.eng.LeaseShare(period, due)
+		r.leaseShare = q
+		others := w
+		if len(fired) > 0 {
+			// This shard's crossing moved the stream watermark past the
+			// boundaries: its firing fires them (weight 1, the stream's
+			// windows), the other shards it stands for attempt.
+			others = w - 1
+			own.Firings, own.Fired, own.FiredBytes, own.Due = 1, firedW, (firedBytes+dueBytes)/(firedW+due), due
+		} else {
+			own.Firings, own.Attempts, own.Due, own.FiredBytes = q, 1-q, due, dueBytes/math.Max(due, 1e-12)
+		}
+		all.Firings, all.Attempts, all.Fired, all.FiredBytes, all.Due = others*q, others*(1-q), own.Fired, own.FiredBytes, due
+		if len(fired) > 0 {
+			all.Firings++
+		}
+		if steady {
+			r.attempts += others
+			if len(fired) > 0 {
+				r.attempts++
+			}
+			r.leaseFirings += all.Firings
 		}
 	}
-	if f := claimF + herdF; f > 0 {
-		firedBytes /= f
+	for _, g := range fired {
+		g.fired = true
 	}
-	b := plan.EngineBatch{Windows: float64(len(order)), NewWindows: newW, WindowWCU: wwcu, WindowRCU: wrcu, FiredBytes: firedBytes, Due: due}
-	base := r.eng.Batch(b)
-	b.Fired = claimF + herdF
-	calls := r.eng.Batch(b)
+	base := r.eng.Batch(proc)
+	calls := r.eng.Batch(own)
+	booked := r.eng.Batch(all)
 	dur := r.eng.Duration(n, calls)
-	for _, g := range claimed {
-		g.claimed, g.doneAt = true, t+dur
-	}
-	if claimF > 0 && steady {
+	if len(fired) > 0 && steady {
 		// The lane stands for w lanes, but only one of them fires the
 		// boundary: its firing time counts once in the concurrency.
-		b.Fired = herdF
-		r.concArea -= (w - 1) * (dur - r.eng.Duration(n, r.eng.Batch(b)))
-		b.Fired = claimF + herdF
+		r.concArea -= (w - 1) * (dur - r.eng.Duration(n, base))
+		r.firings++
+		r.boundariesFired += int64(len(fired))
 	}
-	// A claim fires the stream's windows once (weight 1); a herd firing
-	// stands for its lane's weight like the rest of the batch.
-	share := 0.0
-	if f := claimF + herdF; f > 0 {
-		share = claimF / f
-	}
-	book := func(all, base float64) float64 { return w*base + (all-base)*(share+(1-share)*w) }
 	// The window PutItems go out StoreConcurrency at a time after the reads
 	// (a new window's due item and stream item updates first, in the same
 	// writer); a throttled write holds its slot for the backoff, delaying
 	// the rest. The stream item's writes and the firing's writes follow
-	// (the firing's on the table: its windows are spread over every
-	// partition; a claim's in the sample's share).
+	// (the firing's on the table: the stream's windows, spread over every
+	// partition, in the sample's share).
 	lat := r.eng.RoundSeconds()
-	conc := float64(c.StoreConcurrency)
+	conc := float64(r.eng.Concurrency())
 	start := t + n*r.eng.RecordSeconds() + lat*(1+math.Ceil(float64(len(order))/100))
 	var wait float64
 	for j, ik := range order {
@@ -549,9 +591,8 @@ func (r *runner) invoke(ln *lane, batch []rec, t float64) float64 {
 	if calls.WatermarkWCU > 0 {
 		wait += r.writeStreamItem(at, calls.WatermarkWCU)
 	}
-	if fw := calls.WCU - base.WCU; fw > 0 {
-		units := fw * (share*r.sampleWeight + 1 - share)
-		if d := r.table.take(at+wait, units); d > 0 {
+	if fw := calls.WCU - base.WCU - (calls.WatermarkWCU - base.WatermarkWCU); fw > 0 {
+		if d := r.table.take(at+wait, fw*r.sampleWeight); d > 0 {
 			if steady {
 				r.throttledWrites++
 			}
@@ -559,17 +600,81 @@ func (r *runner) invoke(ln *lane, batch []rec, t float64) float64 {
 		}
 	}
 	if steady {
+		book := func(all, base float64) float64 { return w*base + (all - base) }
 		r.invocations += w
 		r.records += w * n
-		r.writes += book(calls.Writes, base.Writes)
-		r.reads += book(calls.Reads, base.Reads)
-		r.wcu += book(calls.WCU, base.WCU)
-		r.rcu += book(calls.RCU, base.RCU)
+		r.writes += book(booked.Writes, base.Writes)
+		r.reads += book(booked.Reads, base.Reads)
+		r.wcu += book(booked.WCU, base.WCU)
+		r.rcu += book(booked.RCU, base.RCU)
 		r.newWindows += w * newW
-		r.wmWCU += w * calls.WatermarkWCU
-		r.fired += claimF + w*herdF
+		r.wmWCU += book(booked.WatermarkWCU, base.WatermarkWCU)
+		r.fired += own.Fired
 	}
 	return dur + wait
+}
+
+// boundaryCount is the firing boundaries up to event time x: window ends,
+// and window closes (end + lateness) unless the lateness is a multiple of
+// the window.
+func (r *runner) boundaryCount(x float64) float64 {
+	n := math.Floor(x / r.window)
+	if r.eng.Boundaries() > 1 {
+		n += math.Floor((x - r.in.Lateness.Seconds()) / r.window)
+	}
+	return n
+}
+
+// streamWatermark is the lowest stored watermark of the sampled shards
+// (-Inf while one has stored none).
+func (r *runner) streamWatermark() float64 {
+	wm := math.Inf(1)
+	for _, sh := range r.shards {
+		if !sh.hasStored {
+			return math.Inf(-1)
+		}
+		wm = math.Min(wm, sh.stored)
+	}
+	return wm
+}
+
+// due is the stream's windows that ended within the lateness before the
+// stream watermark wm and were fired, and their bytes: every firing reads
+// them again.
+func (r *runner) due(wm float64) (windows, bytes float64) {
+	l := r.in.Lateness.Seconds()
+	for k := r.gMin; k <= r.gMax; k++ {
+		g := r.groups[k]
+		if g == nil || !g.fired {
+			continue
+		}
+		if end := float64(k+1) * r.window; end <= wm && end > wm-l {
+			windows += g.created
+			bytes += g.bytes
+		}
+	}
+	return windows, bytes
+}
+
+// schedule is the schedule's fire request: an attempt that takes the lease
+// (and fires nothing: the boundaries were fired by the batches that
+// crossed them) as often as the latest crossing's attempts did.
+func (r *runner) schedule(t float64) {
+	q := r.leaseShare
+	due, bytes := r.due(r.streamWatermark())
+	b := plan.EngineBatch{Firings: q, Attempts: 1 - q, Due: due, FiredBytes: bytes / math.Max(due, 1e-12)}
+	c := r.eng.Batch(b)
+	r.writeStreamItem(t, c.WatermarkWCU*r.sampleWeight)
+	if t >= r.warmup {
+		r.writes += c.Writes
+		r.reads += c.Reads
+		r.wcu += c.WCU
+		r.rcu += c.RCU
+		r.wmWCU += c.WatermarkWCU
+		r.attempts++
+		r.leaseFirings += q
+	}
+	r.push(&event{t: t + r.in.FireSchedule.Seconds(), kind: evSchedule})
 }
 
 // group returns the due-index group of window index k.
@@ -584,8 +689,8 @@ func (r *runner) group(k int64) *group {
 }
 
 // writeStreamItem charges the batch's writes on partition "wm" (the stream
-// item's two UpdateItems per new window, the watermarks' two per batch) and
-// returns how long they wait out throttling.
+// item's two UpdateItems per new window, the shard item's PutItem, the
+// firing lease's writes) and returns how long they wait out throttling.
 func (r *runner) writeStreamItem(t, units float64) float64 {
 	wait := math.Max(r.wm.take(t, units), r.table.take(t, units))
 	if wait > 0 {
@@ -666,6 +771,10 @@ func (r *runner) result(S int, d plan.Design, peak float64) Result {
 		WCUPerSecond:         r.wcu / span,
 		NewWindowsPerSecond:  r.newWindows / span,
 		FiredPerSecond:       r.fired / span,
+		BoundariesFired:      r.boundariesFired,
+		BoundaryFirings:      r.firings,
+		FiringAttempts:       r.attempts / span * r.window,
+		LeaseFirings:         r.leaseFirings / span * r.window,
 		StreamItemWCU:        r.wmWCU / span,
 		StreamItemThrottled:  r.streamItemThrottled,
 		RCUPerSecond:         r.rcu / span,

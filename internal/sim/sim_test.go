@@ -23,25 +23,17 @@ func within(t *testing.T, rate float64, name string, sim, pred, tol float64) {
 // steady-state bound with the batch that fires a window boundary, the
 // simulation's the largest seen, quantised by the one-second polls).
 //
-// The loads are ones the plans carry (10,000 keys): the engine as it is
-// fires from every batch, which multiplies a boundary's firing by the
-// firings that overlap it (TestHerd), so it carries 1,000 and 10,000
-// records/s; an engine that fires each boundary once carries the whole
-// sweep. 100,000 keys open more new windows/s than the stream item takes at
-// any rate of the sweep (TestStreamItemThrottles).
+// The loads are ones the plans carry (10,000 keys): 100,000 keys open more
+// new windows/s than the stream item takes at every rate of the sweep
+// (TestStreamItemThrottles).
 func TestAgreesWithPlanner(t *testing.T) {
 	in := plan.Input{RecordsPerSecond: 1, RecordBytes: 200, Keys: 10_000}
-	today, err := Sweep(in, DefaultRates[:2], Config{})
+	rows, err := Sweep(in, DefaultRates, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.SingleFiring = true
-	single, err := Sweep(in, DefaultRates, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Log("\nfiring from every batch:\n" + Table(today) + "\nfiring each boundary once:\n" + Table(single))
-	for _, r := range append(today, single...) {
+	t.Log("\n" + Table(rows))
+	for _, r := range rows {
 		p, s := r.Plan, r.Sim
 		rate := p.Input.RecordsPerSecond
 		if !s.KeepsUp || s.ConcurrencyThrottles != 0 || s.ThrottledWrites != 0 {
@@ -56,21 +48,27 @@ func TestAgreesWithPlanner(t *testing.T) {
 	}
 }
 
-// TestHerd: the engine fires the stream's due windows from every batch, so
-// the 10,000 windows that end at a boundary are fired by every firing that
-// starts before the first has confirmed them. The planner counts the herd
-// and warns; the simulation fires about as many (within 25%), far more than
-// the windows it opens.
-func TestHerd(t *testing.T) {
+// TestOneFiringPerBoundary: the engine fires a window boundary from the
+// batch whose shard's crossing moves the stream watermark past it, under a
+// lease on the stream item, so each boundary is fired by one firing and
+// every window once (fired windows/s = new windows/s, within 10% of the
+// plan's). Every shard attempts a firing per boundary it crosses; the
+// attempts per window length and those that take the lease agree with the
+// plan within 10% and 25% (the simulation's spread of the crossings is its
+// lanes' measured batch periods).
+func TestOneFiringPerBoundary(t *testing.T) {
 	in := plan.Input{RecordsPerSecond: 100_000, RecordBytes: 200, Keys: 10_000}
 	p := planFor(t, in)
 	s := Run(Config{Input: in, Design: p.Design, TableWCU: 1e9})
-	if p.BoundaryFirings < 10 || !strings.Contains(strings.Join(p.Warnings, "\n"), "firings fire them") {
-		t.Errorf("planned %.1f firings per boundary, warnings %q: want a herd and its warning", p.BoundaryFirings, p.Warnings)
+	if s.BoundariesFired < 3 || s.BoundaryFirings != s.BoundariesFired {
+		t.Errorf("%d boundaries fired by %d firings: want one firing each, at least 3 in the steady state", s.BoundariesFired, s.BoundaryFirings)
 	}
-	within(t, in.RecordsPerSecond, "windows fired/s", s.FiredPerSecond, p.FiredPerSecond, 0.25)
-	if s.FiredPerSecond < 5*s.NewWindowsPerSecond {
-		t.Errorf("simulated %.0f windows fired/s for %.0f new windows/s: want the herd's multiple", s.FiredPerSecond, s.NewWindowsPerSecond)
+	within(t, in.RecordsPerSecond, "windows fired/s", s.FiredPerSecond, p.FiredPerSecond, 0.10)
+	within(t, in.RecordsPerSecond, "windows fired/s against new windows/s", s.FiredPerSecond, s.NewWindowsPerSecond, 0.10)
+	within(t, in.RecordsPerSecond, "firing attempts per window", s.FiringAttempts, p.FiringAttempts, 0.10)
+	within(t, in.RecordsPerSecond, "lease firings per window", s.LeaseFirings, p.LeaseFirings, 0.25)
+	if s.ThrottledWrites != 0 || !s.KeepsUp {
+		t.Errorf("throttled writes %d, keeps up %v: want a plan that carries its load", s.ThrottledWrites, s.KeepsUp)
 	}
 }
 
@@ -84,7 +82,7 @@ func TestStreamItemThrottles(t *testing.T) {
 		keys int
 		over bool
 	}{{40_000, true}, {10_000, false}} {
-		in := plan.Input{RecordsPerSecond: 10_000, RecordBytes: 200, Keys: c.keys, SingleFiring: true}
+		in := plan.Input{RecordsPerSecond: 10_000, RecordBytes: 200, Keys: c.keys}
 		p := planFor(t, in)
 		s := Run(Config{Input: in, Design: p.Design, TableWCU: 1e9})
 		warned := strings.Contains(strings.Join(p.Warnings, "\n"), "stream item takes")
@@ -111,7 +109,7 @@ func planFor(t *testing.T, in plan.Input) plan.Result {
 // make invocations short, and the catch-up is then bound by each shard's
 // 2 MiB/s of reads, not by concurrency.)
 func TestConcurrencyLimitThrottles(t *testing.T) {
-	in := plan.Input{RecordsPerSecond: 100_000, RecordBytes: 200, Keys: 10_000, SingleFiring: true}
+	in := plan.Input{RecordsPerSecond: 100_000, RecordBytes: 200, Keys: 10_000}
 	p := planFor(t, in)
 	base := Config{Input: in, Design: p.Design, Backlog: 5 * time.Minute, Duration: 400 * time.Second}
 	free := Run(base)
@@ -129,19 +127,24 @@ func TestConcurrencyLimitThrottles(t *testing.T) {
 }
 
 // TestPartitionThrottling: a load on a table with a sixth of the
-// partitions it needs is throttled on the window items' partitions (not the
+// partitions its average writes need (the plan also sizes for the burst of
+// a boundary's firing) is throttled on the window items' partitions (not the
 // stream item) and falls behind once the partitions' burst capacity (300 s
-// of their throughput) is spent.
+// of their throughput) is spent. The throttled writes are the window
+// items' (the stream item's, at most a tenth, come from the batches a
+// mapping that fell behind invokes together: their new windows arrive on
+// the stream item at once).
 func TestPartitionThrottling(t *testing.T) {
-	in := plan.Input{RecordsPerSecond: 1_000_000, RecordBytes: 200, Keys: 10_000, SingleFiring: true}
+	in := plan.Input{RecordsPerSecond: 1_000_000, RecordBytes: 200, Keys: 10_000}
 	p := planFor(t, in)
 	d := p.Design
-	if d.Partitions < 12 {
-		t.Fatalf("planned %d partitions, want at least 12 for this test", d.Partitions)
+	need := int(math.Ceil(p.WCU / 1000 / 0.8))
+	if need < 12 || d.Partitions < need {
+		t.Fatalf("planned %d partitions, %d for the average writes: want at least 12 for this test", d.Partitions, need)
 	}
-	d.Partitions /= 6
+	d.Partitions = need / 6
 	s := Run(Config{Input: in, Design: d, TableWCU: 1e9})
-	if s.ThrottledWrites == 0 || s.StreamItemThrottled != 0 || s.KeepsUp {
+	if s.ThrottledWrites == 0 || s.StreamItemThrottled > s.ThrottledWrites/10 || s.KeepsUp {
 		t.Errorf("%d partitions for %.0f WCU: %+v: want throttled writes and a mapping that falls behind", d.Partitions, p.WCU, s)
 	}
 }

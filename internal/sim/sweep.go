@@ -47,22 +47,23 @@ func Sweep(in plan.Input, rates []float64, base Config) ([]Row, error) {
 // Table renders a sweep: planner prediction / simulated figure per column.
 func Table(rows []Row) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%10s %6s %3s %15s %13s %15s %13s %15s %21s %10s\n",
-		"records/s", "shards", "pf", "iter age s p/s", "conc max p/s", "conc avg p/s", "invokes/s p/s", "writes/rec p/s", "$/month p/s", "throttles")
+	fmt.Fprintf(&b, "%10s %6s %3s %15s %13s %15s %13s %15s %21s %10s %17s\n",
+		"records/s", "shards", "pf", "iter age s p/s", "conc max p/s", "conc avg p/s", "invokes/s p/s", "writes/rec p/s", "$/month p/s", "throttles", "boundaries/firings")
 	for _, r := range rows {
 		p, s := r.Plan, r.Sim
 		age := fmt.Sprintf("%.1f/%.1f", p.IteratorAgeSeconds, s.IteratorAgeMax)
 		if !s.KeepsUp {
 			age = fmt.Sprintf("%.1f/behind", p.IteratorAgeSeconds)
 		}
-		fmt.Fprintf(&b, "%10.0f %6d %3d %15s %13s %15s %13s %15s %21s %10s\n",
+		fmt.Fprintf(&b, "%10.0f %6d %3d %15s %13s %15s %13s %15s %21s %10s %17s\n",
 			p.Input.PeakRecordsPerSecond, p.Shards, p.ParallelizationFactor, age,
 			fmt.Sprintf("%d/%.0f", p.Concurrency, s.ConcurrencyMax),
 			fmt.Sprintf("%.1f/%.1f", p.AverageConcurrency, s.ConcurrencyAvg),
 			fmt.Sprintf("%.0f/%.0f", p.InvocationsPerSecond, s.InvocationsPerSecond),
 			fmt.Sprintf("%.3f/%.3f", p.WritesPerRecord, s.WritesPerRecord),
 			fmt.Sprintf("%.0f/%.0f", p.MonthlyCostUSD, s.MonthlyCostUSD),
-			fmt.Sprintf("%d+%d", s.ConcurrencyThrottles, s.ThrottledWrites))
+			fmt.Sprintf("%d+%d", s.ConcurrencyThrottles, s.ThrottledWrites),
+			fmt.Sprintf("%d/%d", s.BoundariesFired, s.BoundaryFirings))
 	}
 	return b.String()
 }
