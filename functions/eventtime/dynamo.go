@@ -449,8 +449,7 @@ func (d *DynamoStore) GetWatermarks(ctx context.Context) (Watermarks, error) {
 					wm.Stream = w
 				}
 			case len(sk) > len(shardSKPf) && sk[:len(shardSKPf)] == shardSKPf:
-				wm.Shards = append(wm.Shards, ShardState{Shard: sk[len(shardSKPf):], MaxEventTime: it.int("max_event"),
-					LastActive: it.int("last_active"), Closed: it.int("closed") == 1})
+				wm.Shards = append(wm.Shards, decodeShard(sk[len(shardSKPf):], it))
 			}
 		}
 		if len(resp.LastEvaluatedKey) == 0 {
@@ -460,26 +459,67 @@ func (d *DynamoStore) GetWatermarks(ctx context.Context) (Watermarks, error) {
 	}
 }
 
-// PutShard implements Store: read, merge, write on condition of the
-// version read.
+// GetShard implements Store: one strongly consistent BatchGetItem of the
+// stream item and the shard's item.
+func (d *DynamoStore) GetShard(ctx context.Context, shard string) (int64, ShardState, bool, error) {
+	type kaa struct {
+		Keys           []item `json:"Keys"`
+		ConsistentRead bool   `json:"ConsistentRead"`
+	}
+	req := kaa{ConsistentRead: true, Keys: []item{
+		{DynamoPartitionKey: sAttr(wmPK), DynamoSortKey: sAttr(streamSK)},
+		{DynamoPartitionKey: sAttr(wmPK), DynamoSortKey: sAttr(shardSKPf + shard)},
+	}}
+	stream, st, found := int64(minTime), ShardState{Shard: shard, MaxEventTime: minTime, LastActive: minTime, Fired: minTime}, false
+	for round := 0; len(req.Keys) > 0; round++ {
+		if round == 6 {
+			return stream, st, false, fmt.Errorf("eventtime: BatchGetItem left keys unprocessed %d times (throttled)", round)
+		}
+		if round > 0 {
+			if err := ctxsleep.Sleep(ctx, backoff.Jittered(round, 25*time.Millisecond, time.Second)); err != nil {
+				return stream, st, false, err
+			}
+		}
+		var resp struct {
+			Responses       map[string][]item `json:"Responses"`
+			UnprocessedKeys map[string]kaa    `json:"UnprocessedKeys"`
+		}
+		if err := d.db.Call(ctx, "BatchGetItem", map[string]any{"RequestItems": map[string]kaa{d.cfg.Table: req}}, &resp); err != nil {
+			return stream, st, false, err
+		}
+		for _, it := range resp.Responses[d.cfg.Table] {
+			switch sk := it.str(DynamoSortKey); sk {
+			case streamSK:
+				if w, ok := it.num("w"); ok {
+					stream = w
+				}
+			case shardSKPf + shard:
+				st, found = decodeShard(shard, it), true
+			}
+		}
+		req.Keys = resp.UnprocessedKeys[d.cfg.Table].Keys
+	}
+	return stream, st, found, nil
+}
+
+func decodeShard(shard string, it item) ShardState {
+	s := ShardState{Shard: shard, MaxEventTime: it.int("max_event"), LastActive: it.int("last_active"),
+		Closed: it.int("closed") == 1, Fired: minTime, Version: it.int("v")}
+	if f, ok := it.num("fired"); ok {
+		s.Fired = f
+	}
+	return s
+}
+
+// PutShard implements Store: one PutItem conditioned on s.Version (not
+// stored, if 0); when another writer changed the item since, read, merge
+// and write again.
 func (d *DynamoStore) PutShard(ctx context.Context, s ShardState) error {
 	key := item{DynamoPartitionKey: sAttr(wmPK), DynamoSortKey: sAttr(shardSKPf + s.Shard)}
+	next, v, exists := s, s.Version, s.Version > 0
 	for attempt := 0; ; attempt++ {
-		var cur struct {
-			Item item `json:"Item"`
-		}
-		if err := d.db.Call(ctx, "GetItem", map[string]any{"TableName": d.cfg.Table, "Key": key, "ConsistentRead": true}, &cur); err != nil {
-			return err
-		}
-		next := s
-		v, exists := cur.Item.num("v")
-		if exists {
-			next.MaxEventTime = max(next.MaxEventTime, cur.Item.int("max_event"))
-			next.LastActive = max(next.LastActive, cur.Item.int("last_active"))
-			next.Closed = next.Closed || cur.Item.int("closed") == 1
-		}
 		it := item{DynamoPartitionKey: key[DynamoPartitionKey], DynamoSortKey: key[DynamoSortKey],
-			"v": nAttr(v + 1), "max_event": nAttr(next.MaxEventTime), "last_active": nAttr(next.LastActive)}
+			"v": nAttr(v + 1), "max_event": nAttr(next.MaxEventTime), "last_active": nAttr(next.LastActive), "fired": nAttr(next.Fired)}
 		closed := int64(0)
 		if next.Closed {
 			closed = 1
@@ -498,6 +538,21 @@ func (d *DynamoStore) PutShard(ctx context.Context, s ShardState) error {
 		if err == nil || !isCode(err, codeConditionFailed) || attempt == 10 {
 			return err
 		}
+		var cur struct {
+			Item item `json:"Item"`
+		}
+		if err := d.db.Call(ctx, "GetItem", map[string]any{"TableName": d.cfg.Table, "Key": key, "ConsistentRead": true}, &cur); err != nil {
+			return err
+		}
+		next = s
+		v, exists = cur.Item.num("v")
+		if exists {
+			c := decodeShard(s.Shard, cur.Item)
+			next.MaxEventTime = max(next.MaxEventTime, c.MaxEventTime)
+			next.LastActive = max(next.LastActive, c.LastActive)
+			next.Fired = max(next.Fired, c.Fired)
+			next.Closed = next.Closed || c.Closed
+		}
 	}
 }
 
@@ -509,6 +564,41 @@ func (d *DynamoStore) AdvanceStream(ctx context.Context, w int64) error {
 		"ConditionExpression":       "attribute_not_exists(#w) OR #w < :w",
 		"ExpressionAttributeNames":  map[string]string{"#w": "w"},
 		"ExpressionAttributeValues": item{":w": nAttr(w)},
+	}, nil)
+	if err != nil && !isCode(err, codeConditionFailed) {
+		return err
+	}
+	return nil
+}
+
+// TakeFireLease implements Store: one UpdateItem of the stream item,
+// conditioned on no lease lasting past now.
+func (d *DynamoStore) TakeFireLease(ctx context.Context, now, until int64) (bool, error) {
+	err := d.db.Call(ctx, "UpdateItem", map[string]any{
+		"TableName": d.cfg.Table, "Key": item{DynamoPartitionKey: sAttr(wmPK), DynamoSortKey: sAttr(streamSK)},
+		"UpdateExpression":          "SET #f = :until",
+		"ConditionExpression":       "attribute_not_exists(#f) OR #f < :now",
+		"ExpressionAttributeNames":  map[string]string{"#f": "fire_lease"},
+		"ExpressionAttributeValues": item{":until": nAttr(until), ":now": nAttr(now)},
+	}, nil)
+	switch {
+	case err == nil:
+		return true, nil
+	case isCode(err, codeConditionFailed):
+		return false, nil
+	}
+	return false, err
+}
+
+// ReleaseFireLease implements Store: one UpdateItem removing the lease if
+// it is still the one taken with until.
+func (d *DynamoStore) ReleaseFireLease(ctx context.Context, until int64) error {
+	err := d.db.Call(ctx, "UpdateItem", map[string]any{
+		"TableName": d.cfg.Table, "Key": item{DynamoPartitionKey: sAttr(wmPK), DynamoSortKey: sAttr(streamSK)},
+		"UpdateExpression":          "REMOVE #f",
+		"ConditionExpression":       "#f = :until",
+		"ExpressionAttributeNames":  map[string]string{"#f": "fire_lease"},
+		"ExpressionAttributeValues": item{":until": nAttr(until)},
 	}, nil)
 	if err != nil && !isCode(err, codeConditionFailed) {
 		return err

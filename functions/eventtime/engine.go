@@ -89,11 +89,12 @@ type Config[K ~string, V any, A Aggregate[A, V]] struct {
 	// Default: 8
 	MaxConflictRetries int
 	// PendingTimeout is how long a result reserved by one firing is left
-	// to it: firings that overlap it (every batch fires) do not publish it
-	// again, so that it is delivered once; after this, any firing publishes
-	// it again (the reserving one failed or its function ended). A shorter
-	// value delivers a result whose publishing failed sooner, and a copy of
-	// a slow one more often.
+	// to it, and how long a firing's lease lasts unless released: firings
+	// that overlap it (the schedule's, one whose lease expired) do not
+	// publish it again, so that it is delivered once; after this, any
+	// firing publishes it again (the reserving one failed or its function
+	// ended). A shorter value delivers a result whose publishing failed
+	// sooner, and a copy of a slow one more often.
 	// Default: 1 minute
 	PendingTimeout time.Duration
 	// MaxWindowBytes bounds a window's state: 8 bytes per applied or late
@@ -178,8 +179,13 @@ type Outcome struct {
 	Applied, Late, Duplicates int
 	// Watermark is the stream watermark the batch was judged against.
 	Watermark int64
-	// Fire is what the firing after the batch did; FireErr its error (the
-	// records are stored all the same: due windows fire on the next call).
+	// Fired: the batch moved its shard's watermark across a firing
+	// boundary (a window's end or close) or was the shard's first, so
+	// Process called Fire; Fire is what that did (Fire.Skipped: another
+	// firing was at work). FireErr is the firing's error, or the failure
+	// to store the shard's watermark (the records are stored all the same:
+	// due windows fire on the next firing).
+	Fired   bool
 	Fire    FireStats
 	FireErr error
 }
@@ -208,21 +214,26 @@ const (
 	fateLate
 )
 
-// Process applies the records of one batch of shard, in shard order, and
-// then fires the windows that became due. Records are judged against the
-// stream watermark as stored by the latest Fire; the shard's watermark then
-// advances by the records up to the first failed one (those after it will
-// be delivered again). When a record failed, Process does not fire: the
-// redelivery is judged against the same watermark.
+// Process applies the records of one batch of shard, in shard order. It
+// reads two items of the store, the stream watermark and the shard's state
+// (GetShard). Records are judged against the stream watermark as stored by
+// the latest Fire; the shard's watermark then advances by the records up to
+// the first failed one (those after it will be delivered again). Process
+// then calls Fire only if the shard's watermark crossed a firing boundary (a
+// window's end or End + AllowedLateness) since its latest firing, or the
+// shard is new: all keys' windows end at the same instants, so the stream
+// watermark only crosses one when some shard's does. When a record failed,
+// Process does not fire: the redelivery is judged against the same
+// watermark, and fires.
 func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Record[K, V]) Outcome {
 	out := Outcome{Errs: make([]error, len(recs))}
 	if len(recs) == 0 {
 		return out
 	}
 	now := e.cfg.Now().UnixMilli()
-	wms, err := e.cfg.Store.GetWatermarks(ctx)
+	stream, prev, found, err := e.cfg.Store.GetShard(ctx, shard)
 	if err != nil {
-		err = fmt.Errorf("eventtime: reading watermarks: %w", err)
+		err = fmt.Errorf("eventtime: reading the watermarks of shard %s: %w", shard, err)
 		for i := range out.Errs {
 			out.Errs[i] = err
 		}
@@ -231,16 +242,19 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 	// Judge against the stored stream watermark, which moves only in Fire:
 	// a retry of the batch's failed records right after this call is then
 	// judged against the same watermark as the first attempt.
-	w := wms.Stream
+	w := stream
 	out.Watermark = w
-	if e.cfg.Parents != nil && !hasShard(wms, shard) {
-		for _, p := range e.cfg.Parents(shard) {
-			if err := e.cfg.Store.PutShard(ctx, ShardState{Shard: p, MaxEventTime: minTime, LastActive: minTime, Closed: true}); err != nil {
-				err = fmt.Errorf("eventtime: closing parent shard %s: %w", p, err)
-				for i := range out.Errs {
-					out.Errs[i] = err
+	if !found {
+		prev = ShardState{Shard: shard, MaxEventTime: minTime, LastActive: minTime, Fired: minTime}
+		if e.cfg.Parents != nil {
+			for _, p := range e.cfg.Parents(shard) {
+				if err := e.cfg.Store.PutShard(ctx, ShardState{Shard: p, MaxEventTime: minTime, LastActive: minTime, Fired: minTime, Closed: true}); err != nil {
+					err = fmt.Errorf("eventtime: closing parent shard %s: %w", p, err)
+					for i := range out.Errs {
+						out.Errs[i] = err
+					}
+					return out
 				}
-				return out
 			}
 		}
 	}
@@ -371,29 +385,63 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 	for _, r := range recs[:prefix] {
 		maxEvent = max(maxEvent, r.EventTime)
 	}
-	if err := e.cfg.Store.PutShard(ctx, ShardState{Shard: shard, MaxEventTime: maxEvent, LastActive: now}); err != nil {
+	next := prev
+	next.MaxEventTime = max(prev.MaxEventTime, maxEvent)
+	next.LastActive = max(prev.LastActive, now)
+	// Fire when the shard's watermark crossed a firing boundary since its
+	// latest firing (or the shard is new): the stream watermark can only
+	// cross a boundary when the last shard below it does. The mark is
+	// stored with the watermark, so that a crossing by a batch that failed
+	// part-way fires with its retry.
+	swm := e.shardWatermark(next.MaxEventTime)
+	fire := prefix == len(recs) && (!found || e.crossed(prev.Fired, swm))
+	if fire {
+		next.Fired = max(prev.Fired, swm)
+	}
+	if err := e.cfg.Store.PutShard(ctx, next); err != nil {
 		// The records are stored; only the watermark lags until the
 		// shard's next batch.
 		out.FireErr = fmt.Errorf("eventtime: storing the watermark of shard %s: %w", shard, err)
 		return out
 	}
-	if prefix < len(recs) {
-		// Fire after the retry succeeded, so that it judges the failed
-		// records against the watermark their batch saw.
+	if !fire {
+		// No boundary crossed: the windows this batch changed after their
+		// end are published by the next firing (a boundary or the
+		// schedule). After a failure, the retry fires, so that it judges
+		// the failed records against the watermark their batch saw.
 		return out
 	}
+	out.Fired = true
 	out.Fire, out.FireErr = e.Fire(ctx)
 	return out
 }
 
-func hasShard(wms Watermarks, shard string) bool {
-	for _, s := range wms.Shards {
-		if s.Shard == shard {
-			return true
-		}
+// shardWatermark is the watermark of a shard whose highest event time is
+// maxEvent.
+func (e *Engine[K, V, A]) shardWatermark(maxEvent int64) int64 {
+	if maxEvent > minTime+e.ooo {
+		return maxEvent - e.ooo
 	}
-	return false
+	return minTime
 }
+
+// crossed reports whether a firing boundary lies in (from, to]: an
+// instant at which a window ends (a multiple of the slide) or closes (an
+// end plus AllowedLateness). A watermark reaching it makes windows due.
+func (e *Engine[K, V, A]) crossed(from, to int64) bool {
+	if to <= from {
+		return false
+	}
+	if from == minTime {
+		return true
+	}
+	slide := e.cfg.Windows.slide
+	if (floorDiv(from, slide)+1)*slide <= to {
+		return true
+	}
+	return (floorDiv(from-e.l, slide)+1)*slide+e.l <= to
+}
+
 
 // watermark is the stream watermark at processing time now: the lowest
 // watermark of the open, active shards (the highest of the idle ones if
@@ -405,10 +453,7 @@ func (e *Engine[K, V, A]) watermark(wms Watermarks, now int64) int64 {
 		if s.Closed {
 			continue
 		}
-		swm := int64(minTime)
-		if s.MaxEventTime > minTime+e.ooo {
-			swm = s.MaxEventTime - e.ooo
-		}
+		swm := e.shardWatermark(s.MaxEventTime)
 		if e.cfg.IdleTimeout > 0 && now-s.LastActive >= e.cfg.IdleTimeout.Milliseconds() {
 			highIdle = max(highIdle, swm)
 			continue

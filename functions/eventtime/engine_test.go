@@ -241,18 +241,28 @@ func (r run) check(t *testing.T, base eventtime.Store, windows func() map[eventt
 	or := newOracle(assigner, ooo, lateness, r.idle.Milliseconds())
 	ctx := context.Background()
 
+	firings, deliveries := 0, 0
 	deliver := func(shard string, recs []rec) {
+		deliveries++
 		batch := make([]eventtime.Record[string, eventtime.Fixed], len(recs))
 		for i, x := range recs {
 			batch[i] = x.record()
 		}
 		// Lambda's retry: the records from the first failed one on, again,
 		// until they all succeed.
+		fired := false
 		for attempt := 0; len(batch) > 0; attempt++ {
 			if attempt == 200 {
 				t.Fatalf("batch of shard %s still failing after %d attempts", shard, attempt)
 			}
 			o := eng.Process(ctx, shard, batch)
+			if o.Fired && o.FirstFailed() >= 0 {
+				t.Fatalf("a batch of %s fired although record %d failed", shard, o.FirstFailed())
+			}
+			if o.Fire.Skipped {
+				t.Fatalf("a batch of %s skipped its firing with no other firing at work", shard)
+			}
+			fired = fired || o.Fired
 			if f == nil && o.FireErr != nil {
 				t.Fatalf("fire: %v", o.FireErr)
 			}
@@ -265,7 +275,12 @@ func (r run) check(t *testing.T, base eventtime.Store, windows func() map[eventt
 			}
 			batch = batch[ff:]
 		}
-		or.deliver(shard, recs, clk.now, st.parents[shard])
+		// The engine fires where the oracle does: at the shard's first
+		// batch and where its watermark crossed a window's end or close.
+		if want := or.deliver(shard, recs, clk.now, st.parents[shard]); fired != want {
+			t.Fatalf("a batch of %s at %d fired=%v, oracle fired=%v", shard, clk.now, fired, want)
+		}
+		firings += b2i(fired)
 		if wm, _ := base.GetWatermarks(ctx); wm.Stream != or.stream {
 			t.Fatalf("after a batch of %s at %d: stream watermark %d, oracle %d (%+v)", shard, clk.now, wm.Stream, or.stream, wm.Shards)
 		}
@@ -340,10 +355,20 @@ func (r run) check(t *testing.T, base eventtime.Store, windows func() map[eventt
 			corrections++
 		}
 	}
-	t.Logf("%d results (%d corrections), %d late, %d deliveries to the sinks", len(or.results), corrections, len(or.late), len(out.results)+len(out.late))
+	t.Logf("%d results (%d corrections), %d late, %d deliveries to the sinks; %d of %d batches fired", len(or.results), corrections, len(or.late), len(out.results)+len(out.late), firings, deliveries)
+	if firings == 0 || firings == deliveries {
+		t.Fatalf("weak scenario: %d of %d batches fired", firings, deliveries)
+	}
 	if len(or.results) < 10 || len(or.late) < 3 || (lateness > 0 && corrections == 0) {
 		t.Fatalf("weak scenario: %d results, %d corrections, %d late records", len(or.results), corrections, len(or.late))
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func hashes(ids []string) []uint64 {
@@ -587,10 +612,17 @@ func TestWindowFull(t *testing.T) {
 	}
 }
 
-// TestOverlappingFiringsPublishOnce: a firing that overlaps another (every
-// batch fires) leaves the result that one reserved to it; when its
-// publishing failed, a firing PendingTimeout later takes the result over and
-// publishes it.
+// noLease grants every firing the lease: firings overlap as they would
+// when a lease expired during a slow firing.
+type noLease struct{ eventtime.Store }
+
+func (noLease) TakeFireLease(context.Context, int64, int64) (bool, error) { return true, nil }
+func (noLease) ReleaseFireLease(context.Context, int64) error             { return nil }
+
+// TestOverlappingFiringsPublishOnce: a firing that overlaps another (the
+// lease left out, as when it expired) leaves the result that one reserved
+// to it; when its publishing failed, a firing PendingTimeout later takes the
+// result over and publishes it.
 func TestOverlappingFiringsPublishOnce(t *testing.T) {
 	a, _ := eventtime.Tumbling(time.Minute)
 	clk := &clock{now: t0 + 10_000}
@@ -621,7 +653,7 @@ func TestOverlappingFiringsPublishOnce(t *testing.T) {
 	})
 	var err error
 	eng, err = eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
-		Windows: a, Store: eventtime.NewMemoryStore(), Results: results, Late: &sinks{}, Now: clk.Now,
+		Windows: a, Store: noLease{eventtime.NewMemoryStore()}, Results: results, Late: &sinks{}, Now: clk.Now,
 		IdleTimeout: time.Minute, PendingTimeout: 30 * time.Second,
 	})
 	if err != nil {

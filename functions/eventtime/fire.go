@@ -8,57 +8,120 @@ import (
 
 // FireStats counts what Fire did.
 type FireStats struct {
-	// Watermark is the stream watermark fired at.
+	// Skipped: another firing held the lease, so this one did nothing (that
+	// one fires what is due, again if the watermark moves meanwhile).
+	Skipped bool
+	// Rounds is the number of times the due windows were fired: more than
+	// one when the watermark crossed another boundary during a round.
+	Rounds int
+	// Watermark is the stream watermark fired at (in the last round).
 	Watermark int64
 	// Due is the number of due windows looked at; Published the results
 	// delivered (revision 0 and corrections, a redelivery of a pending one
-	// included); Closed the windows closed.
+	// included); Closed the windows closed. Summed over the rounds.
 	Due, Published, Corrections, Closed int
 }
+
+// maxFireRounds bounds the rounds of one Fire call: a watermark that keeps
+// crossing boundaries is left to the next firing.
+const maxFireRounds = 4
 
 // Fire computes the stream watermark at the current processing time, stores
 // it, and publishes the results of every due window: the final result when
 // the watermark passed the window's end, a correction when records changed it
 // since, and closes it when the watermark passed End + AllowedLateness. Call
-// it on a schedule so that windows close when no records arrive; Process
-// calls it after every batch.
+// it on a schedule so that windows close when no records arrive and
+// corrections are published; Process calls it when its shard's watermark
+// crossed a firing boundary.
 //
-// It works in three steps: every due window reserves its next result (its
-// revision and content stored with the window as Pending, in the conditional
-// write that may also close it); the reserved results are published together
-// (the sinks batch them: 500 per PutRecords, 10 per PutEvents); each window
-// then confirms what was published. A retry at any point publishes the same
-// revision with the same content, so each revision has one content. A
-// reserved result belongs to the firing that reserved it for
-// Config.PendingTimeout: overlapping firings leave it alone, later ones take
+// Fire runs under the stream's firing lease (Store.TakeFireLease, for
+// Config.PendingTimeout): when another firing holds it, Fire returns at once
+// with Skipped set. Otherwise it fires a round, releases the lease, reads the
+// watermarks again and, if the stream watermark crossed another firing
+// boundary meanwhile (a batch that found the lease taken), takes the lease
+// for another round (at most four). A holder that ended without releasing
+// leaves the lease to expire. The lease only keeps firings from piling up;
+// results stay exactly as described below without it.
+//
+// A round works in three steps: every due window reserves its next result
+// (its revision and content stored with the window as Pending, in the
+// conditional write that may also close it); the reserved results are
+// published together (the sinks batch them: 500 per PutRecords, 10 per
+// PutEvents); each window then confirms what was published. A retry at any
+// point publishes the same revision with the same content, so each revision
+// has one content. A reserved result belongs to the firing that reserved it
+// for Config.PendingTimeout: other firings leave it alone, later ones take
 // it over and publish it again.
 func (e *Engine[K, V, A]) Fire(ctx context.Context) (FireStats, error) {
-	var fs FireStats
-	wms, err := e.cfg.Store.GetWatermarks(ctx)
-	if err != nil {
-		return fs, fmt.Errorf("eventtime: reading watermarks: %w", err)
+	var (
+		fs  FireStats
+		wms *Watermarks // read after the previous round
+	)
+	for fs.Rounds < maxFireRounds {
+		now := e.cfg.Now().UnixMilli()
+		until := now + e.cfg.PendingTimeout.Milliseconds()
+		ok, err := e.cfg.Store.TakeFireLease(ctx, now, until)
+		if err != nil {
+			return fs, fmt.Errorf("eventtime: taking the firing lease: %w", err)
+		}
+		if !ok {
+			fs.Skipped = fs.Rounds == 0
+			return fs, nil
+		}
+		fs.Rounds++
+		w, err := e.fireRound(ctx, &fs, wms)
+		if rerr := e.cfg.Store.ReleaseFireLease(ctx, until); rerr != nil {
+			// It expires after PendingTimeout.
+			err = errors.Join(err, fmt.Errorf("eventtime: releasing the firing lease: %w", rerr))
+		}
+		if err != nil {
+			return fs, err
+		}
+		// Read after the release: a batch whose firing found the lease
+		// taken stored its watermark before, so it is seen here.
+		next, err := e.cfg.Store.GetWatermarks(ctx)
+		if err != nil {
+			return fs, fmt.Errorf("eventtime: reading watermarks: %w", err)
+		}
+		if !e.crossed(w, e.watermark(next, e.cfg.Now().UnixMilli())) {
+			return fs, nil
+		}
+		wms = &next
 	}
-	w := e.watermark(wms, e.cfg.Now().UnixMilli())
+	return fs, nil
+}
+
+// fireRound fires what is due at the stream watermark computed from wms
+// (read now if nil), adds its counts to fs, and returns that watermark.
+func (e *Engine[K, V, A]) fireRound(ctx context.Context, fs *FireStats, wms *Watermarks) (int64, error) {
+	if wms == nil {
+		read, err := e.cfg.Store.GetWatermarks(ctx)
+		if err != nil {
+			return minTime, fmt.Errorf("eventtime: reading watermarks: %w", err)
+		}
+		wms = &read
+	}
+	w := e.watermark(*wms, e.cfg.Now().UnixMilli())
 	fs.Watermark = w
 	if w > wms.Stream {
 		if err := e.cfg.Store.AdvanceStream(ctx, w); err != nil {
-			return fs, fmt.Errorf("eventtime: storing the stream watermark: %w", err)
+			return w, fmt.Errorf("eventtime: storing the stream watermark: %w", err)
 		}
 	}
 	if w == minTime {
-		return fs, nil
+		return w, nil
 	}
 	due, err := e.cfg.Store.DueWindows(ctx, w)
 	if err != nil {
-		return fs, fmt.Errorf("eventtime: listing due windows: %w", err)
+		return w, fmt.Errorf("eventtime: listing due windows: %w", err)
 	}
-	fs.Due = len(due)
+	fs.Due += len(due)
 	if len(due) == 0 {
-		return fs, nil
+		return w, nil
 	}
 	states, err := e.cfg.Store.GetWindows(ctx, due)
 	if err != nil {
-		return fs, fmt.Errorf("eventtime: reading %d due windows: %w", len(due), err)
+		return w, fmt.Errorf("eventtime: reading %d due windows: %w", len(due), err)
 	}
 
 	// 1. Reserve.
@@ -89,7 +152,7 @@ func (e *Engine[K, V, A]) Fire(ctx context.Context) (FireStats, error) {
 		owners = append(owners, i)
 	}
 	if len(results) == 0 {
-		return fs, errors.Join(errs...)
+		return w, errors.Join(errs...)
 	}
 
 	// 2. Publish.
@@ -112,7 +175,7 @@ func (e *Engine[K, V, A]) Fire(ctx context.Context) (FireStats, error) {
 		i := confirm[j]
 		errs[i] = e.confirm(ctx, due[i], states[i])
 	})
-	return fs, errors.Join(errs...)
+	return w, errors.Join(errs...)
 }
 
 // publish calls the result sink, turning a panic or a short answer into

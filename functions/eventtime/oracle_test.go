@@ -11,7 +11,10 @@ package eventtime_test
 //   - a delivery is judged against the stream watermark of the latest
 //     firing; a record is late for a window whose End + lateness <= that
 //     watermark, or that an earlier late record closed;
-//   - after each delivery the watermark is recomputed and every window with
+//   - a delivery fires when it is its shard's first, or when it moved its
+//     shard's watermark across a window end or a window end + lateness
+//     since the shard's latest firing; the schedule fires too;
+//   - a firing recomputes the watermark, and every window with
 //     End <= watermark publishes its value if it changed since its last
 //     result (revision 0, then corrections 1, 2, ...); a window with
 //     End + lateness <= watermark closes.
@@ -27,6 +30,7 @@ import (
 type oShard struct {
 	maxEvent, lastActive int64
 	closed               bool
+	fired                int64 // the shard's watermark at its latest firing
 }
 
 type oWindow struct {
@@ -106,7 +110,9 @@ func (o *oracle) closeParents(parents []string) {
 	}
 }
 
-func (o *oracle) deliver(shard string, recs []rec, now int64, parents []string) {
+// deliver processes a delivery at processing time now and reports
+// whether it fired.
+func (o *oracle) deliver(shard string, recs []rec, now int64, parents []string) bool {
 	if _, ok := o.shards[shard]; !ok {
 		o.closeParents(parents)
 	}
@@ -135,15 +141,42 @@ func (o *oracle) deliver(shard string, recs []rec, now int64, parents []string) 
 		}
 	}
 	s := o.shards[shard]
-	if s == nil {
-		s = &oShard{maxEvent: math.MinInt64}
+	isNew := s == nil
+	if isNew {
+		s = &oShard{maxEvent: math.MinInt64, fired: math.MinInt64}
 		o.shards[shard] = s
 	}
 	for _, r := range recs {
 		s.maxEvent = max(s.maxEvent, r.t)
 	}
 	s.lastActive = now
+	wm := s.maxEvent - o.ooo
+	if !isNew && !o.crossed(s.fired, wm) {
+		return false
+	}
+	s.fired = max(s.fired, wm)
 	o.fire(now)
+	return true
+}
+
+// crossed reports whether a window of the assigner ends, or ends plus the
+// lateness, in (from, to]. The earliest window holding an instant ends at
+// the first end after it.
+func (o *oracle) crossed(from, to int64) bool {
+	if to <= from {
+		return false
+	}
+	if from == math.MinInt64 {
+		return true
+	}
+	nextEnd := func(t int64) int64 {
+		ends := math.MaxInt64
+		for _, w := range o.windows.Assign(t, nil) {
+			ends = min(ends, int(w.End))
+		}
+		return int64(ends)
+	}
+	return nextEnd(from) <= to || nextEnd(from-o.l)+o.l <= to
 }
 
 func (o *oracle) fire(now int64) {

@@ -71,6 +71,14 @@ type ShardState struct {
 	LastActive int64
 	// Closed: the shard ended (split or merge) and was read to its end.
 	Closed bool
+	// Fired is the shard's watermark at the latest batch of it that fired
+	// (math.MinInt64 if none): the next batch fires when its watermark
+	// crossed a firing boundary since.
+	Fired int64
+	// Version is the store's token of the state as read (GetShard); 0 for
+	// a shard not read or not stored. PutShard writes once when it is
+	// still the stored one.
+	Version int64
 }
 
 // Watermarks is the stored watermark state of a stream.
@@ -100,14 +108,26 @@ type Store interface {
 	// DueWindows lists the windows that are due at watermark w: stored,
 	// not done, and End <= w.
 	DueWindows(ctx context.Context, w int64) ([]WindowKey, error)
-	// GetWatermarks reads the stream and shard watermarks.
+	// GetWatermarks reads the stream and every shard's watermark state
+	// (Fire's view of the stream).
 	GetWatermarks(ctx context.Context) (Watermarks, error)
-	// PutShard stores s, keeping the larger MaxEventTime and LastActive of
-	// s and the stored state, and Closed once set.
+	// GetShard reads the stream watermark (math.MinInt64 if none) and the
+	// state of one shard, found false if it is not stored (strongly
+	// consistent): what a batch needs.
+	GetShard(ctx context.Context, shard string) (stream int64, s ShardState, found bool, err error)
+	// PutShard stores s, keeping the larger MaxEventTime, LastActive and
+	// Fired of s and the stored state, and Closed once set.
 	PutShard(ctx context.Context, s ShardState) error
 	// AdvanceStream stores w as the stream watermark if it is larger than
 	// the stored one.
 	AdvanceStream(ctx context.Context, w int64) error
+	// TakeFireLease takes the stream's firing lease until processing time
+	// until (Unix ms) unless another holder's lease lasts past now; false
+	// (and no error) when it is held.
+	TakeFireLease(ctx context.Context, now, until int64) (bool, error)
+	// ReleaseFireLease gives up the lease taken with until; nothing
+	// happens if another firing took it over since.
+	ReleaseFireLease(ctx context.Context, until int64) error
 }
 
 // MemoryStore is a Store in memory, safe for concurrent use. It is what the
@@ -119,6 +139,7 @@ type MemoryStore struct {
 	due     map[WindowKey]bool
 	stream  int64
 	shards  map[string]ShardState
+	lease   int64 // firing lease held until (Unix ms); 0: none
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -192,16 +213,49 @@ func (m *MemoryStore) GetWatermarks(context.Context) (Watermarks, error) {
 	return wm, nil
 }
 
+// GetShard implements Store.
+func (m *MemoryStore) GetShard(_ context.Context, shard string) (int64, ShardState, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.shards[shard]
+	return m.stream, s, ok, nil
+}
+
 // PutShard implements Store.
 func (m *MemoryStore) PutShard(_ context.Context, s ShardState) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	s.Version = 0
 	if old, ok := m.shards[s.Shard]; ok {
 		s.MaxEventTime = max(s.MaxEventTime, old.MaxEventTime)
 		s.LastActive = max(s.LastActive, old.LastActive)
+		s.Fired = max(s.Fired, old.Fired)
 		s.Closed = s.Closed || old.Closed
+		s.Version = old.Version
 	}
+	s.Version++
 	m.shards[s.Shard] = s
+	return nil
+}
+
+// TakeFireLease implements Store.
+func (m *MemoryStore) TakeFireLease(_ context.Context, now, until int64) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lease != 0 && m.lease >= now {
+		return false, nil
+	}
+	m.lease = until
+	return true, nil
+}
+
+// ReleaseFireLease implements Store.
+func (m *MemoryStore) ReleaseFireLease(_ context.Context, until int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lease == until {
+		m.lease = 0
+	}
 	return nil
 }
 

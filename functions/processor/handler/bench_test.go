@@ -51,8 +51,15 @@ func (discardStore) DueWindows(context.Context, int64) ([]eventtime.WindowKey, e
 func (discardStore) GetWatermarks(context.Context) (eventtime.Watermarks, error) {
 	return eventtime.Watermarks{Stream: -1 << 63}, nil
 }
+func (discardStore) GetShard(_ context.Context, shard string) (int64, eventtime.ShardState, bool, error) {
+	return -1 << 63, eventtime.ShardState{}, false, nil
+}
 func (discardStore) PutShard(context.Context, eventtime.ShardState) error { return nil }
 func (discardStore) AdvanceStream(context.Context, int64) error           { return nil }
+func (discardStore) TakeFireLease(context.Context, int64, int64) (bool, error) {
+	return true, nil
+}
+func (discardStore) ReleaseFireLease(context.Context, int64) error { return nil }
 
 // benchHandler is the example's handler on an engine over discardStore,
 // with the clock at the event's generation time.
