@@ -442,7 +442,6 @@ func (e *Engine[K, V, A]) crossed(from, to int64) bool {
 	return (floorDiv(from-e.l, slide)+1)*slide+e.l <= to
 }
 
-
 // watermark is the stream watermark at processing time now: the lowest
 // watermark of the open, active shards (the highest of the idle ones if
 // none is active), never below the stored one.
