@@ -82,12 +82,18 @@ func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error 
 	m.Add(config.MetricDuplicateOrders, kinesisbatch.UnitCount, float64(out.Duplicates))
 	m.Add(config.MetricLateOrders, kinesisbatch.UnitCount, float64(out.Late))
 	m.Add(config.MetricResultsPublished, kinesisbatch.UnitCount, float64(out.Fire.Published))
-	if out.Fire.Watermark > 0 {
-		m.Observe(config.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(h.now().UnixMilli()-out.Fire.Watermark))
+	// The watermark fired at, or (no firing: no boundary crossed) the one
+	// the batch was judged against.
+	wm := out.Watermark
+	if out.Fired && !out.Fire.Skipped {
+		wm = out.Fire.Watermark
+	}
+	if wm > 0 {
+		m.Observe(config.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(h.now().UnixMilli()-wm))
 	}
 	if out.FireErr != nil {
-		// The orders are stored; the due windows fire on the next batch or
-		// the next scheduled run.
+		// The orders are stored; the due windows fire at the next boundary
+		// or the next scheduled run.
 		m.Add(config.MetricPublishFailures, kinesisbatch.UnitCount, 1)
 		slog.WarnContext(ctx, "firing windows", "error", out.FireErr.Error())
 	}

@@ -96,12 +96,18 @@ func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error 
 	m.Add(config.MetricLateRecords, kinesisbatch.UnitCount, float64(out.Late))
 	m.Add(config.MetricDuplicatesSkipped, kinesisbatch.UnitCount, float64(out.Duplicates))
 	m.Add(config.MetricResultsPublished, kinesisbatch.UnitCount, float64(out.Fire.Published))
-	if out.Fire.Watermark > 0 {
-		m.Observe(config.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(now-out.Fire.Watermark))
+	// The watermark fired at, or (no firing: no boundary crossed) the one
+	// the batch was judged against.
+	wm := out.Watermark
+	if out.Fired && !out.Fire.Skipped {
+		wm = out.Fire.Watermark
+	}
+	if wm > 0 {
+		m.Observe(config.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(now-wm))
 	}
 	if out.FireErr != nil {
-		// The records are stored; the due windows fire again on the next
-		// batch or scheduled run.
+		// The records are stored; the due windows fire again at the next
+		// boundary or scheduled run.
 		m.Add(config.MetricPublishFailures, kinesisbatch.UnitCount, 1)
 		slog.WarnContext(ctx, "firing windows", "error", out.FireErr.Error())
 	}
