@@ -16,6 +16,14 @@
 // stored stream watermark only moves forward. Records of a batch are judged
 // against the stream watermark stored by the latest Fire.
 //
+// # Firing
+//
+// A batch reads the stream watermark and its own shard's state, and fires
+// only when it moved its shard's watermark across a window's end or close
+// (or is the shard's first). A firing holds a lease on the stream, so that
+// the shards crossing a boundary together fire it once; Fire on a schedule
+// covers idle streams and publishes corrections made between boundaries.
+//
 // # Exactly once
 //
 // Every window's state holds the hashes (XXH64, HashID) of the records
