@@ -175,6 +175,10 @@ func (i *Invoker) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		slog.ErrorContext(ctx, "firing windows", "error", err.Error())
 		return nil, err
 	}
-	slog.InfoContext(ctx, "windows fired", "watermark", st.Watermark, "due", st.Due, "published", st.Published, "closed", st.Closed)
+	if st.Skipped {
+		slog.InfoContext(ctx, "firing skipped: another firing holds the lease")
+		return []byte(`{}`), nil
+	}
+	slog.InfoContext(ctx, "windows fired", "watermark", st.Watermark, "rounds", st.Rounds, "due", st.Due, "published", st.Published, "closed", st.Closed)
 	return []byte(`{}`), nil
 }
