@@ -6,6 +6,7 @@ package dynamotest
 import (
 	"context"
 	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -15,6 +16,8 @@ import (
 )
 
 var (
+	mu   sync.Mutex
+	runs = map[string]int{} // tables made per test name
 	once sync.Once
 	proc *emulator.Process
 	err  error
@@ -37,6 +40,13 @@ func StateTable(t *testing.T) (*awsjson.Client, string) {
 	c := &awsjson.Client{Service: awsjson.DynamoDB, Region: "us-east-1", Endpoint: proc.Endpoint,
 		Credentials: awsjson.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}}
 	table := regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-")
+	// A test run again in the same binary (-count) gets a table of its own.
+	mu.Lock()
+	runs[table]++
+	if n := runs[table]; n > 1 {
+		table += "-" + strconv.Itoa(n)
+	}
+	mu.Unlock()
 	if err := eventtime.CreateDynamoTable(context.Background(), c, table); err != nil {
 		t.Fatal(err)
 	}
