@@ -363,19 +363,31 @@ func printFigures(figs []samples) {
 	pmw, pmc := low(py)
 	nmw, nmc := low(node)
 	fmt.Println()
-	fmt.Printf("target Go pipeline <= 4 ms:  median wall %.2f ms %s, CPU %.2f ms %s; best wall %.2f ms %s, CPU %.2f ms %s\n",
-		gw, verdict(gw <= 4), gc, verdict(gc <= 4), lw, verdict(lw <= 4), lc, verdict(lc <= 4))
+	// The 4 ms target is stated for the reference machine, where encoding/json
+	// takes refEncodingJSON ms on the same event: judged as the ratio to
+	// encoding/json in this run, which a slower or busier machine does not
+	// change; the milliseconds measured here are printed beside it.
+	if ej := find("go:encoding/json"); len(ej.wall) > 0 {
+		ew, _ := med(ej)
+		need := refEncodingJSON / 4
+		fmt.Printf("target Go pipeline <= 4 ms on the reference machine (>= %.1fx encoding/json in the same run): median wall %.1fx %s (scaled to the reference machine %.2f ms); here %.2f ms median wall (%s raw), %.2f ms CPU, best %.2f ms\n",
+			need, ew/gw, verdict(ew/gw >= need), refEncodingJSON*gw/ew, gw, verdict(gw <= 4), gc, lw)
+		fmt.Printf("machine speed: encoding/json here %.1f ms vs %.0f ms on the reference machine: %.1fx slower\n", ew, refEncodingJSON, ew/refEncodingJSON)
+	} else {
+		fmt.Printf("target Go pipeline <= 4 ms:  median wall %.2f ms %s, CPU %.2f ms %s; best wall %.2f ms %s, CPU %.2f ms %s\n",
+			gw, verdict(gw <= 4), gc, verdict(gc <= 4), lw, verdict(lw <= 4), lc, verdict(lc <= 4))
+	}
 	fmt.Printf("target >= 10x Python:        median wall %.1fx %s, CPU %.1fx %s; best vs best wall %.1fx, CPU %.1fx\n",
 		pw/gw, verdict(pw/gw >= 10), pc/gc, verdict(pc/gc >= 10), pmw/lw, pmc/lc)
 	fmt.Printf("target >= 4x Node.js:        median wall %.1fx %s, CPU %.1fx %s; best vs best wall %.1fx, CPU %.1fx\n",
 		nw/gw, verdict(nw/gw >= 4), nc/gc, verdict(nc/gc >= 4), nmw/lw, nmc/lc)
-	if ej := find("go:encoding/json"); len(ej.wall) > 0 {
-		ew, _ := med(ej)
-		scale := ew / 44
-		fmt.Printf("machine speed: encoding/json here %.1f ms vs the 44 ms of the reference machine: %.1fx slower; Go pipeline scaled to the reference machine: %.2f ms wall\n",
-			ew, scale, gw/scale)
-	}
 }
+
+// refEncodingJSON is lambda.Start's encoding/json into events.KinesisEvent
+// on the same 6 MB event on the reference machine the millisecond targets
+// were set on (ms; Python 52 ms and Node.js 16 ms there): the targets are
+// judged as ratios to it.
+const refEncodingJSON = 44.0
 
 func median(v []float64) float64 {
 	if len(v) == 0 {
