@@ -126,6 +126,9 @@ func New[K ~string, V any, A Aggregate[A, V]](cfg Config[K, V, A]) (*Engine[K, V
 	if cfg.OutOfOrderness < 0 {
 		problems = append(problems, fmt.Errorf("Config.OutOfOrderness %s is negative: use 0 or more", cfg.OutOfOrderness))
 	}
+	if cfg.PendingTimeout < 0 {
+		problems = append(problems, fmt.Errorf("Config.PendingTimeout %s is negative: use 0 (1 minute) or more", cfg.PendingTimeout))
+	}
 	if cfg.AllowedLateness < 0 {
 		problems = append(problems, fmt.Errorf("Config.AllowedLateness %s is negative: use 0 or more", cfg.AllowedLateness))
 	}
@@ -153,7 +156,7 @@ func New[K ~string, V any, A Aggregate[A, V]](cfg Config[K, V, A]) (*Engine[K, V
 	if cfg.MaxConflictRetries <= 0 {
 		cfg.MaxConflictRetries = 8
 	}
-	if cfg.PendingTimeout <= 0 {
+	if cfg.PendingTimeout == 0 {
 		cfg.PendingTimeout = time.Minute
 	}
 	if cfg.MaxWindowBytes <= 0 {
@@ -218,13 +221,15 @@ const (
 // reads two items of the store, the stream watermark and the shard's state
 // (GetShard). Records are judged against the stream watermark as stored by
 // the latest Fire; the shard's watermark then advances by the records up to
-// the first failed one (those after it will be delivered again). Process
-// then calls Fire only if the shard's watermark crossed a firing boundary (a
-// window's end or End + AllowedLateness) since its latest firing, or the
-// shard is new: all keys' windows end at the same instants, so the stream
-// watermark only crosses one when some shard's does. When a record failed,
-// Process does not fire: the redelivery is judged against the same
-// watermark, and fires.
+// the first one that failed transiently (those from it on will be delivered
+// again; a record refused with ErrWindowFull is quarantined and does not
+// hold the shard back). Process then calls Fire only if the shard's
+// watermark crossed a firing boundary (a window's end or End +
+// AllowedLateness) since its latest firing, or the shard is new: all keys'
+// windows end at the same instants, so the stream watermark crosses one when
+// the last active shard's does, or when shards go idle (the schedule fires
+// those). When a record failed transiently, Process does not fire: the
+// redelivery is judged against the same watermark, and fires.
 func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Record[K, V]) Outcome {
 	out := Outcome{Errs: make([]error, len(recs))}
 	if len(recs) == 0 {
@@ -376,11 +381,16 @@ func (e *Engine[K, V, A]) Process(ctx context.Context, shard string, recs []Reco
 	}
 
 	// The shard's watermark advances by the records before the first
-	// failure: Lambda checkpoints there and delivers the rest again.
+	// transient failure: Lambda checkpoints there and delivers the rest
+	// again. A record refused with ErrWindowFull is quarantined, never
+	// delivered again: it does not hold the shard back.
 	maxEvent := int64(minTime)
-	prefix := out.FirstFailed()
-	if prefix < 0 {
-		prefix = len(recs)
+	prefix := len(recs)
+	for i, err := range out.Errs {
+		if err != nil && !errors.Is(err, ErrWindowFull) {
+			prefix = i
+			break
+		}
 	}
 	for _, r := range recs[:prefix] {
 		maxEvent = max(maxEvent, r.EventTime)

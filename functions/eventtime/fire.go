@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // FireStats counts what Fire did.
 type FireStats struct {
 	// Skipped: another firing held the lease, so this one did nothing (that
-	// one fires what is due, again if the watermark moves meanwhile).
+	// one fires what is due, and another round if the watermark crossed a
+	// boundary meanwhile, even after a failed round).
 	Skipped bool
 	// Rounds is the number of times the due windows were fired: more than
 	// one when the watermark crossed another boundary during a round.
@@ -54,41 +56,68 @@ const maxFireRounds = 4
 // it over and publish it again.
 func (e *Engine[K, V, A]) Fire(ctx context.Context) (FireStats, error) {
 	var (
-		fs  FireStats
-		wms *Watermarks // read after the previous round
+		fs   FireStats
+		wms  *Watermarks // read after the previous round
+		errs []error
 	)
 	for fs.Rounds < maxFireRounds {
 		now := e.cfg.Now().UnixMilli()
 		until := now + e.cfg.PendingTimeout.Milliseconds()
 		ok, err := e.cfg.Store.TakeFireLease(ctx, now, until)
 		if err != nil {
-			return fs, fmt.Errorf("eventtime: taking the firing lease: %w", err)
+			return fs, errors.Join(append(errs, fmt.Errorf("eventtime: taking the firing lease: %w", err))...)
 		}
 		if !ok {
 			fs.Skipped = fs.Rounds == 0
-			return fs, nil
+			break
 		}
 		fs.Rounds++
-		w, err := e.fireRound(ctx, &fs, wms)
-		if rerr := e.cfg.Store.ReleaseFireLease(ctx, until); rerr != nil {
-			// It expires after PendingTimeout.
-			err = errors.Join(err, fmt.Errorf("eventtime: releasing the firing lease: %w", rerr))
-		}
+		w, err := e.leasedRound(ctx, &fs, wms, until)
 		if err != nil {
-			return fs, err
+			// What failed is due again at the next firing; go on: a batch
+			// that found the lease taken meanwhile left its boundary to
+			// this firing.
+			errs = append(errs, err)
+		}
+		if fs.Rounds == maxFireRounds {
+			break
 		}
 		// Read after the release: a batch whose firing found the lease
 		// taken stored its watermark before, so it is seen here.
 		next, err := e.cfg.Store.GetWatermarks(ctx)
 		if err != nil {
-			return fs, fmt.Errorf("eventtime: reading watermarks: %w", err)
+			errs = append(errs, fmt.Errorf("eventtime: reading watermarks: %w", err))
+			break
 		}
 		if !e.crossed(w, e.watermark(next, e.cfg.Now().UnixMilli())) {
-			return fs, nil
+			break
 		}
 		wms = &next
 	}
-	return fs, nil
+	return fs, errors.Join(errs...)
+}
+
+// leaseRelease bounds the release of the firing lease, which runs even when
+// the invocation's context has ended.
+const leaseRelease = 5 * time.Second
+
+// leasedRound fires one round under the lease taken until until, and
+// releases it however the round ends (an error, a panic in user code, the
+// invocation's deadline): a lease left behind would stop every firing for
+// PendingTimeout.
+func (e *Engine[K, V, A]) leasedRound(ctx context.Context, fs *FireStats, wms *Watermarks, until int64) (w int64, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			w, err = fs.Watermark, fmt.Errorf("eventtime: panic firing: %v", v)
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseRelease)
+		defer cancel()
+		if rerr := e.cfg.Store.ReleaseFireLease(rctx, until); rerr != nil {
+			// It expires after PendingTimeout.
+			err = errors.Join(err, fmt.Errorf("eventtime: releasing the firing lease: %w", rerr))
+		}
+	}()
+	return e.fireRound(ctx, fs, wms)
 }
 
 // fireRound fires what is due at the stream watermark computed from wms

@@ -6,6 +6,7 @@ package eventtime_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -497,5 +498,133 @@ func TestDynamoProcessReadsTwoItems(t *testing.T) {
 	}
 	if db.calls["Query"] == 0 || db.calls["UpdateItem"] < 2 {
 		t.Errorf("a firing's calls %v, want the lease (UpdateItem) and watermark Queries", db.calls)
+	}
+}
+
+// TestAFailedRoundStillFiresTheNextBoundary: a boundary crossed by another
+// shard while a round fails (its firing finds the lease taken) is fired by
+// the failing firing's next round, not left to the schedule.
+func TestAFailedRoundStillFiresTheNextBoundary(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	var (
+		eng       *eventtime.Engine[string, eventtime.Fixed, eventtime.Stats]
+		calls     int
+		crossing  eventtime.Outcome
+		delivered []string
+	)
+	results := eventtime.ResultSinkFunc[string, eventtime.Stats](func(_ context.Context, rs []eventtime.Result[string, eventtime.Stats]) []error {
+		calls++
+		errs := make([]error, len(rs))
+		if calls == 1 {
+			// While this round publishes (and fails), shard b crosses the
+			// next window end: its firing finds the lease taken.
+			crossing = eng.Process(ctx, "b", one("b2", "k", t0+125_000))
+			for i := range errs {
+				errs[i] = errInjected
+			}
+			return errs
+		}
+		for _, r := range rs {
+			delivered = append(delivered, r.ID)
+		}
+		return errs
+	})
+	eng = testEngine(t, eventtime.NewMemoryStore(), results, &sinks{}, clk, 0)
+	for _, b := range []struct{ shard, id string }{{"a", "a1"}, {"b", "b1"}} {
+		if o := eng.Process(ctx, b.shard, one(b.id, "k", t0+10_000)); o.FirstFailed() >= 0 {
+			t.Fatal(o.Errs)
+		}
+	}
+	// Shard a crosses t0+60s; b is still below it, so nothing is due yet.
+	if o := eng.Process(ctx, "a", one("a2", "k", t0+125_000)); !o.Fired || o.Fire.Published != 0 {
+		t.Fatalf("shard a crossing alone: %+v", o)
+	}
+	// Shard b crosses t0+60s; while that round's publishing fails, b's next
+	// batch crosses t0+120s (inside the sink, above).
+	o := eng.Process(ctx, "b", one("b1x", "k", t0+65_000))
+	if !o.Fired || !errors.Is(o.FireErr, errInjected) || o.Fire.Rounds < 2 {
+		t.Fatalf("the failing firing: %+v, want the injected failure and a second round", o)
+	}
+	if !crossing.Fired || !crossing.Fire.Skipped {
+		t.Errorf("shard b's crossing during the failing round: %+v, want its firing skipped (lease taken)", crossing)
+	}
+	// The second round published [t0+60s, t0+120s) (the watermark is now
+	// t0+120s); [t0, t0+60s)'s reservation waits for PendingTimeout.
+	want := eventtime.ResultID("k", eventtime.Window{Start: t0 + 60_000, End: t0 + 120_000}, 0)
+	if len(delivered) != 1 || delivered[0] != want {
+		t.Errorf("delivered %v, want %s from the second round", delivered, want)
+	}
+}
+
+// TestWindowFullDoesNotHoldTheShardBack: a record refused with
+// ErrWindowFull is quarantined, never delivered again, so the records after
+// it still move the shard's watermark and the batch fires.
+func TestWindowFullDoesNotHoldTheShardBack(t *testing.T) {
+	ctx := context.Background()
+	out := &sinks{}
+	a, _ := eventtime.Tumbling(time.Minute)
+	eng, err := eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
+		Windows: a, IdleTimeout: -1, Store: eventtime.NewMemoryStore(), Results: out, Late: out,
+		Now: (&clock{now: t0}).Now, MaxWindowBytes: 64 + 200 + 8*10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full []eventtime.Record[string, eventtime.Fixed]
+	for i := range 8 {
+		full = append(full, eventtime.Record[string, eventtime.Fixed]{ID: fmt.Sprint("a", i), Key: "k", EventTime: t0 + 1, Value: 1})
+	}
+	if o := eng.Process(ctx, "s", full); o.FirstFailed() >= 0 {
+		t.Fatal(o.Errs)
+	}
+	var batch []eventtime.Record[string, eventtime.Fixed]
+	for i := range 8 { // more than the full window takes: refused together
+		batch = append(batch, eventtime.Record[string, eventtime.Fixed]{ID: fmt.Sprint("b", i), Key: "k", EventTime: t0 + 2, Value: 1})
+	}
+	batch = append(batch, eventtime.Record[string, eventtime.Fixed]{ID: "next", Key: "k", EventTime: t0 + 70_000, Value: 1}) // moves the watermark past t0+60s
+	o := eng.Process(ctx, "s", batch)
+	if !errors.Is(o.Errs[0], eventtime.ErrWindowFull) || o.Errs[8] != nil || !o.Fired || len(out.results) != 1 {
+		t.Fatalf("errs %v, fired=%v, %d results: want the full window's result published by this batch", o.Errs, o.Fired, len(out.results))
+	}
+}
+
+// panicCodec panics decoding once armed: user code in the firing.
+type panicCodec struct {
+	eventtime.JSONCodec[eventtime.Stats]
+	armed *bool
+}
+
+func (c panicCodec) Decode(b []byte) (eventtime.Stats, error) {
+	if *c.armed && len(b) > 0 { // a stored aggregate: the firing's, not a new window's
+		panic("codec bug")
+	}
+	return c.JSONCodec.Decode(b)
+}
+
+// TestLeaseReleasedAfterAPanic: a panic in the aggregate's codec during a
+// firing fails that firing and releases the lease.
+func TestLeaseReleasedAfterAPanic(t *testing.T) {
+	ctx := context.Background()
+	store := eventtime.NewMemoryStore()
+	clk := &clock{now: t0}
+	armed := false
+	a, _ := eventtime.Tumbling(time.Minute)
+	eng, err := eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
+		Windows: a, IdleTimeout: -1, Store: store, Results: &sinks{}, Late: &sinks{}, Now: clk.Now, Codec: panicCodec{armed: &armed},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := eng.Process(ctx, "s", one("a", "k", t0+1)); o.FirstFailed() >= 0 {
+		t.Fatal(o.Errs)
+	}
+	armed = true
+	o := eng.Process(ctx, "s", one("b", "k2", t0+70_000))
+	if !o.Fired || o.FireErr == nil {
+		t.Fatalf("%+v: want the firing's panic as its error", o)
+	}
+	if ok, err := store.TakeFireLease(ctx, clk.now, clk.now+1); !ok || err != nil {
+		t.Errorf("the lease is still held after the panic (%v, %v)", ok, err)
 	}
 }
