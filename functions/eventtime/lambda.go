@@ -2,6 +2,7 @@ package eventtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -181,4 +182,61 @@ func (i *Invoker) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	slog.InfoContext(ctx, "windows fired", "watermark", st.Watermark, "rounds", st.Rounds, "due", st.Due, "published", st.Published, "closed", st.Closed)
 	return []byte(`{}`), nil
+}
+
+// ProcessBatch is Process inside a kinesisbatch.BatchHandler: recs[j] came
+// from b.Records[refs[j]] (the records the handler decoded; it has failed
+// the others). It fails back the records the engine could not store — with
+// ErrWindowFull permanently (quarantined with its payload), with any other
+// error transiently (retried) — turns a panic in the engine into a transient
+// failure of every record (a bug must not quarantine valid data), and adds
+// the engine's figures to the invocation's metrics: contract.MetricLateRecords,
+// MetricResultsPublished, MetricWatermarkLag (of the watermark fired at, or
+// the one the batch was judged against) and MetricPublishFailures. The
+// Outcome is returned for the application's own metrics (Applied,
+// Duplicates).
+func (e *Engine[K, V, A]) ProcessBatch(ctx context.Context, b *kinesisbatch.Batch, recs []Record[K, V], refs []int) Outcome {
+	if len(recs) == 0 {
+		return Outcome{}
+	}
+	out := e.processIsolated(ctx, b.Records[refs[0]].ShardID(), recs)
+	for j, err := range out.Errs {
+		if err == nil {
+			continue // applied, late or a duplicate: stored
+		}
+		if errors.Is(err, ErrWindowFull) {
+			err = kinesisbatch.Permanent(err)
+		}
+		b.Fail(b.Records[refs[j]], err)
+	}
+	m := kinesisbatch.MetricsFromContext(ctx)
+	m.Add(contract.MetricLateRecords, kinesisbatch.UnitCount, float64(out.Late))
+	m.Add(contract.MetricResultsPublished, kinesisbatch.UnitCount, float64(out.Fire.Published))
+	wm := out.Watermark
+	if out.Fired && !out.Fire.Skipped {
+		wm = out.Fire.Watermark
+	}
+	if wm > minTime && wm > 0 {
+		m.Observe(contract.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(e.cfg.Now().UnixMilli()-wm))
+	}
+	if out.FireErr != nil {
+		// The records are stored; what is due fires at the next boundary
+		// or scheduled run.
+		m.Add(contract.MetricPublishFailures, kinesisbatch.UnitCount, 1)
+		slog.WarnContext(ctx, "firing windows", "error", out.FireErr.Error())
+	}
+	return out
+}
+
+func (e *Engine[K, V, A]) processIsolated(ctx context.Context, shard string, recs []Record[K, V]) (out Outcome) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := fmt.Errorf("eventtime: panic in the engine: %v", v)
+			out = Outcome{Errs: make([]error, len(recs))}
+			for i := range out.Errs {
+				out.Errs[i] = err
+			}
+		}
+	}()
+	return e.Process(ctx, shard, recs)
 }

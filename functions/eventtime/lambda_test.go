@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -100,5 +101,56 @@ func TestInvoker(t *testing.T) {
 	out, err = inv.Invoke(context.Background(), []byte(`{"Records":[]}`))
 	if err != nil || !strings.Contains(string(out), "batchItemFailures") || f.calls != 2 {
 		t.Errorf("Kinesis event: %s %v (%d firings); want the processor's batch response", out, err, f.calls)
+	}
+}
+
+// panicStore panics on every window read.
+type panicStore struct{ eventtime.Store }
+
+func (panicStore) GetWindows(context.Context, []eventtime.WindowKey) ([]eventtime.WindowState, error) {
+	panic("store bug")
+}
+
+// TestProcessBatch: records the engine could not store are failed back on
+// the batch, ErrWindowFull permanently, anything else transiently (a panic
+// included). Its metrics are checked in the example's function under the
+// RIE (functions/processor's TestBootstrapUnderRIE).
+func TestProcessBatch(t *testing.T) {
+	a, _ := eventtime.Tumbling(time.Minute)
+	newEngine := func(s eventtime.Store, maxBytes int) *eventtime.Engine[string, eventtime.Fixed, eventtime.Stats] {
+		eng, err := eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{Windows: a, IdleTimeout: -1, Store: s,
+			Results: &sinks{}, Late: &sinks{}, MaxWindowBytes: maxBytes, Now: (&clock{now: t0 + 180_000}).Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng
+	}
+	batch := func(n int) (*kinesisbatch.Batch, []eventtime.Record[string, eventtime.Fixed], []int) {
+		b := &kinesisbatch.Batch{Attempt: 1}
+		var recs []eventtime.Record[string, eventtime.Fixed]
+		var refs []int
+		for i := range n {
+			b.Records = append(b.Records, &kinesisbatch.Record{Index: i, EventID: fmt.Sprint("shardId-1:", i)})
+			recs = append(recs, eventtime.Record[string, eventtime.Fixed]{ID: fmt.Sprint(i), Key: "k", EventTime: t0 + int64(i), Value: 1})
+			refs = append(refs, i)
+		}
+		return b, recs, refs
+	}
+	ctx := context.Background()
+
+	// A window that holds few ids: the batch does not fit, permanently.
+	b, recs, refs := batch(20)
+	out := newEngine(eventtime.NewMemoryStore(), 64+200+8*10).ProcessBatch(ctx, b, recs, refs)
+	if err := b.Err(b.Records[0]); !errors.Is(err, eventtime.ErrWindowFull) || !kinesisbatch.IsPermanent(err) || out.Applied != 0 {
+		t.Errorf("full window: %v (applied %d), want ErrWindowFull, permanent", err, out.Applied)
+	}
+
+	// A panicking store: every record failed, transiently.
+	b, recs, refs = batch(3)
+	newEngine(panicStore{eventtime.NewMemoryStore()}, 0).ProcessBatch(ctx, b, recs, refs)
+	for _, r := range b.Records {
+		if err := b.Err(r); err == nil || !strings.Contains(err.Error(), "panic in the engine") || kinesisbatch.IsPermanent(err) {
+			t.Errorf("record %d after a panic: %v, want a transient failure", r.Index, err)
+		}
 	}
 }

@@ -11,8 +11,6 @@ package handler
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/streamproc/streamproc/functions/eventtime"
@@ -67,50 +65,9 @@ func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error 
 	if len(recs) == 0 {
 		return nil
 	}
-	out := h.process(ctx, b.Records[0].ShardID(), recs)
-	for j, err := range out.Errs {
-		if err == nil {
-			continue // applied, late or a duplicate: stored
-		}
-		if errors.Is(err, eventtime.ErrWindowFull) {
-			err = kinesisbatch.Permanent(err) // quarantined with its payload
-		}
-		b.Fail(b.Records[refs[j]], err)
-	}
+	out := h.eng.ProcessBatch(ctx, b, recs, refs)
 	m := kinesisbatch.MetricsFromContext(ctx)
 	m.Add(config.MetricOrdersApplied, kinesisbatch.UnitCount, float64(out.Applied))
 	m.Add(config.MetricDuplicateOrders, kinesisbatch.UnitCount, float64(out.Duplicates))
-	m.Add(config.MetricLateOrders, kinesisbatch.UnitCount, float64(out.Late))
-	m.Add(config.MetricResultsPublished, kinesisbatch.UnitCount, float64(out.Fire.Published))
-	// The watermark fired at, or (no firing: no boundary crossed) the one
-	// the batch was judged against.
-	wm := out.Watermark
-	if out.Fired && !out.Fire.Skipped {
-		wm = out.Fire.Watermark
-	}
-	if wm > 0 {
-		m.Observe(config.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(h.now().UnixMilli()-wm))
-	}
-	if out.FireErr != nil {
-		// The orders are stored; the due windows fire at the next boundary
-		// or the next scheduled run.
-		m.Add(config.MetricPublishFailures, kinesisbatch.UnitCount, 1)
-		slog.WarnContext(ctx, "firing windows", "error", out.FireErr.Error())
-	}
 	return nil
-}
-
-// process calls the engine; a panic there fails every record, transiently
-// (a bug must not quarantine valid orders).
-func (h *Handler) process(ctx context.Context, shard string, recs []eventtime.Record[string, int64]) (out eventtime.Outcome) {
-	defer func() {
-		if v := recover(); v != nil {
-			err := fmt.Errorf("handler: panic in the event-time engine: %v", v)
-			out = eventtime.Outcome{Errs: make([]error, len(recs))}
-			for i := range out.Errs {
-				out.Errs[i] = err
-			}
-		}
-	}()
-	return h.eng.Process(ctx, shard, recs)
 }

@@ -197,7 +197,7 @@ func BenchmarkEngine(b *testing.B) {
 		b.Fatalf("%d of %d records decoded", len(st.recs), len(batch.Records))
 	}
 	measure(b, func() {
-		if out := h.process(context.Background(), batch.Records[0].ShardID(), st.recs); out.FirstFailed() >= 0 || out.Applied != len(st.recs) {
+		if out := h.cfg.Engine.Process(context.Background(), batch.Records[0].ShardID(), st.recs); out.FirstFailed() >= 0 || out.Applied != len(st.recs) {
 			b.Fatalf("%+v", out)
 		}
 	})

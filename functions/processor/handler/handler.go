@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -82,35 +81,8 @@ func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error 
 	if len(st.recs) == 0 {
 		return nil
 	}
-	out := h.process(ctx, b.Records[0].ShardID(), st.recs)
-	for j, err := range out.Errs {
-		if err == nil {
-			continue
-		}
-		if errors.Is(err, eventtime.ErrWindowFull) {
-			err = kinesisbatch.Permanent(err)
-		}
-		b.Fail(b.Records[st.refs[j]], err)
-	}
-	m := kinesisbatch.MetricsFromContext(ctx)
-	m.Add(config.MetricLateRecords, kinesisbatch.UnitCount, float64(out.Late))
-	m.Add(config.MetricDuplicatesSkipped, kinesisbatch.UnitCount, float64(out.Duplicates))
-	m.Add(config.MetricResultsPublished, kinesisbatch.UnitCount, float64(out.Fire.Published))
-	// The watermark fired at, or (no firing: no boundary crossed) the one
-	// the batch was judged against.
-	wm := out.Watermark
-	if out.Fired && !out.Fire.Skipped {
-		wm = out.Fire.Watermark
-	}
-	if wm > 0 {
-		m.Observe(config.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(now-wm))
-	}
-	if out.FireErr != nil {
-		// The records are stored; the due windows fire again at the next
-		// boundary or scheduled run.
-		m.Add(config.MetricPublishFailures, kinesisbatch.UnitCount, 1)
-		slog.WarnContext(ctx, "firing windows", "error", out.FireErr.Error())
-	}
+	out := h.cfg.Engine.ProcessBatch(ctx, b, st.recs, st.refs)
+	kinesisbatch.MetricsFromContext(ctx).Add(config.MetricDuplicatesSkipped, kinesisbatch.UnitCount, float64(out.Duplicates))
 	return nil
 }
 
@@ -118,7 +90,8 @@ func (h *Handler) HandleBatch(ctx context.Context, b *kinesisbatch.Batch) error 
 // ones, and returns len(b.Records); when the decoder panics on a record, it
 // fails that record only (transiently, like any unexpected failure: a bug
 // must not quarantine valid data) and returns the index after it, where the
-// caller resumes. One deferred recover per batch instead of one per record.
+// caller resumes. The deferred recover covers a run of records, not each
+// one: per record it would cost a measurable share of the decoding.
 func (st *engineState) decode(b *kinesisbatch.Batch, from int, now int64) (next int) {
 	i := from
 	defer func() {
@@ -142,18 +115,4 @@ func (st *engineState) decode(b *kinesisbatch.Batch, from int, now int64) (next 
 		st.refs = append(st.refs, i)
 	}
 	return i
-}
-
-// process calls the engine; a panic there fails every record (transiently).
-func (h *Handler) process(ctx context.Context, shard string, recs []eventtime.Record[string, eventtime.Fixed]) (out eventtime.Outcome) {
-	defer func() {
-		if v := recover(); v != nil {
-			err := fmt.Errorf("handler: panic in the event-time engine: %v", v)
-			out = eventtime.Outcome{Errs: make([]error, len(recs))}
-			for i := range out.Errs {
-				out.Errs[i] = err
-			}
-		}
-	}()
-	return h.cfg.Engine.Process(ctx, shard, recs)
 }
