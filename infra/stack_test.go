@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/streamproc/streamproc/functions/contract"
 	"github.com/streamproc/streamproc/functions/processor/config"
 )
 
@@ -154,11 +155,11 @@ func TestStages(t *testing.T) {
 			hasProps(t, tmpl, "AWS::Lambda::Function", m{
 				"MemorySize": tc.memory,
 				"Environment": m{"Variables": m{
-					config.EnvWindowSize:      config.DefaultWindowSize.String(),
-					config.EnvStateTable:      m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^PipelineEventTimeState"))},
-					config.EnvOutOfOrderness:  "30s",
-					config.EnvAllowedLateness: "120s",
-					config.EnvIdleTimeout:     "120s",
+					config.EnvWindowSize:                 config.DefaultWindowSize.String(),
+					contract.EnvEventTimeTable:           m{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^PipelineEventTimeState"))},
+					contract.EnvEventTimeOutOfOrderness:  "30s",
+					contract.EnvEventTimeAllowedLateness: "120s",
+					contract.EnvEventTimeIdleTimeout:     "120s",
 				}},
 			})
 			hasProps(t, tmpl, "AWS::Logs::LogGroup", m{"RetentionInDays": tc.logs})

@@ -58,8 +58,10 @@ type EventTimeProps struct {
 	// windows close and publish when no records arrive.
 	// Default: every minute
 	FireSchedule awsevents.Schedule
-	// DisableFireSchedule: no schedule (windows then fire only when records
-	// arrive).
+	// DisableFireSchedule: no schedule. Windows then fire only when a
+	// shard's records cross a window boundary: corrections and the windows
+	// of idle shards wait for the next crossing, and the last windows of a
+	// stream that stops never close.
 	// Default: false
 	DisableFireSchedule *bool
 	// WatermarkLagThreshold alarms when the stream watermark trails
@@ -84,7 +86,8 @@ type EventTime struct {
 	// FireRule is the schedule, nil when disabled.
 	FireRule awsevents.Rule
 	// Alarms are the event-time alarms, also part of the pipeline's
-	// composite alarm (Monitoring().AddAlarm).
+	// composite alarm (Monitoring().AddAlarm); empty with
+	// MonitoringProps.DisableAlarms.
 	Alarms []awscloudwatch.IAlarm
 }
 

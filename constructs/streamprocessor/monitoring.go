@@ -436,7 +436,7 @@ func (v *compositeLimit) Validate() *[]*string {
 	if n <= maxCompositeAlarms {
 		return &[]*string{}
 	}
-	return &[]*string{jsii.String(fmt.Sprintf("the PipelineUnhealthy composite alarm would name %d alarms (%d of them added with Monitoring.AddAlarm); CloudWatch allows %d: "+
+	return &[]*string{jsii.String(fmt.Sprintf("the PipelineUnhealthy composite alarm would name %d alarms (%d of them added with Monitoring.AddAlarm, the event-time ones included); CloudWatch allows %d: "+
 		"group the application's alarms in a composite alarm of their own and add that one instead", n, len(v.m.appAlarms), maxCompositeAlarms))}
 }
 

@@ -792,7 +792,7 @@ func TestCompositeAlarmLimit(t *testing.T) {
 	}
 	m.appAlarms = append(m.appAlarms, nil)
 	errs := *(&compositeLimit{m: m}).Validate()
-	if len(errs) != 1 || !strings.Contains(*errs[0], "would name 101 alarms (86 of them added with Monitoring.AddAlarm)") || !strings.Contains(*errs[0], "composite alarm of their own") {
+	if len(errs) != 1 || !strings.Contains(*errs[0], "would name 101 alarms (86 of them added with Monitoring.AddAlarm, the event-time ones included)") || !strings.Contains(*errs[0], "composite alarm of their own") {
 		t.Errorf("101 alarms: %v, want one error with the count and the fix", errs)
 	}
 }

@@ -23,16 +23,5 @@ const (
 	MetricLateRecords       = contract.MetricLateRecords // readings whose window had closed beyond the lateness (Count)
 	// The engine path's metrics (functions/eventtime), from the contract.
 	MetricResultsPublished = contract.MetricResultsPublished
-	MetricPublishFailures  = contract.MetricPublishFailures
 	MetricWatermarkLag     = contract.MetricWatermarkLag
-)
-
-// The engine's environment (functions/eventtime), as
-// StreamProcessor.AddEventTime sets it.
-const (
-	EnvStateTable       = contract.EnvEventTimeTable
-	EnvResultsStreamARN = contract.EnvEventTimeResultsStreamARN
-	EnvOutOfOrderness   = contract.EnvEventTimeOutOfOrderness  // default 20s
-	EnvAllowedLateness  = contract.EnvEventTimeAllowedLateness // default 2m
-	EnvIdleTimeout      = contract.EnvEventTimeIdleTimeout     // default 5m
 )
