@@ -230,46 +230,28 @@ func (d *DynamoStore) GetWindows(ctx context.Context, keys []WindowKey) ([]Windo
 	for i, k := range keys {
 		pos[k] = i
 	}
-	type kaa struct {
-		Keys           []item `json:"Keys"`
-		ConsistentRead bool   `json:"ConsistentRead"`
-	}
 	for lo := 0; lo < len(keys); lo += 100 {
 		hi := min(lo+100, len(keys))
-		req := kaa{ConsistentRead: true}
+		batch := make([]item, 0, hi-lo)
 		for _, k := range keys[lo:hi] {
-			req.Keys = append(req.Keys, windowPK(k))
+			batch = append(batch, windowPK(k))
 		}
-		for round := 0; len(req.Keys) > 0; round++ {
-			if round == 6 {
-				return nil, fmt.Errorf("eventtime: BatchGetItem left keys unprocessed %d times (throttled)", round)
+		err := d.batchGet(ctx, batch, func(it item) error {
+			k, err := windowKeyOf(it)
+			if err != nil {
+				return err
 			}
-			if round > 0 {
-				if err := ctxsleep.Sleep(ctx, backoff.Jittered(round, 25*time.Millisecond, time.Second)); err != nil {
-					return nil, err
-				}
+			s, err := decodeWindow(it)
+			if err != nil {
+				return fmt.Errorf("eventtime: window item %s %s: %w", k.Key, k.Window, err)
 			}
-			var resp struct {
-				Responses       map[string][]item `json:"Responses"`
-				UnprocessedKeys map[string]kaa    `json:"UnprocessedKeys"`
+			if i, ok := pos[k]; ok {
+				out[i] = s
 			}
-			if err := d.db.Call(ctx, "BatchGetItem", map[string]any{"RequestItems": map[string]kaa{d.cfg.Table: req}}, &resp); err != nil {
-				return nil, err
-			}
-			for _, it := range resp.Responses[d.cfg.Table] {
-				k, err := windowKeyOf(it)
-				if err != nil {
-					return nil, err
-				}
-				s, err := decodeWindow(it)
-				if err != nil {
-					return nil, fmt.Errorf("eventtime: window item %s %s: %w", k.Key, k.Window, err)
-				}
-				if i, ok := pos[k]; ok {
-					out[i] = s
-				}
-			}
-			req.Keys = resp.UnprocessedKeys[d.cfg.Table].Keys
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -462,22 +444,46 @@ func (d *DynamoStore) GetWatermarks(ctx context.Context) (Watermarks, error) {
 // GetShard implements Store: one strongly consistent BatchGetItem of the
 // stream item and the shard's item.
 func (d *DynamoStore) GetShard(ctx context.Context, shard string) (int64, ShardState, bool, error) {
+	stream, st, found := int64(minTime), ShardState{Shard: shard, MaxEventTime: minTime, LastActive: minTime, Fired: minTime}, false
+	err := d.batchGet(ctx, []item{
+		{DynamoPartitionKey: sAttr(wmPK), DynamoSortKey: sAttr(streamSK)},
+		{DynamoPartitionKey: sAttr(wmPK), DynamoSortKey: sAttr(shardSKPf + shard)},
+	}, func(it item) error {
+		switch sk := it.str(DynamoSortKey); sk {
+		case streamSK:
+			if w, ok := it.num("w"); ok {
+				stream = w
+			}
+		case shardSKPf + shard:
+			st, found = decodeShard(shard, it), true
+		}
+		return nil
+	})
+	if err != nil {
+		return minTime, ShardState{}, false, err
+	}
+	return stream, st, found, nil
+}
+
+// batchGetRounds bounds the BatchGetItem calls for keys DynamoDB leaves
+// unprocessed (it does under throttling), with a jittered backoff between.
+const batchGetRounds = 6
+
+// batchGet reads keys (at most 100) with strongly consistent BatchGetItem
+// calls, following UnprocessedKeys, and gives each item found to each.
+func (d *DynamoStore) batchGet(ctx context.Context, keys []item, each func(item) error) error {
 	type kaa struct {
 		Keys           []item `json:"Keys"`
 		ConsistentRead bool   `json:"ConsistentRead"`
 	}
-	req := kaa{ConsistentRead: true, Keys: []item{
-		{DynamoPartitionKey: sAttr(wmPK), DynamoSortKey: sAttr(streamSK)},
-		{DynamoPartitionKey: sAttr(wmPK), DynamoSortKey: sAttr(shardSKPf + shard)},
-	}}
-	stream, st, found := int64(minTime), ShardState{Shard: shard, MaxEventTime: minTime, LastActive: minTime, Fired: minTime}, false
+	req := kaa{ConsistentRead: true, Keys: keys}
 	for round := 0; len(req.Keys) > 0; round++ {
-		if round == 6 {
-			return stream, st, false, fmt.Errorf("eventtime: BatchGetItem left keys unprocessed %d times (throttled)", round)
+		if round == batchGetRounds {
+			return fmt.Errorf("eventtime: BatchGetItem on table %s left %d keys unprocessed %d times: the table is throttled; raise its capacity (on-demand: its warm throughput) or lower the mapping's concurrency", d.cfg.Table, len(req.Keys), round)
 		}
 		if round > 0 {
 			if err := ctxsleep.Sleep(ctx, backoff.Jittered(round, 25*time.Millisecond, time.Second)); err != nil {
-				return stream, st, false, err
+				return err
 			}
 		}
 		var resp struct {
@@ -485,21 +491,16 @@ func (d *DynamoStore) GetShard(ctx context.Context, shard string) (int64, ShardS
 			UnprocessedKeys map[string]kaa    `json:"UnprocessedKeys"`
 		}
 		if err := d.db.Call(ctx, "BatchGetItem", map[string]any{"RequestItems": map[string]kaa{d.cfg.Table: req}}, &resp); err != nil {
-			return stream, st, false, err
+			return err
 		}
 		for _, it := range resp.Responses[d.cfg.Table] {
-			switch sk := it.str(DynamoSortKey); sk {
-			case streamSK:
-				if w, ok := it.num("w"); ok {
-					stream = w
-				}
-			case shardSKPf + shard:
-				st, found = decodeShard(shard, it), true
+			if err := each(it); err != nil {
+				return err
 			}
 		}
 		req.Keys = resp.UnprocessedKeys[d.cfg.Table].Keys
 	}
-	return stream, st, found, nil
+	return nil
 }
 
 func decodeShard(shard string, it item) ShardState {
