@@ -628,29 +628,15 @@ func TestOverlappingFiringsPublishOnce(t *testing.T) {
 	clk := &clock{now: t0 + 10_000}
 	var (
 		eng        *eventtime.Engine[string, eventtime.Fixed, eventtime.Stats]
-		calls      int
 		overlapped eventtime.FireStats
-		delivered  []string
 	)
-	results := eventtime.ResultSinkFunc[string, eventtime.Stats](func(ctx context.Context, rs []eventtime.Result[string, eventtime.Stats]) []error {
-		calls++
-		errs := make([]error, len(rs))
-		if calls == 1 {
-			// Another firing while this one publishes; then this one fails.
-			var err error
-			if overlapped, err = eng.Fire(ctx); err != nil {
-				t.Errorf("overlapping firing: %v", err)
-			}
-			for i := range errs {
-				errs[i] = errInjected
-			}
-			return errs
+	// Another firing while this one publishes; then this one fails.
+	results := &failFirstPublish{during: func(ctx context.Context) {
+		var err error
+		if overlapped, err = eng.Fire(ctx); err != nil {
+			t.Errorf("overlapping firing: %v", err)
 		}
-		for _, r := range rs {
-			delivered = append(delivered, r.ID)
-		}
-		return errs
-	})
+	}}
 	var err error
 	eng, err = eventtime.New(eventtime.Config[string, eventtime.Fixed, eventtime.Stats]{
 		Windows: a, Store: noLease{eventtime.NewMemoryStore()}, Results: results, Late: &sinks{}, Now: clk.Now,
@@ -677,7 +663,7 @@ func TestOverlappingFiringsPublishOnce(t *testing.T) {
 	if fs, err := eng.Fire(ctx); err != nil || fs.Published != 1 {
 		t.Errorf("at PendingTimeout: %+v %v, want the result taken over and published", fs, err)
 	}
-	if fs, err := eng.Fire(ctx); err != nil || fs.Published != 0 || len(delivered) != 1 {
-		t.Errorf("after: %+v %v, delivered %v; want one delivery", fs, err, delivered)
+	if fs, err := eng.Fire(ctx); err != nil || fs.Published != 0 || len(results.delivered) != 1 {
+		t.Errorf("after: %+v %v, delivered %v; want one delivery", fs, err, results.delivered)
 	}
 }

@@ -508,28 +508,12 @@ func TestAFailedRoundStillFiresTheNextBoundary(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{now: t0}
 	var (
-		eng       *eventtime.Engine[string, eventtime.Fixed, eventtime.Stats]
-		calls     int
-		crossing  eventtime.Outcome
-		delivered []string
+		eng      *eventtime.Engine[string, eventtime.Fixed, eventtime.Stats]
+		crossing eventtime.Outcome
 	)
-	results := eventtime.ResultSinkFunc[string, eventtime.Stats](func(_ context.Context, rs []eventtime.Result[string, eventtime.Stats]) []error {
-		calls++
-		errs := make([]error, len(rs))
-		if calls == 1 {
-			// While this round publishes (and fails), shard b crosses the
-			// next window end: its firing finds the lease taken.
-			crossing = eng.Process(ctx, "b", one("b2", "k", t0+125_000))
-			for i := range errs {
-				errs[i] = errInjected
-			}
-			return errs
-		}
-		for _, r := range rs {
-			delivered = append(delivered, r.ID)
-		}
-		return errs
-	})
+	// While this round publishes (and fails), shard b crosses the next
+	// window end: its firing finds the lease taken.
+	results := &failFirstPublish{during: func(ctx context.Context) { crossing = eng.Process(ctx, "b", one("b2", "k", t0+125_000)) }}
 	eng = testEngine(t, eventtime.NewMemoryStore(), results, &sinks{}, clk, 0)
 	for _, b := range []struct{ shard, id string }{{"a", "a1"}, {"b", "b1"}} {
 		if o := eng.Process(ctx, b.shard, one(b.id, "k", t0+10_000)); o.FirstFailed() >= 0 {
@@ -552,8 +536,8 @@ func TestAFailedRoundStillFiresTheNextBoundary(t *testing.T) {
 	// The second round published [t0+60s, t0+120s) (the watermark is now
 	// t0+120s); [t0, t0+60s)'s reservation waits for PendingTimeout.
 	want := eventtime.ResultID("k", eventtime.Window{Start: t0 + 60_000, End: t0 + 120_000}, 0)
-	if len(delivered) != 1 || delivered[0] != want {
-		t.Errorf("delivered %v, want %s from the second round", delivered, want)
+	if len(results.delivered) != 1 || results.delivered[0] != want {
+		t.Errorf("delivered %v, want %s from the second round", results.delivered, want)
 	}
 }
 
@@ -627,4 +611,29 @@ func TestLeaseReleasedAfterAPanic(t *testing.T) {
 	if ok, err := store.TakeFireLease(ctx, clk.now, clk.now+1); !ok || err != nil {
 		t.Errorf("the lease is still held after the panic (%v, %v)", ok, err)
 	}
+}
+
+// failFirstPublish is a result sink whose first Publish runs during (a step
+// that overlaps the publishing firing) and then fails every result; the
+// later ones deliver, recording the ids.
+type failFirstPublish struct {
+	during    func(ctx context.Context)
+	calls     int
+	delivered []string
+}
+
+func (f *failFirstPublish) Publish(ctx context.Context, rs []eventtime.Result[string, eventtime.Stats]) []error {
+	f.calls++
+	errs := make([]error, len(rs))
+	if f.calls == 1 {
+		f.during(ctx)
+		for i := range errs {
+			errs[i] = errInjected
+		}
+		return errs
+	}
+	for _, r := range rs {
+		f.delivered = append(f.delivered, r.ID)
+	}
+	return errs
 }
