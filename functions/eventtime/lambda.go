@@ -164,13 +164,7 @@ func (i *Invoker) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	st, err := i.Engine.Fire(ctx)
 	t := now()
 	m := kinesisbatch.NewMetrics()
-	m.Add(contract.MetricResultsPublished, kinesisbatch.UnitCount, float64(st.Published))
-	if st.Watermark > 0 {
-		m.Observe(contract.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(t.UnixMilli()-st.Watermark))
-	}
-	if err != nil {
-		m.Add(contract.MetricPublishFailures, kinesisbatch.UnitCount, 1)
-	}
+	addFireMetrics(m, st.Published, st.Watermark, err != nil, t.UnixMilli())
 	_ = m.WriteEMF(out, ns, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"), t)
 	if err != nil {
 		slog.ErrorContext(ctx, "firing windows", "error", err.Error())
@@ -211,21 +205,30 @@ func (e *Engine[K, V, A]) ProcessBatch(ctx context.Context, b *kinesisbatch.Batc
 	}
 	m := kinesisbatch.MetricsFromContext(ctx)
 	m.Add(contract.MetricLateRecords, kinesisbatch.UnitCount, float64(out.Late))
-	m.Add(contract.MetricResultsPublished, kinesisbatch.UnitCount, float64(out.Fire.Published))
 	wm := out.Watermark
 	if out.Fired && !out.Fire.Skipped {
 		wm = out.Fire.Watermark
 	}
-	if wm > minTime && wm > 0 {
-		m.Observe(contract.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(e.cfg.Now().UnixMilli()-wm))
-	}
+	addFireMetrics(m, out.Fire.Published, wm, out.FireErr != nil, e.cfg.Now().UnixMilli())
 	if out.FireErr != nil {
 		// The records are stored; what is due fires at the next boundary
 		// or scheduled run.
-		m.Add(contract.MetricPublishFailures, kinesisbatch.UnitCount, 1)
 		slog.WarnContext(ctx, "firing windows", "error", out.FireErr.Error())
 	}
 	return out
+}
+
+// addFireMetrics adds a firing's figures to m: results published, the
+// watermark's lag behind processing time now (Unix ms; none while there is
+// no watermark) and a publishing failure.
+func addFireMetrics(m *kinesisbatch.Metrics, published int, watermark int64, failed bool, now int64) {
+	m.Add(contract.MetricResultsPublished, kinesisbatch.UnitCount, float64(published))
+	if watermark > 0 {
+		m.Observe(contract.MetricWatermarkLag, kinesisbatch.UnitMilliseconds, float64(now-watermark))
+	}
+	if failed {
+		m.Add(contract.MetricPublishFailures, kinesisbatch.UnitCount, 1)
+	}
 }
 
 func (e *Engine[K, V, A]) processIsolated(ctx context.Context, shard string, recs []Record[K, V]) (out Outcome) {
